@@ -1,0 +1,5 @@
+"""Backends by name: importing this package registers every built-in backend."""
+
+from mmevol.backends.base import REGISTRY, Backend, make_backend, register
+
+__all__ = ["REGISTRY", "Backend", "make_backend", "register"]
