@@ -1,0 +1,36 @@
+"""User-facing errors: one line that names the file and field and says what was expected.
+
+The CLI prints ``str(error)`` for these and exits non-zero; nothing else should be needed for a
+user to fix their input. Internal bugs are not wrapped here and keep their tracebacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MmevolError(Exception):
+    """Base of the errors the CLI reports as a single line (exit code ``exit_code``)."""
+
+    exit_code = 2
+
+
+class InputError(MmevolError):
+    """Bad input data: ``file: field: what is wrong (expected ...)``."""
+
+    def __init__(self, file: str | Path, field: str | None, problem: str) -> None:
+        self.file = str(file)
+        self.field = field
+        self.problem = problem
+        where = f"{self.file}: {field}" if field else self.file
+        super().__init__(f"{where}: {problem}")
+
+
+class ConfigError(MmevolError):
+    """Inconsistent options or a run directory made with another configuration."""
+
+
+class RunStopped(MmevolError):
+    """The run stopped on purpose (error threshold, budget); re-running resumes it."""
+
+    exit_code = 3
