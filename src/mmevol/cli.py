@@ -1,0 +1,277 @@
+"""The ``mmevol`` command: seeds build, evolve, export, stats, demo, fake-server.
+
+Each command is a thin layer over a library function; user errors (``MmevolError``) are printed
+as one line on stderr with a non-zero exit code, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from mmevol.errors import MmevolError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Evolve image-instruction data (MMEvol) into a larger, harder, grounded set.",
+)
+seeds_app = typer.Typer(no_args_is_help=True, help="Build and curate seed sets.")
+app.add_typer(seeds_app, name="seeds")
+err = Console(stderr=True)
+out = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(fn: F) -> F:
+    """Turn MmevolError (and pydantic validation of options) into one line + exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MmevolError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except (ValueError, OSError) as e:
+            if isinstance(e, OSError) and e.filename:
+                msg = f"{e.filename}: {e.strerror}"
+            else:
+                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@seeds_app.command("build")
+@friendly
+def seeds_build(
+    out_path: Annotated[Path, typer.Option("--out", help="Seeds JSONL to write.")],
+    coco_captions: Annotated[list[Path] | None, typer.Option(help="COCO captions_*.json")] = None,
+    coco_instances: Annotated[list[Path] | None, typer.Option(help="COCO instances_*.json")] = None,
+    images: Annotated[list[Path] | None, typer.Option(help="Image folder(s) of the sources.")] = None,
+    llava: Annotated[list[Path] | None, typer.Option(help="LLaVA conversation JSON")] = None,
+    sharegpt: Annotated[list[Path] | None, typer.Option(help="ShareGPT-style JSON/JSONL")] = None,
+    mmevol_official: Annotated[
+        Path | None, typer.Option(help="Folder of MMEvol authors' per-image files")
+    ] = None,
+    allow_missing_images: Annotated[
+        bool, typer.Option(help="Accept records whose image file is absent (keyed by path).")
+    ] = False,
+    max_items_per_image: Annotated[int, typer.Option(min=1)] = 8,
+    near_dup_threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.9,
+) -> None:
+    """Read sources, merge by image content, split/dedup/cap Q&A items, write SEEDS.jsonl."""
+    from mmevol.seeds import SourceSpec, build_from_specs
+
+    specs = SourceSpec.from_cli(
+        coco_captions=coco_captions or [],
+        coco_instances=coco_instances or [],
+        images=images or [],
+        llava=llava or [],
+        sharegpt=sharegpt or [],
+        mmevol_official=mmevol_official,
+        allow_missing_images=allow_missing_images,
+    )
+    stats = build_from_specs(
+        specs, out_path, max_items_per_image=max_items_per_image, near_dup_threshold=near_dup_threshold
+    )
+    out.print(stats.model_dump_json(indent=2))
+    out.print(f"wrote {out_path}")
+
+
+@app.command()
+@friendly
+def evolve(
+    seeds: Annotated[Path, typer.Argument(help="Seeds JSONL (from `mmevol seeds build`).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (created or resumed).")],
+    rounds: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="grounded = offline programmatic generator (not an LLM); openai = any "
+            "OpenAI-compatible endpoint; fake = test model."
+        ),
+    ] = "grounded",
+    model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Endpoint base URL (…/v1).")] = None,
+    api_key_env: Annotated[str, typer.Option(help="Env var holding the API key.")] = "OPENAI_API_KEY",
+    text_only: Annotated[bool, typer.Option(help="Send no images (models without vision).")] = False,
+    detail: Annotated[str, typer.Option(help="Image detail: low|high|auto.")] = "low",
+    image_long_side: Annotated[int, typer.Option(min=64)] = 512,
+    json_mode: Annotated[str, typer.Option(help="auto|schema|object|none")] = "auto",
+    concurrency: Annotated[int, typer.Option(min=1)] = 16,
+    rpm: Annotated[int | None, typer.Option(help="Requests/min limit.")] = None,
+    tpm: Annotated[int | None, typer.Option(help="Tokens/min limit.")] = None,
+    timeout: Annotated[float, typer.Option(help="Per-request timeout (s).")] = 120.0,
+    max_cost: Annotated[float | None, typer.Option(help="Stop (resumably) past this USD.")] = None,
+    max_error_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
+    prices: Annotated[Path | None, typer.Option(help="JSON price table to add.")] = None,
+    weights: Annotated[
+        str, typer.Option(help="Direction weights perception,reasoning,interactive.")
+    ] = "0.5,0.25,0.25",
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    estimate: Annotated[bool, typer.Option(help="Print expected calls/tokens/cost only.")] = False,
+    backend_option: Annotated[
+        list[str] | None, typer.Option(help="Extra backend setting KEY=JSON (repeatable).")
+    ] = None,
+) -> None:
+    """Evolve seeds for N rounds (evolve -> eliminate -> dedup); re-running resumes."""
+    from mmevol.evolve.config import EvolveConfig
+    from mmevol.evolve.estimate import estimate_run, render_estimate
+    from mmevol.evolve.run import run_evolve
+
+    parts = [float(x) for x in weights.split(",")]
+    if len(parts) != 3:
+        raise MmevolError("--weights: expected three numbers perception,reasoning,interactive")
+    options: dict[str, Any] = {}
+    for kv in backend_option or []:
+        key, _, raw = kv.partition("=")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    config = EvolveConfig(
+        seeds=str(seeds),
+        out=str(out_dir),
+        rounds=rounds,
+        seed=seed,
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        vision=not text_only,
+        detail=detail,
+        image_long_side=image_long_side,
+        json_mode=json_mode,
+        concurrency=concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        timeout_s=timeout,
+        temperature=temperature,
+        direction_weights=dict(zip(("perception", "reasoning", "interactive"), parts, strict=True)),
+        max_cost=max_cost,
+        max_error_rate=max_error_rate,
+        prices_file=str(prices) if prices else None,
+        backend_options=options,
+    )
+    if estimate:
+        out.print(render_estimate(estimate_run(config)))
+        return
+    result = run_evolve(config)
+    print_summary(result.stats)
+    if result.stop_reason:
+        err.print(f"[yellow]stopped:[/yellow] {result.stop_reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(3)
+    if not result.complete:
+        n = result.stats["failures"]["open"]  # type: ignore[index]
+        err.print(
+            f"[yellow]{n} unit(s) failed[/yellow] (see {out_dir}/failures.jsonl); "
+            "re-run the same command to retry them.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    out.print(f"dataset: {out_dir / 'dataset.jsonl'}")
+
+
+def print_summary(stats: dict[str, Any]) -> None:
+    from mmevol.evolve.stats_view import stats_tables
+
+    for table in stats_tables(stats):
+        out.print(table)
+
+
+@app.command()
+@friendly
+def stats(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Per-round counts, kept share by direction, repairs, failures, tokens and cost."""
+    from mmevol.evolve.stats import compute_stats
+    from mmevol.store import Store
+
+    db = run_dir / "run.sqlite"
+    cfg = run_dir / "config.json"
+    if not db.is_file() or not cfg.is_file():
+        raise MmevolError(f"{run_dir}: not a run directory (no run.sqlite/config.json)")
+    rounds = json.loads(cfg.read_text("utf-8"))["config"]["rounds"]
+    store = Store(db)
+    try:
+        data = compute_stats(store, rounds)
+        data["open_failures"] = store.failures(open_only=True)[:50]
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    else:
+        print_summary(data)
+
+
+@app.command()
+@friendly
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    fmt: Annotated[str, typer.Option("--format", help="llava|sharegpt|llamafactory|parquet|mmevol")],
+    out_path: Annotated[Path, typer.Option("--out", help="File or folder to write.")],
+) -> None:
+    """Export the run's dataset (seeds + kept evolutions) for a trainer."""
+    from mmevol.io.export import export_run
+
+    path = export_run(run_dir, fmt, out_path)
+    out.print(f"wrote {path}")
+
+
+@app.command()
+@friendly
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to put the demo.")] = Path(
+        "mmevol-demo"
+    ),
+    scenes: Annotated[int, typer.Option(min=1, max=1000)] = 24,
+) -> None:
+    """Render bundled scenes, evolve them 3 rounds with the grounded (programmatic) backend,
+    export LLaVA JSON. Runs offline, no model needed."""
+    from mmevol.demo import run_demo
+
+    run_demo(out_dir, scenes=scenes, console=out)
+
+
+@app.command("fake-server")
+@friendly
+def fake_server(
+    port: Annotated[int, typer.Option()] = 8765,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    latency: Annotated[str, typer.Option(help="Seconds, or MIN,MAX for a uniform range.")] = "0",
+    fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    rpm: Annotated[int | None, typer.Option()] = None,
+    bad_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
+    broken_json_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """A local OpenAI-compatible fake multimodal model with fault injection (for tests)."""
+    from mmevol.backends.fakeserver import serve
+
+    serve(
+        port=port,
+        host=host,
+        latency=latency,
+        fault_rate=fault_rate,
+        rpm=rpm,
+        bad_rate=bad_rate,
+        broken_json_rate=broken_json_rate,
+        seed=seed,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

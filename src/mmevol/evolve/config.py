@@ -1,0 +1,130 @@
+"""The evolve stage's configuration, saved as ``config.json`` beside the run's outputs.
+
+``identity()`` holds the settings that decide what the run produces; re-running into an existing
+run directory with a different identity is refused, while operational settings (rounds to
+extend to, concurrency, limits, budget) may change between a run and its resumption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from mmevol import __version__
+from mmevol.schema import DIRECTIONS
+
+OPERATIONAL = {
+    "rounds",
+    "concurrency",
+    "rpm",
+    "tpm",
+    "timeout_s",
+    "max_cost",
+    "max_error_rate",
+    "min_units_for_error_rate",
+    "progress",
+    "out",
+    "seeds",
+    "prices_file",
+}
+
+
+class EvolveConfig(BaseModel):
+    """Everything ``mmevol evolve`` needs; defaults follow the MMEvol authors where known."""
+
+    seeds: str
+    out: str
+    rounds: int = Field(3, ge=1, le=20)
+    seed: int = 0
+    backend: str = "grounded"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    vision: bool = True
+    detail: str = "low"
+    image_long_side: int = 512
+    json_mode: str = "auto"
+    concurrency: int = Field(16, ge=1)
+    rpm: int | None = None
+    tpm: int | None = None
+    timeout_s: float = 120.0
+    temperature: float = 1.0
+    judge_temperature: float = 0.0
+    max_tokens: int = 2048
+    direction_weights: dict[str, float] = Field(
+        default_factory=lambda: {"perception": 0.5, "reasoning": 0.25, "interactive": 0.25}
+    )
+    min_judge_score: float = 0.0
+    near_dup_threshold: float = 0.9
+    reask: bool = True
+    max_cost: float | None = None
+    max_error_rate: float = 0.2
+    min_units_for_error_rate: int = 20
+    prices_file: str | None = None
+    backend_options: dict[str, Any] = Field(default_factory=dict)
+    progress: bool = True
+
+    @field_validator("direction_weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = set(v) - set(DIRECTIONS)
+        if unknown:
+            raise ValueError(f"unknown directions {sorted(unknown)}; use {list(DIRECTIONS)}")
+        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("direction weights must be >= 0 and not all zero")
+        return {d: float(v.get(d, 0.0)) for d in DIRECTIONS}
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump(mode="json").items() if k not in OPERATIONAL}
+
+    def backend_settings(self) -> dict[str, Any]:
+        """Keyword arguments for ``make_backend`` (the API key is read there, from the env)."""
+        settings: dict[str, Any] = {
+            "seed": self.seed,
+            "vision": self.vision,
+            "detail": self.detail,
+            "image_long_side": self.image_long_side,
+            "json_mode": self.json_mode,
+            "concurrency": self.concurrency,
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "timeout_s": self.timeout_s,
+            "api_key_env": self.api_key_env,
+        }
+        if self.model:
+            settings["model"] = self.model
+        if self.base_url:
+            settings["base_url"] = self.base_url
+        if self.prices_file:
+            settings["prices"] = json.loads(Path(self.prices_file).read_text("utf-8"))
+        settings.update(self.backend_options)
+        return settings
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree mmevol runs from, when it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def config_record(config: EvolveConfig, backend_description: dict[str, Any]) -> dict[str, Any]:
+    """The content of config.json: resolved config, backend, version, commit, identity hash."""
+    identity = json.dumps(config.identity(), sort_keys=True)
+    return {
+        "mmevol_version": __version__,
+        "git_commit": git_commit(),
+        "identity_hash": hashlib.sha256(identity.encode()).hexdigest()[:16],
+        "config": config.model_dump(mode="json"),
+        "backend": backend_description,
+    }

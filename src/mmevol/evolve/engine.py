@@ -1,0 +1,325 @@
+"""The evolution engine: for each seed image, rounds of evolve -> normalise -> eliminate -> dedup.
+
+A *unit* is one image in one round: one evolve call covering all of the image's surviving items
+(as the authors did) and one judge call for the evolutions that passed the rule checks. Each
+round evolves the previous round's survivors and the judge compares every evolution with its
+parent in that previous round. Units of different images run concurrently; the rounds of one
+image run in order. Everything is journalled in ``store.Store`` so a re-run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from mmevol.backends.base import Backend, BudgetExceeded, CallError, ModelCall, Reply
+from mmevol.evolve.calls import evolve_call, judge_call
+from mmevol.evolve.config import EvolveConfig
+from mmevol.evolve.dedup import SeedDeduper
+from mmevol.evolve.eliminate import rule_problems, rule_verdict
+from mmevol.evolve.normalize import normalize_item
+from mmevol.evolve.parse import parse_reply, reask_messages
+from mmevol.schema import (
+    DIRECTIONS,
+    QA,
+    Direction,
+    EvolveOutput,
+    JudgeItem,
+    JudgeOutput,
+    Lineage,
+    Sample,
+    Seed,
+    Verdict,
+    seed_samples,
+)
+from mmevol.store import Store
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def pick_direction(run_seed: int, seed_id: str, round_: int, weights: dict[str, float]) -> Direction:
+    """Seeded draw of an evolution direction for one image and round (order-independent)."""
+    digest = hashlib.sha256(f"{run_seed}:{seed_id}:{round_}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64 * sum(weights.values())
+    acc = 0.0
+    for d in DIRECTIONS:
+        acc += weights.get(d, 0.0)
+        if u < acc:
+            return d
+    return next(d for d in reversed(DIRECTIONS) if weights.get(d, 0.0) > 0)
+
+
+def unit_id(seed_id: str, round_: int) -> str:
+    return f"{seed_id}@r{round_}"
+
+
+def child_id(parent_id: str, round_: int) -> str:
+    """The id of a parent's evolution in ``round_``: '<seed>#<item>@r<round>'."""
+    return f"{parent_id.split('@', 1)[0]}@r{round_}"
+
+
+@dataclass
+class Counters:
+    """Live counters shown by the progress display and the final summary."""
+
+    units_done: int = 0
+    units_failed: int = 0
+    units_skipped: int = 0
+    in_flight: int = 0
+    calls: int = 0
+    cached_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    kept: int = 0
+    dropped: int = 0
+    failures_by_class: Counter[str] = field(default_factory=Counter)
+
+
+class Engine:
+    """Runs the evolve stage of one run directory."""
+
+    def __init__(self, config: EvolveConfig, store: Store, backend: Backend) -> None:
+        self.config = config
+        self.store = store
+        self.backend = backend
+        self.counters = Counters()
+        self.stop_reason: str | None = None
+        self._spent = store.spent()
+        self._last_error = ""
+
+    # --- model calls ------------------------------------------------------------------------
+    async def call_model(self, call: ModelCall, unit: str) -> Reply:
+        """Answer from the journal when this exact request completed before; else call and journal."""
+        key = call.cache_key(self.backend.identity())
+        cached = self.store.cached_reply(key)
+        if cached is not None:
+            self.counters.cached_calls += 1
+            return cached
+        if self.config.max_cost is not None and self._spent >= self.config.max_cost:
+            raise BudgetExceeded(f"spent ${self._spent:.4f} of --max-cost ${self.config.max_cost}")
+        reply = await self.backend.complete(call)
+        self.store.put_call(key, unit, self.backend.name, call, reply)
+        self._spent += reply.cost_usd
+        c = self.counters
+        c.calls += 1
+        c.input_tokens += reply.usage.input_tokens
+        c.output_tokens += reply.usage.output_tokens
+        c.cost += reply.cost_usd
+        return reply
+
+    async def call_and_parse(
+        self, call: ModelCall, model: type[T], unit: str, stats: Counter[str]
+    ) -> T:
+        """One call through the repair ladder; one re-ask with the validation error if allowed."""
+        reply = await self.call_model(call, unit)
+        try:
+            parsed = parse_reply(reply.text, model)
+            rungs = list(parsed.rungs)
+        except CallError as err:
+            if not self.config.reask:
+                raise
+            retry = call.model_copy(
+                update={"messages": reask_messages(call.messages, reply.text, str(err))}
+            )
+            parsed = parse_reply((await self.call_model(retry, unit)).text, model)
+            rungs = [*parsed.rungs, "reask"]
+        for rung in rungs:
+            stats[f"{call.task}_rung_{rung}"] += 1
+        return parsed.value
+
+    # --- one unit: one image, one round -----------------------------------------------------
+    async def run_unit(
+        self, seed: Seed, parents: list[Sample], round_: int
+    ) -> tuple[list[Sample], Counter[str]]:
+        unit = unit_id(seed.id, round_)
+        direction = pick_direction(
+            self.config.seed, seed.id, round_, self.config.direction_weights
+        )
+        stats: Counter[str] = Counter()
+        call = evolve_call(
+            seed,
+            [p.qa for p in parents],
+            direction,
+            round_,
+            temperature=self.config.temperature,
+            max_tokens=self.config.max_tokens,
+        )
+        output = await self.call_and_parse(call, EvolveOutput, unit, stats)
+        by_source: dict[int, QA] = {}
+        for item in output.items:
+            if item.source < len(parents) and item.source not in by_source:
+                by_source[item.source] = QA.model_validate(item.model_dump(exclude={"source"}))
+            else:
+                stats["extra_items"] += 1
+        stats["missing_items"] += len(parents) - len(by_source)
+
+        candidates: list[tuple[Sample, QA, list[str]]] = []
+        for i, parent in enumerate(parents):
+            if i in by_source:
+                qa = normalize_item(by_source[i], stats)
+                candidates.append((parent, qa, rule_problems(qa, parent.qa, seed)))
+        to_judge = [(p.qa, qa) for p, qa, problems in candidates if not problems]
+        verdicts: dict[int, JudgeItem] = {}
+        if to_judge:
+            jcall = judge_call(
+                seed,
+                to_judge,
+                direction,
+                round_,
+                temperature=self.config.judge_temperature,
+                max_tokens=self.config.max_tokens,
+            )
+            judged = await self.call_and_parse(jcall, JudgeOutput, unit, stats)
+            for v in judged.verdicts:
+                verdicts.setdefault(v.index, v)
+        samples = self._decide(
+            seed, round_, direction, call.template_version, candidates, verdicts, stats
+        )
+        return samples, stats
+
+    def _decide(
+        self,
+        seed: Seed,
+        round_: int,
+        direction: Direction,
+        prompt_version: str,
+        candidates: list[tuple[Sample, QA, list[str]]],
+        verdicts: dict[int, JudgeItem],
+        stats: Counter[str],
+    ) -> list[Sample]:
+        dedup = SeedDeduper(self.store.seed_questions(seed.id), self.config.near_dup_threshold)
+        samples: list[Sample] = []
+        judged = 0
+        for parent, qa, problems in candidates:
+            verdict: Verdict | None
+            if problems:
+                verdict, kept, reason = rule_verdict(problems), False, f"rule: {problems[0]}"
+                stats["dropped_rules"] += 1
+            else:
+                item = verdicts.get(judged)
+                judged += 1
+                if item is None:
+                    verdict, kept, reason = None, False, "judge: no verdict returned"
+                    stats["dropped_judge"] += 1
+                else:
+                    verdict = Verdict(
+                        improved=item.improved,
+                        score=item.score,
+                        reason=item.reason,
+                        judge=self.backend.identity(),
+                    )
+                    kept = item.improved and item.score >= self.config.min_judge_score
+                    reason = "judge: improved" if kept else f"judge: not improved ({item.reason})"
+                    stats["kept" if kept else "dropped_judge"] += 1
+            if kept and not dedup.admit(qa.question):
+                kept, reason = False, "near-duplicate of a kept question of this image"
+                stats["kept"] -= 1
+                stats["dropped_duplicate"] += 1
+            if verdict is not None:
+                qa = qa.model_copy(update={"score": verdict.score})
+            samples.append(
+                Sample(
+                    id=child_id(parent.id, round_),
+                    seed_id=seed.id,
+                    image=seed.image,
+                    round=round_,
+                    qa=qa,
+                    lineage=Lineage(
+                        parent_id=parent.id,
+                        round=round_,
+                        direction=direction,
+                        prompt_version=prompt_version,
+                        backend=self.backend.name,
+                        model=self.backend.model,
+                        verdict=verdict,
+                        kept=kept,
+                        reason=reason,
+                    ),
+                )
+            )
+        stats["candidates"] += len(candidates)
+        return samples
+
+    # --- one image through all rounds -------------------------------------------------------
+    async def run_seed(self, seed: Seed) -> None:
+        initial = seed_samples(seed)
+        self.store.add_seed_samples(initial)
+        parents = initial
+        for round_ in range(1, self.config.rounds + 1):
+            unit = unit_id(seed.id, round_)
+            if self.store.unit_status(unit) == "done":
+                parents = self.store.kept_samples(seed.id, round_)
+                self.counters.units_skipped += 1
+                continue
+            if self.stop_reason:
+                return
+            if not parents:
+                self.store.commit_unit(unit, seed.id, round_, None, [], {"no_parents": 1})
+                continue
+            self.counters.in_flight += 1
+            try:
+                samples, stats = await self.run_unit(seed, parents, round_)
+            except BudgetExceeded as err:
+                self.stop_reason = f"budget reached: {err}. Re-run with a higher --max-cost to continue."
+                return
+            except CallError as err:
+                self._record_failure(seed, round_, err)
+                return
+            finally:
+                self.counters.in_flight -= 1
+            direction = pick_direction(
+                self.config.seed, seed.id, round_, self.config.direction_weights
+            )
+            self.store.commit_unit(unit, seed.id, round_, direction, samples, dict(stats))
+            self.counters.units_done += 1
+            self.counters.kept += sum(s.lineage.kept for s in samples)
+            self.counters.dropped += sum(not s.lineage.kept for s in samples)
+            parents = [s for s in samples if s.lineage.kept]
+
+    def _record_failure(self, seed: Seed, round_: int, err: CallError) -> None:
+        unit = unit_id(seed.id, round_)
+        self.store.add_failure(
+            unit, seed.id, round_, "unit", err.error_class, str(err), getattr(err, "attempts", 1)
+        )
+        c = self.counters
+        c.units_failed += 1
+        c.failures_by_class[err.error_class] += 1
+        self._last_error = f"{err.error_class}: {err}"
+        attempted = c.units_done + c.units_failed
+        if (
+            attempted >= self.config.min_units_for_error_rate
+            and c.units_failed / attempted > self.config.max_error_rate
+            and not self.stop_reason
+        ):
+            self.stop_reason = (
+                f"{c.units_failed} of {attempted} units failed (over the --max-error-rate of "
+                f"{self.config.max_error_rate:.0%}); last error: {self._last_error[:200]}. "
+                "Check the endpoint and settings, then re-run the same command to resume."
+            )
+
+    async def run(self, seeds: Iterable[Seed]) -> None:
+        """Evolve every seed; stops scheduling new units once ``stop_reason`` is set."""
+        limit = max(4, self.config.concurrency * 2)
+        slots = asyncio.Semaphore(limit)
+        tasks: list[asyncio.Task[None]] = []
+        for seed in seeds:
+            if self.stop_reason:
+                break
+            await slots.acquire()
+            task = asyncio.create_task(self.run_seed(seed))
+            task.add_done_callback(lambda _t: slots.release())
+            tasks.append(task)
+            if len(tasks) >= 4 * limit:
+                done = [t for t in tasks if t.done()]
+                for t in done:
+                    t.result()
+                tasks = [t for t in tasks if not t.done()]
+        for t in tasks:
+            await t

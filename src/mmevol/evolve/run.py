@@ -1,0 +1,122 @@
+"""A run directory end to end: validate inputs, open or resume the run, evolve, write outputs.
+
+Layout of ``RUN_DIR``:
+    config.json          resolved config, backend description, version, git commit
+    seeds.jsonl          the seeds this run evolves (validated copy of the input)
+    run.sqlite           journal: calls (request cache), units, samples, failures
+    rounds/round_K.jsonl every candidate of round K, kept or dropped, with its verdict and reason
+    dataset.jsonl        the final dataset: seeds + every kept evolution (sorted by id)
+    failures.jsonl       open failure records (a re-run retries them)
+    stats.json           the numbers ``mmevol stats`` prints
+Inputs are validated before anything is created, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmevol.backends.base import Backend, make_backend
+from mmevol.errors import ConfigError, InputError
+from mmevol.evolve.config import EvolveConfig, config_record
+from mmevol.evolve.engine import Engine
+from mmevol.evolve.progress import live_progress
+from mmevol.evolve.stats import compute_stats
+from mmevol.fsutil import atomic_writer, write_json, write_jsonl
+from mmevol.seeds import read_seeds
+from mmevol.store import Store
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    complete: bool
+    stop_reason: str | None
+    stats: dict[str, object]
+
+
+def validate_seeds(path: Path) -> tuple[int, int, str]:
+    """Read every seed once (raising a one-line InputError on the first bad one).
+
+    Returns (number of seeds, number of items, sha256 of the file)."""
+    if not path.is_file():
+        raise InputError(path, None, "seeds file not found (expected a JSONL of seeds)")
+    n_seeds = n_items = 0
+    for seed in read_seeds(path):
+        n_seeds += 1
+        n_items += len(seed.items)
+    if n_seeds == 0:
+        raise InputError(path, None, "no seeds in file (expected one seed JSON per line)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return n_seeds, n_items, digest
+
+
+def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
+    """Create the run directory, or check that an existing one was made with this config."""
+    run_dir = Path(config.out)
+    src = Path(config.seeds)
+    _, _, digest = validate_seeds(src)
+    backend = make_backend(config.backend, **config.backend_settings())
+    record = config_record(config, backend.describe())
+    record["seeds_sha256"] = digest
+    cfg_path = run_dir / "config.json"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text("utf-8"))
+        if old.get("seeds_sha256") != digest:
+            raise ConfigError(
+                f"{run_dir}: was created from different seeds; use a new --out directory"
+            )
+        if old.get("identity_hash") != record["identity_hash"]:
+            old_cfg = old.get("config", {})
+            new_cfg = config.identity()
+            diff = sorted(k for k in new_cfg if old_cfg.get(k) != new_cfg[k])
+            raise ConfigError(
+                f"{run_dir}: was created with other settings ({', '.join(diff)}); "
+                "re-run with the same settings to resume, or use a new --out directory"
+            )
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(run_dir / "seeds.jsonl", "wb") as fh, src.open("rb") as inp:
+            shutil.copyfileobj(inp, fh)
+    record["config"]["out"] = str(run_dir)
+    write_json(cfg_path, record)
+    return Store(run_dir / "run.sqlite"), backend
+
+
+def write_outputs(store: Store, run_dir: Path, rounds: int) -> dict[str, object]:
+    """Write the final files from the journal (atomically, deterministic order)."""
+    write_jsonl(run_dir / "dataset.jsonl", store.iter_samples(kept_only=True))
+    for k in range(1, rounds + 1):
+        write_jsonl(run_dir / "rounds" / f"round_{k}.jsonl", store.iter_samples(kept_only=False, round_=k))
+    write_jsonl(run_dir / "failures.jsonl", store.failures(open_only=True))
+    stats = compute_stats(store, rounds)
+    write_json(run_dir / "stats.json", stats)
+    return stats
+
+
+def run_evolve(config: EvolveConfig) -> RunResult:
+    """Run (or resume) the evolve stage and write the outputs when every unit is done."""
+    store, backend = open_run(config)
+    run_dir = Path(config.out)
+    engine = Engine(config, store, backend)
+
+    async def main() -> None:
+        try:
+            async with live_progress(engine, enabled=config.progress):
+                await engine.run(read_seeds(run_dir / "seeds.jsonl"))
+        finally:
+            await backend.aclose()
+
+    try:
+        asyncio.run(main())
+        open_failures = store.failures(open_only=True)
+        complete = engine.stop_reason is None and not open_failures
+        stats = write_outputs(store, run_dir, config.rounds)
+        store.set_meta("complete", "1" if complete else "0")
+    finally:
+        store.close()
+    return RunResult(run_dir, complete, engine.stop_reason, stats)

@@ -1,0 +1,113 @@
+"""Run statistics from the journal: per-round counts, survival by direction, repairs, failures, cost.
+
+``compute_stats`` is the single source of the numbers that ``mmevol stats`` prints, that
+``stats.json`` holds and that reports quote, so they always agree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from mmevol.store import Store
+
+NORMALIZATION_KEYS = (
+    "skill_mapped",
+    "skill_dropped",
+    "format_mapped",
+    "format_unknown",
+    "manipulation_mapped",
+    "manipulation_unknown",
+)
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
+    q = store.query
+    seeds, seed_items = q("SELECT COUNT(DISTINCT seed_id), COUNT(*) FROM samples WHERE round=0")[0]
+    per_round: list[dict[str, Any]] = []
+    unit_counts: dict[int, Counter[str]] = defaultdict(Counter)
+    units_per_round: Counter[int] = Counter()
+    for round_, _direction, st in store.unit_stats():
+        unit_counts[round_].update(st)
+        units_per_round[round_] += 1
+    for k in range(1, rounds + 1):
+        by_dir: dict[str, dict[str, Any]] = {}
+        for direction, kept, n in q(
+            "SELECT direction, kept, COUNT(*) FROM samples WHERE round=? GROUP BY direction, kept",
+            (k,),
+        ):
+            d = by_dir.setdefault(direction, {"candidates": 0, "kept": 0})
+            d["candidates"] += n
+            d["kept"] += n if kept else 0
+        for d in by_dir.values():
+            d["kept_share"] = _share(d["kept"], d["candidates"])
+        cand = sum(d["candidates"] for d in by_dir.values())
+        kept = sum(d["kept"] for d in by_dir.values())
+        score, steps, skills = q(
+            "SELECT AVG(json_extract(json, '$.lineage.verdict.score')),"
+            " AVG(json_array_length(json, '$.qa.steps')), AVG(json_array_length(json, '$.qa.skills'))"
+            " FROM samples WHERE round=? AND kept=1",
+            (k,),
+        )[0]
+        uc = unit_counts[k]
+        per_round.append(
+            {
+                "round": k,
+                "units": units_per_round[k],
+                "candidates": cand,
+                "kept": kept,
+                "kept_share": _share(kept, cand),
+                "dropped_rules": uc["dropped_rules"],
+                "dropped_judge": uc["dropped_judge"],
+                "dropped_duplicate": uc["dropped_duplicate"],
+                "missing_items": uc["missing_items"],
+                "mean_judge_score_kept": round(score, 3) if score is not None else None,
+                "mean_steps_kept": round(steps, 3) if steps is not None else None,
+                "mean_skills_kept": round(skills, 3) if skills is not None else None,
+                "by_direction": dict(sorted(by_dir.items())),
+            }
+        )
+    all_units: Counter[str] = Counter()
+    for c in unit_counts.values():
+        all_units.update(c)
+    repairs = {k: v for k, v in sorted(all_units.items()) if "_rung_" in k}
+    normalization = {k: all_units[k] for k in NORMALIZATION_KEYS}
+    failures: dict[str, Any] = {"open": 0, "resolved": 0, "by_class": Counter()}
+    for f in store.failures():
+        failures["resolved" if f["resolved"] else "open"] += 1
+        if not f["resolved"]:
+            failures["by_class"][f["error_class"]] += 1
+    failures["by_class"] = dict(failures["by_class"])
+    by_task: dict[str, dict[str, Any]] = {}
+    for task, n, tin, tout, cost in q(
+        "SELECT task, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost) FROM calls"
+        " GROUP BY task"
+    ):
+        by_task[task] = {
+            "calls": n,
+            "input_tokens": tin or 0,
+            "output_tokens": tout or 0,
+            "cost_usd": round(cost or 0.0, 6),
+        }
+    evolved = q("SELECT COUNT(*) FROM samples WHERE round>0 AND kept=1")[0][0]
+    return {
+        "seeds": seeds,
+        "seed_items": seed_items,
+        "rounds": per_round,
+        "dataset": {"total": seed_items + evolved, "seed_items": seed_items, "evolved": evolved},
+        "repairs": repairs,
+        "normalization": normalization,
+        "failures": failures,
+        "calls": {
+            "by_task": by_task,
+            "total": sum(t["calls"] for t in by_task.values()),
+            "input_tokens": sum(t["input_tokens"] for t in by_task.values()),
+            "output_tokens": sum(t["output_tokens"] for t in by_task.values()),
+            "cost_usd": round(sum(t["cost_usd"] for t in by_task.values()), 6),
+        },
+        "complete": store.get_meta("complete") == "1",
+    }

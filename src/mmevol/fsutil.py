@@ -1,0 +1,55 @@
+"""Atomic file writes: outputs appear whole or not at all.
+
+Every file a run or an export produces is written to a temporary sibling and moved into place
+with ``os.replace`` once complete, so a crash or a full disk never leaves a truncated output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; on clean exit fsync and rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> int:
+    """Atomically write one JSON object per line; returns the number of rows."""
+    n = 0
+    with atomic_writer(path) as fh:
+        for row in rows:
+            if isinstance(row, BaseModel):
+                fh.write(row.model_dump_json(exclude_none=True))
+            else:
+                fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True))
+            fh.write("\n")
+            n += 1
+    return n
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Atomically write pretty JSON."""
+    with atomic_writer(path) as fh:
+        json.dump(value, fh, indent=2, ensure_ascii=False, sort_keys=True)
+        fh.write("\n")

@@ -1,0 +1,218 @@
+"""The run journal: one SQLite file that records every call, unit of work, sample and failure.
+
+Durability rules that make resume exact:
+- a model reply is committed the moment it arrives (``put_call``); a later identical request is
+  answered from this cache, so a completed call is never paid for twice;
+- a unit of work (one image, one round) commits its samples and its ``done`` mark in one
+  transaction, so a crash leaves either all of a unit or none of it;
+- failures are appended, never overwrite anything, and are marked resolved when a re-run succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mmevol.backends.base import ModelCall, Reply
+from mmevol.schema import Sample
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calls(
+  key TEXT PRIMARY KEY, unit TEXT, task TEXT, template TEXT, backend TEXT, model TEXT,
+  request TEXT, response TEXT, input_tokens INTEGER, output_tokens INTEGER, cost REAL,
+  latency REAL, attempts INTEGER, finish_reason TEXT, created REAL);
+CREATE TABLE IF NOT EXISTS units(
+  id TEXT PRIMARY KEY, seed_id TEXT, round INTEGER, status TEXT, direction TEXT,
+  stats TEXT, updated REAL);
+CREATE TABLE IF NOT EXISTS samples(
+  id TEXT PRIMARY KEY, seed_id TEXT, round INTEGER, parent_id TEXT, direction TEXT,
+  kept INTEGER, reason TEXT, json TEXT);
+CREATE INDEX IF NOT EXISTS samples_seed ON samples(seed_id, round);
+CREATE TABLE IF NOT EXISTS failures(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT, seed_id TEXT, round INTEGER, task TEXT,
+  error_class TEXT, message TEXT, attempts INTEGER, created REAL, resolved INTEGER DEFAULT 0);
+"""
+
+
+def request_record(call: ModelCall) -> str:
+    """What is journalled of a request: the rendered messages and image digest (no pixels)."""
+    return json.dumps(
+        {
+            "template": call.template_version,
+            "messages": [m.model_dump() for m in call.messages],
+            "image": call.image.digest if call.image else None,
+            "temperature": call.temperature,
+            "max_tokens": call.max_tokens,
+        },
+        ensure_ascii=False,
+    )
+
+
+class Store:
+    """A run's ``run.sqlite``. Single writer (the engine's event loop thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
+
+    # --- calls (the request cache) ----------------------------------------------------------
+    def cached_reply(self, key: str) -> Reply | None:
+        row = self.db.execute(
+            "SELECT response, model, input_tokens, output_tokens, attempts, finish_reason"
+            " FROM calls WHERE key=?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        text, model, tin, tout, attempts, finish = row
+        return Reply(
+            text=text,
+            model=model,
+            usage={"input_tokens": tin, "output_tokens": tout},
+            cost_usd=0.0,
+            attempts=attempts,
+            finish_reason=finish,
+        )
+
+    def put_call(self, key: str, unit: str, backend: str, call: ModelCall, reply: Reply) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                key,
+                unit,
+                call.task,
+                call.template_version,
+                backend,
+                reply.model,
+                request_record(call),
+                reply.text,
+                reply.usage.input_tokens,
+                reply.usage.output_tokens,
+                reply.cost_usd,
+                reply.latency_s,
+                reply.attempts,
+                reply.finish_reason,
+                time.time(),
+            ),
+        )
+
+    def spent(self) -> float:
+        return float(self.db.execute("SELECT COALESCE(SUM(cost), 0) FROM calls").fetchone()[0])
+
+    # --- failures ---------------------------------------------------------------------------
+    def add_failure(
+        self, unit: str, seed_id: str, round_: int, task: str, error_class: str, message: str,
+        attempts: int,
+    ) -> None:  # fmt: skip
+        self.db.execute(
+            "INSERT INTO failures(unit, seed_id, round, task, error_class, message, attempts,"
+            " created) VALUES(?,?,?,?,?,?,?,?)",
+            (unit, seed_id, round_, task, error_class, message[:2000], attempts, time.time()),
+        )
+
+    def failures(self, *, open_only: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT unit, seed_id, round, task, error_class, message, attempts, resolved FROM failures"
+        if open_only:
+            sql += " WHERE resolved=0"
+        cols = ("unit", "seed_id", "round", "task", "error_class", "message", "attempts", "resolved")
+        return [dict(zip(cols, r, strict=True)) for r in self.db.execute(sql + " ORDER BY id")]
+
+    # --- units and samples ------------------------------------------------------------------
+    def unit_status(self, unit: str) -> str | None:
+        row = self.db.execute("SELECT status FROM units WHERE id=?", (unit,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_seed_samples(self, samples: list[Sample]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self._insert_samples(samples)
+
+    def commit_unit(
+        self,
+        unit: str,
+        seed_id: str,
+        round_: int,
+        direction: str | None,
+        samples: list[Sample],
+        stats: dict[str, int],
+    ) -> None:
+        """Record a finished unit and its samples atomically; resolve its earlier failures."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self._insert_samples(samples)
+            self.db.execute(
+                "INSERT OR REPLACE INTO units VALUES(?,?,?,?,?,?,?)",
+                (unit, seed_id, round_, "done", direction, json.dumps(stats), time.time()),
+            )
+            self.db.execute("UPDATE failures SET resolved=1 WHERE unit=?", (unit,))
+
+    def _insert_samples(self, samples: list[Sample]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO samples VALUES(?,?,?,?,?,?,?,?)",
+            [
+                (
+                    s.id,
+                    s.seed_id,
+                    s.round,
+                    s.lineage.parent_id,
+                    s.lineage.direction,
+                    int(s.lineage.kept),
+                    s.lineage.reason,
+                    s.model_dump_json(exclude_none=True),
+                )
+                for s in samples
+            ],
+        )
+
+    def kept_samples(self, seed_id: str, round_: int) -> list[Sample]:
+        rows = self.db.execute(
+            "SELECT json FROM samples WHERE seed_id=? AND round=? AND kept=1 ORDER BY id",
+            (seed_id, round_),
+        )
+        return [Sample.model_validate_json(r[0]) for r in rows]
+
+    def seed_questions(self, seed_id: str) -> list[str]:
+        """Questions of every kept sample of a seed so far (for near-duplicate checks)."""
+        rows = self.db.execute(
+            "SELECT json FROM samples WHERE seed_id=? AND kept=1 ORDER BY round, id", (seed_id,)
+        )
+        return [Sample.model_validate_json(r[0]).qa.question for r in rows]
+
+    def iter_samples(self, *, kept_only: bool, round_: int | None = None) -> Iterator[Sample]:
+        sql = "SELECT json FROM samples WHERE 1=1"
+        args: list[Any] = []
+        if kept_only:
+            sql += " AND kept=1"
+        if round_ is not None:
+            sql += " AND round=?"
+            args.append(round_)
+        for (blob,) in self.db.execute(sql + " ORDER BY id", args):
+            yield Sample.model_validate_json(blob)
+
+    def unit_stats(self) -> Iterator[tuple[int, str | None, dict[str, int]]]:
+        for round_, direction, blob in self.db.execute(
+            "SELECT round, direction, stats FROM units WHERE status='done'"
+        ):
+            yield int(round_), direction, json.loads(blob)
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return list(self.db.execute(sql, args))
