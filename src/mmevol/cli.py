@@ -225,7 +225,7 @@ def export(
     out_path: Annotated[Path, typer.Option("--out", help="File or folder to write.")],
 ) -> None:
     """Export the run's dataset (seeds + kept evolutions) for a trainer."""
-    from mmevol.io.export import export_run
+    from mmevol.evolve.export import export_run
 
     path = export_run(run_dir, fmt, out_path)
     out.print(f"wrote {path}")

@@ -65,8 +65,9 @@ def estimate_run(config: EvolveConfig) -> Estimate:
     out_per_item = OUT_TOKENS_PER_ITEM["evolve"] + OUT_TOKENS_PER_ITEM["judge"]
     output_tokens = round(n_items * out_per_item * survive)
     model = config.model or config.backend
-    prices = PriceTable.with_file(config.prices_file)
-    cost = prices.cost(model, Usage(input_tokens=input_tokens, output_tokens=output_tokens))
+    prices = PriceTable(config.prices_file)
+    usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    cost = prices.cost(model, usage) if prices.known(model) else None
     return Estimate(
         seeds=n_seeds,
         items=n_items,

@@ -1,0 +1,343 @@
+"""The ``openai`` backend: any OpenAI-compatible ``/chat/completions`` endpoint over async HTTP.
+
+It renders a ``ModelCall`` into a chat request (the image as a base64 data URL part of the
+first user message when ``vision`` is on), asks for structured output the way the server
+supports it (``json_mode``: schema, object, none, or auto = try schema and step down once a
+400 says ``response_format`` is not accepted), sends it through the endpoint's shared
+``AdmissionController`` and maps every HTTP outcome onto the typed ``CallError``s of
+``backends.base``. The API key is read once from the environment and never leaves the
+Authorization header: not in ``describe()``, reprs, errors or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mmevol.backends.admission import Limits, controller_for
+from mmevol.backends.base import (
+    Backend,
+    BadResponse,
+    CallTimeout,
+    ClientError,
+    ConnectionFailed,
+    ModelCall,
+    RateLimited,
+    Reply,
+    ServerError,
+    Usage,
+    register,
+)
+from mmevol.backends.payload import image_data_url
+from mmevol.backends.pricing import PriceTable
+
+log = logging.getLogger(__name__)
+JSON_MODES = ("auto", "schema", "object", "none")
+IMAGE_TOKENS = 85  # what a "low" detail image costs on OpenAI
+ERROR_TEXT_LIMIT = 300
+
+
+class _Secret:
+    """Holds the API key; prints as ``***`` wherever an object dump might show it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+class ResponseFormatRejected(ClientError):
+    """A 400 that names ``response_format``: the server does not take that structured mode."""
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        err = body.get("error") if isinstance(body, dict) else None
+        text = err.get("message") if isinstance(err, dict) else (err or body)
+        text = text if isinstance(text, str) else json.dumps(text)
+    except (ValueError, AttributeError):
+        text = resp.text
+    text = " ".join(text.split())
+    return text[:ERROR_TEXT_LIMIT] + ("..." if len(text) > ERROR_TEXT_LIMIT else "")
+
+
+@register("openai")
+class OpenAIBackend(Backend):
+    """Chat completions on an OpenAI-compatible server (OpenAI, vLLM, llama.cpp, the fake)."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "https://api.openai.com/v1",
+        api_key_env: str = "OPENAI_API_KEY",
+        vision: bool = True,
+        detail: str = "low",
+        image_long_side: int = 512,
+        concurrency: int = 16,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        timeout_s: float = 120,
+        json_mode: str = "auto",
+        prices: dict[str, Any] | str | Path | None = None,
+        max_attempts: int = 6,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        **_ignored: Any,
+    ) -> None:
+        if json_mode not in JSON_MODES:
+            raise ValueError(f"json_mode must be one of {', '.join(JSON_MODES)}, not {json_mode!r}")
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.api_key_env = api_key_env
+        self.vision = vision
+        self.detail = detail
+        self.image_long_side = image_long_side
+        self.timeout_s = timeout_s
+        self.json_mode = json_mode
+        # "auto" starts with the strongest mode and steps down for the rest of the run
+        self._mode = "schema" if json_mode == "auto" else json_mode
+        key = os.environ.get(api_key_env)
+        self._key = _Secret(key) if key else None
+        self.limits = Limits(
+            max_concurrency=concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            timeout_s=timeout_s,
+            max_attempts=max_attempts,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+        )
+        self.admission = controller_for(self.base_url, self.limits)
+        self.prices = PriceTable(prices)
+        self._warned_price = False
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    # --- what it is ----------------------------------------------------------------------------
+    def identity(self) -> str:
+        return f"openai:{self.base_url}:{self.model}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "base_url": self.base_url,
+            "api_key_env": self.api_key_env,
+            "api_key_set": self._key is not None,
+            "detail": self.detail,
+            "image_long_side": self.image_long_side,
+            "json_mode": self.json_mode,
+            "concurrency": self.limits.max_concurrency,
+            "rpm": self.limits.rpm,
+            "tpm": self.limits.tpm,
+            "timeout_s": self.timeout_s,
+        }
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    @property
+    def structured_mode(self) -> str:
+        """The structured-output mode in use now (``auto`` may have stepped down)."""
+        return self._mode
+
+    # --- HTTP ------------------------------------------------------------------------------------
+    def _http(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            limits = httpx.Limits(max_connections=max(4, self.limits.max_concurrency * 2))
+            timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
+            self._client = httpx.AsyncClient(timeout=timeout, limits=limits)
+            self._client_loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            try:
+                await client.aclose()
+            except RuntimeError:  # its event loop is gone already
+                pass
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._key is not None:
+            headers["Authorization"] = f"Bearer {self._key.value}"
+        return headers
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key.value, "***") if self._key is not None else text
+
+    # --- request body ------------------------------------------------------------------------------
+    def build_body(self, call: ModelCall, mode: str | None = None) -> dict[str, Any]:
+        """The JSON body of the chat request for ``call`` in structured ``mode``."""
+        mode = mode or self._mode
+        messages: list[dict[str, Any]] = [m.model_dump() for m in call.messages]
+        if self.vision and call.image is not None:
+            url = image_data_url(call.image, self.image_long_side)
+            for msg in messages:
+                if msg["role"] == "user":
+                    msg["content"] = [
+                        {"type": "text", "text": msg["content"]},
+                        {"type": "image_url", "image_url": {"url": url, "detail": self.detail}},
+                    ]
+                    break
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": call.temperature,
+            "max_tokens": call.max_tokens,
+        }
+        if mode == "schema" and call.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": f"mmevol_{call.task}",
+                    "schema": call.json_schema,
+                    "strict": False,
+                },
+            }
+        elif mode in {"schema", "object"}:
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    def _estimate_input(self, call: ModelCall) -> int:
+        chars = sum(len(m.content) for m in call.messages)
+        image = IMAGE_TOKENS if (self.vision and call.image is not None) else 0
+        return chars // 4 + image
+
+    async def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        url = f"{self.base_url}/chat/completions"
+        start = time.monotonic()
+        try:
+            resp = await self._http().post(url, json=body, headers=self._headers())
+        except httpx.TimeoutException as err:
+            raise CallTimeout(f"{url}: timed out ({type(err).__name__})") from None
+        except (httpx.TransportError, OSError) as err:
+            raise ConnectionFailed(self._redact(f"{url}: {type(err).__name__}: {err}")) from None
+        latency = time.monotonic() - start
+        status = resp.status_code
+        if status == 429:
+            raise RateLimited(
+                self._redact(f"{url}: HTTP 429 rate limited: {_error_text(resp)}"),
+                retry_after=parse_retry_after(resp.headers),
+            )
+        if status >= 500:
+            raise ServerError(
+                self._redact(f"{url}: HTTP {status}: {_error_text(resp)}"), status=status
+            )
+        if status >= 400:
+            text = self._redact(_error_text(resp))
+            cls = (
+                ResponseFormatRejected
+                if status == 400 and "response_format" in text
+                else ClientError
+            )
+            raise cls(f"{url}: HTTP {status}: {text}")
+        try:
+            data = resp.json()
+        except ValueError:
+            snippet = " ".join(resp.text[:80].split())
+            raise BadResponse(f"{url}: response body is not JSON: {snippet!r}") from None
+        if not isinstance(data, dict):
+            raise BadResponse(f"{url}: response body is not a JSON object")
+        return data, latency
+
+    # --- the call --------------------------------------------------------------------------------
+    async def complete(self, call: ModelCall) -> Reply:
+        while True:
+            mode = self._mode
+            body = self.build_body(call, mode)
+
+            async def attempt(body: dict[str, Any] = body) -> tuple[Reply, dict[str, Any]]:
+                data, latency = await self._post(body)
+                return self._reply(call, data, latency), data
+
+            try:
+                (reply, _), attempts = await self.admission.run(
+                    attempt,
+                    est_tokens=self._estimate_input(call) + call.max_tokens,
+                    tokens_of=lambda r: r[0].usage.input_tokens + r[0].usage.output_tokens,
+                )
+            except ResponseFormatRejected as err:
+                if self.json_mode != "auto" or mode == "none":
+                    raise
+                self._mode = "object" if mode == "schema" else "none"
+                log.warning(
+                    "%s does not accept response_format %r; using %r from now on (%s)",
+                    self.base_url,
+                    mode,
+                    self._mode,
+                    err,
+                )
+                continue
+            return reply.model_copy(update={"attempts": attempts})
+
+    def _reply(self, call: ModelCall, data: dict[str, Any], latency: float) -> Reply:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise BadResponse(f"{self.base_url}: response has no choices")
+        message = choices[0].get("message") or {}
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(text, str):
+            raise BadResponse(f"{self.base_url}: response choice has no text content")
+        raw = data.get("usage")
+        raw = raw if isinstance(raw, dict) else {}
+        try:
+            tin = int(raw.get("prompt_tokens") or 0) or self._estimate_input(call)
+            tout = int(raw.get("completion_tokens") or 0) or len(text) // 4
+        except (TypeError, ValueError):
+            tin, tout = self._estimate_input(call), len(text) // 4
+        usage = Usage(input_tokens=tin, output_tokens=tout)
+        cost = self.prices.cost(self.model, usage)
+        if not self._warned_price and not self.prices.known(self.model):
+            self._warned_price = True
+            log.warning("no price known for model %r: its cost is counted as 0", self.model)
+        return Reply(
+            text=text,
+            model=str(data.get("model") or self.model),
+            usage=usage,
+            cost_usd=cost,
+            latency_s=latency,
+            finish_reason=choices[0].get("finish_reason"),
+        )
+
+
+__all__ = ["OpenAIBackend", "ResponseFormatRejected", "parse_retry_after"]

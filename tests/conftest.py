@@ -1,0 +1,31 @@
+"""Shared fixtures: tiny seed sets built on the fly, and the path of ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmevol.loop.world import write_demo_set
+from mmevol.schema import Seed
+from mmevol.seeds import write_seeds
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def world_seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Seed]]:
+    """Eight rendered scenes with exact scene graphs, written as a seeds JSONL."""
+    root = tmp_path_factory.mktemp("world")
+    seeds = write_demo_set(root / "scenes", n=8, seed=3)
+    path = root / "seeds.jsonl"
+    write_seeds(seeds, path)
+    return path, seeds
