@@ -23,7 +23,9 @@ def config(seeds: Path, out: Path, **kw: Any) -> EvolveConfig:
 
 
 def read_dataset(run_dir: Path) -> list[Sample]:
-    return [Sample.model_validate_json(x) for x in (run_dir / "dataset.jsonl").read_text().splitlines()]
+    return [
+        Sample.model_validate_json(x) for x in (run_dir / "dataset.jsonl").read_text().splitlines()
+    ]
 
 
 def test_three_rounds_grounded(world_seeds: tuple[Path, list[Any]], tmp_path: Path) -> None:
@@ -119,6 +121,9 @@ class FlakyBackend(Backend):
         self.model = self.inner.model
         self.vision = True
 
+    def identity(self) -> str:
+        return self.inner.identity()
+
     async def complete(self, call: ModelCall) -> Reply:
         caps = " ".join(call.context.get("captions", []))
         if any(f in caps for f in FlakyBackend.failing) or "*" in FlakyBackend.failing:
@@ -193,7 +198,9 @@ def test_max_cost_stops_then_resumes_without_repeating(
     assert store.query("SELECT COUNT(*) FROM calls")[0][0] == PricedBackend.calls
 
 
-def test_other_settings_refuse_to_resume(world_seeds: tuple[Path, list[Any]], tmp_path: Path) -> None:
+def test_other_settings_refuse_to_resume(
+    world_seeds: tuple[Path, list[Any]], tmp_path: Path
+) -> None:
     seeds_path, _ = world_seeds
     run_evolve(config(seeds_path, tmp_path / "run"))
     with pytest.raises(ConfigError, match="seed"):

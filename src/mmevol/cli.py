@@ -57,7 +57,9 @@ def seeds_build(
     out_path: Annotated[Path, typer.Option("--out", help="Seeds JSONL to write.")],
     coco_captions: Annotated[list[Path] | None, typer.Option(help="COCO captions_*.json")] = None,
     coco_instances: Annotated[list[Path] | None, typer.Option(help="COCO instances_*.json")] = None,
-    images: Annotated[list[Path] | None, typer.Option(help="Image folder(s) of the sources.")] = None,
+    images: Annotated[
+        list[Path] | None, typer.Option(help="Image folder(s) of the sources.")
+    ] = None,
     llava: Annotated[list[Path] | None, typer.Option(help="LLaVA conversation JSON")] = None,
     sharegpt: Annotated[list[Path] | None, typer.Option(help="ShareGPT-style JSON/JSONL")] = None,
     mmevol_official: Annotated[
@@ -82,7 +84,10 @@ def seeds_build(
         allow_missing_images=allow_missing_images,
     )
     stats = build_from_specs(
-        specs, out_path, max_items_per_image=max_items_per_image, near_dup_threshold=near_dup_threshold
+        specs,
+        out_path,
+        max_items_per_image=max_items_per_image,
+        near_dup_threshold=near_dup_threshold,
     )
     out.print(stats.model_dump_json(indent=2))
     out.print(f"wrote {out_path}")
@@ -103,8 +108,12 @@ def evolve(
     ] = "grounded",
     model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
     base_url: Annotated[str | None, typer.Option(help="Endpoint base URL (…/v1).")] = None,
-    api_key_env: Annotated[str, typer.Option(help="Env var holding the API key.")] = "OPENAI_API_KEY",
-    text_only: Annotated[bool, typer.Option(help="Send no images (models without vision).")] = False,
+    api_key_env: Annotated[
+        str, typer.Option(help="Env var holding the API key.")
+    ] = "OPENAI_API_KEY",
+    text_only: Annotated[
+        bool, typer.Option(help="Send no images (models without vision).")
+    ] = False,
     detail: Annotated[str, typer.Option(help="Image detail: low|high|auto.")] = "low",
     image_long_side: Annotated[int, typer.Option(min=64)] = 512,
     json_mode: Annotated[str, typer.Option(help="auto|schema|object|none")] = "auto",
@@ -170,7 +179,9 @@ def evolve(
     result = run_evolve(config)
     print_summary(result.stats)
     if result.stop_reason:
-        err.print(f"[yellow]stopped:[/yellow] {result.stop_reason}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[yellow]stopped:[/yellow] {result.stop_reason}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(3)
     if not result.complete:
         n = result.stats["failures"]["open"]  # type: ignore[index]
@@ -221,7 +232,9 @@ def stats(
 @friendly
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    fmt: Annotated[str, typer.Option("--format", help="llava|sharegpt|llamafactory|parquet|mmevol")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="llava|sharegpt|llamafactory|parquet|mmevol")
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="File or folder to write.")],
 ) -> None:
     """Export the run's dataset (seeds + kept evolutions) for a trainer."""

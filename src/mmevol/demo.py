@@ -13,9 +13,9 @@ from pathlib import Path
 from rich.console import Console
 
 from mmevol.evolve.config import EvolveConfig
+from mmevol.evolve.export import export_run
 from mmevol.evolve.run import run_evolve
 from mmevol.evolve.stats_view import stats_tables
-from mmevol.evolve.export import export_run
 from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmevol.backends.base import ModelCall, Reply
+from mmevol.backends.base import ModelCall, Reply, Usage
 from mmevol.schema import Sample
 
 SCHEMA = """
@@ -87,7 +87,7 @@ class Store:
         return Reply(
             text=text,
             model=model,
-            usage={"input_tokens": tin, "output_tokens": tout},
+            usage=Usage(input_tokens=tin, output_tokens=tout),
             cost_usd=0.0,
             attempts=attempts,
             finish_reason=finish,
@@ -133,7 +133,16 @@ class Store:
         sql = "SELECT unit, seed_id, round, task, error_class, message, attempts, resolved FROM failures"
         if open_only:
             sql += " WHERE resolved=0"
-        cols = ("unit", "seed_id", "round", "task", "error_class", "message", "attempts", "resolved")
+        cols = (
+            "unit",
+            "seed_id",
+            "round",
+            "task",
+            "error_class",
+            "message",
+            "attempts",
+            "resolved",
+        )
         return [dict(zip(cols, r, strict=True)) for r in self.db.execute(sql + " ORDER BY id")]
 
     # --- units and samples ------------------------------------------------------------------

@@ -221,9 +221,7 @@ class AdmissionController:
                     async with asyncio.timeout(self._limits.timeout_s):
                         result = await fn()
                 except TimeoutError:
-                    raise CallTimeout(
-                        f"no answer within {self._limits.timeout_s:g} s"
-                    ) from None
+                    raise CallTimeout(f"no answer within {self._limits.timeout_s:g} s") from None
             except CallError as err:
                 err.attempts = attempt
                 failure: CallError | None = err

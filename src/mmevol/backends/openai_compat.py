@@ -12,6 +12,7 @@ Authorization header: not in ``describe()``, reprs, errors or logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
@@ -191,10 +192,8 @@ class OpenAIBackend(Backend):
     async def aclose(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
-            try:
+            with contextlib.suppress(RuntimeError):  # its event loop may be gone already
                 await client.aclose()
-            except RuntimeError:  # its event loop is gone already
-                pass
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -254,6 +253,11 @@ class OpenAIBackend(Backend):
             raise ConnectionFailed(self._redact(f"{url}: {type(err).__name__}: {err}")) from None
         latency = time.monotonic() - start
         status = resp.status_code
+        if status >= 400 and "response_format" in body:
+            text = self._redact(_error_text(resp))
+            if "response_format" in text and status in {400, 422, 500}:
+                # some servers (llama.cpp's) answer an unknown response_format with 422 or 500
+                raise ResponseFormatRejected(f"{url}: HTTP {status}: {text}")
         if status == 429:
             raise RateLimited(
                 self._redact(f"{url}: HTTP 429 rate limited: {_error_text(resp)}"),
@@ -264,13 +268,7 @@ class OpenAIBackend(Backend):
                 self._redact(f"{url}: HTTP {status}: {_error_text(resp)}"), status=status
             )
         if status >= 400:
-            text = self._redact(_error_text(resp))
-            cls = (
-                ResponseFormatRejected
-                if status == 400 and "response_format" in text
-                else ClientError
-            )
-            raise cls(f"{url}: HTTP {status}: {text}")
+            raise ClientError(self._redact(f"{url}: HTTP {status}: {_error_text(resp)}"))
         try:
             data = resp.json()
         except ValueError:

@@ -28,8 +28,8 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     if img.mode not in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
         return img
     img = img.convert("F") if img.mode != "F" else img
-    lo, hi = img.getextrema()  # type: ignore[misc]
-    lo, hi = float(lo), float(hi)
+    extrema = img.getextrema()
+    lo, hi = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
     return img.point(lambda v: (v - lo) * scale).convert("L")
 

@@ -39,7 +39,7 @@ class EvolveConfig(BaseModel):
 
     seeds: str
     out: str
-    rounds: int = Field(3, ge=1, le=20)
+    rounds: int = Field(default=3, ge=1, le=20)
     seed: int = 0
     backend: str = "grounded"
     model: str | None = None
@@ -49,7 +49,7 @@ class EvolveConfig(BaseModel):
     detail: str = "low"
     image_long_side: int = 512
     json_mode: str = "auto"
-    concurrency: int = Field(16, ge=1)
+    concurrency: int = Field(default=16, ge=1)
     rpm: int | None = None
     tpm: int | None = None
     timeout_s: float = 120.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mmevol.backends.geometry import boxes_in_text, has_placeholder_box, iou
+from mmevol.backends.geometry import has_placeholder_box, iou, parse_boxes
 from mmevol.schema import QA, Seed, Verdict
 from mmevol.textsim import normalize_text
 from mmevol.vocab import canonical_manipulation
@@ -67,7 +67,7 @@ def needs_image(qa: QA, seed: Seed, parent: QA) -> bool:
     """Heuristic: the question (or its steps) refers to something in this image."""
     text = " ".join([qa.question, *(s.description for s in qa.steps)])
     words = _words(text)
-    if words & VISUAL_CUES or boxes_in_text(text):
+    if words & VISUAL_CUES or parse_boxes(text):
         return True
     return bool(words & context_words(seed, parent))
 
@@ -76,7 +76,7 @@ def _box_problem(text: str, seed: Seed) -> str | None:
     if has_placeholder_box(text):
         return "placeholder box instead of coordinates"
     annotated = [o.bbox for o in seed.objects if o.bbox is not None]
-    for box in boxes_in_text(text):
+    for box in parse_boxes(text):
         x1, y1, x2, y2 = box
         if not all(0.0 <= v <= 1.0 for v in box):
             return f"box {box} is not normalised to 0..1"

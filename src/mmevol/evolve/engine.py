@@ -43,7 +43,9 @@ from mmevol.store import Store
 T = TypeVar("T", bound=BaseModel)
 
 
-def pick_direction(run_seed: int, seed_id: str, round_: int, weights: dict[str, float]) -> Direction:
+def pick_direction(
+    run_seed: int, seed_id: str, round_: int, weights: dict[str, float]
+) -> Direction:
     """Seeded draw of an evolution direction for one image and round (order-independent)."""
     digest = hashlib.sha256(f"{run_seed}:{seed_id}:{round_}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64 * sum(weights.values())
@@ -139,9 +141,7 @@ class Engine:
         self, seed: Seed, parents: list[Sample], round_: int
     ) -> tuple[list[Sample], Counter[str]]:
         unit = unit_id(seed.id, round_)
-        direction = pick_direction(
-            self.config.seed, seed.id, round_, self.config.direction_weights
-        )
+        direction = pick_direction(self.config.seed, seed.id, round_, self.config.direction_weights)
         stats: Counter[str] = Counter()
         call = evolve_call(
             seed,
@@ -267,7 +267,9 @@ class Engine:
             try:
                 samples, stats = await self.run_unit(seed, parents, round_)
             except BudgetExceeded as err:
-                self.stop_reason = f"budget reached: {err}. Re-run with a higher --max-cost to continue."
+                self.stop_reason = (
+                    f"budget reached: {err}. Re-run with a higher --max-cost to continue."
+                )
                 return
             except CallError as err:
                 self._record_failure(seed, round_, err)

@@ -51,9 +51,10 @@ def estimate_run(config: EvolveConfig) -> Estimate:
     for seed in sample:
         if not seed.items:
             continue
-        kw = {"temperature": config.temperature, "max_tokens": config.max_tokens}
-        ev = evolve_call(seed, seed.items, "reasoning", 1, **kw)
-        ju = judge_call(seed, [(q, q) for q in seed.items], "reasoning", 1, **kw)
+        t, mt = config.temperature, config.max_tokens
+        ev = evolve_call(seed, seed.items, "reasoning", 1, temperature=t, max_tokens=mt)
+        pairs = [(q, q) for q in seed.items]
+        ju = judge_call(seed, pairs, "reasoning", 1, temperature=t, max_tokens=mt)
         ev_in += _tokens("".join(m.content for m in ev.messages)) + image
         ju_in += _tokens("".join(m.content for m in ju.messages)) + image
     with_items = max(1, sum(1 for s in sample if s.items))

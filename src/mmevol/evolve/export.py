@@ -13,7 +13,9 @@ from mmevol.seeds import read_seeds
 def export_run(run_dir: Path, fmt: str, out: Path) -> Path:
     """Write the run's final dataset (``dataset.jsonl``) in format ``fmt`` at ``out``."""
     if fmt not in EXPORTERS:
-        raise MmevolError(f"--format: unknown format {fmt!r}; use one of {', '.join(sorted(EXPORTERS))}")
+        raise MmevolError(
+            f"--format: unknown format {fmt!r}; use one of {', '.join(sorted(EXPORTERS))}"
+        )
     dataset = run_dir / "dataset.jsonl"
     if not dataset.is_file():
         raise MmevolError(

@@ -25,7 +25,9 @@ def render(engine: Engine, started: float) -> Table:
     c = engine.counters
     minutes = max((time.monotonic() - started) / 60, 1e-6)
     table = Table(title="mmevol evolve", show_header=False, box=None)
-    table.add_row("units done / skipped / failed", f"{c.units_done} / {c.units_skipped} / {c.units_failed}")
+    table.add_row(
+        "units done / skipped / failed", f"{c.units_done} / {c.units_skipped} / {c.units_failed}"
+    )
     table.add_row("units in flight", str(c.in_flight))
     table.add_row("samples kept / dropped", f"{c.kept} / {c.dropped}")
     table.add_row("calls (cached)", f"{c.calls} ({c.cached_calls})")

@@ -91,7 +91,9 @@ def write_outputs(store: Store, run_dir: Path, rounds: int) -> dict[str, object]
     """Write the final files from the journal (atomically, deterministic order)."""
     write_jsonl(run_dir / "dataset.jsonl", store.iter_samples(kept_only=True))
     for k in range(1, rounds + 1):
-        write_jsonl(run_dir / "rounds" / f"round_{k}.jsonl", store.iter_samples(kept_only=False, round_=k))
+        write_jsonl(
+            run_dir / "rounds" / f"round_{k}.jsonl", store.iter_samples(kept_only=False, round_=k)
+        )
     write_jsonl(run_dir / "failures.jsonl", store.failures(open_only=True))
     stats = compute_stats(store, rounds)
     write_json(run_dir / "stats.json", stats)

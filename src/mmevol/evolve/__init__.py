@@ -1,0 +1,1 @@
+"""Evolution: the engine (rounds, lineage, resume), reply parsing, normalisation, elimination, dedup."""

@@ -1,0 +1,193 @@
+"""Exporters to training formats, looked up by name in ``EXPORTERS``.
+
+``export(fmt, samples, seeds, out)`` writes only kept samples. Conversations are grouped by
+``group``: ``"round"`` (the samples of one seed and one round form one multi-turn record),
+``"seed"`` (all of a seed's samples) or ``"sample"`` (one record each). Every output appears
+whole or not at all: files go through a temp sibling + ``os.replace``; directories are built
+in ``<out>.tmp-XXXX`` and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mmevol.errors import ConfigError, InputError
+from mmevol.fsutil import write_jsonl
+from mmevol.io.images import digest_hex
+from mmevol.io.llava import llava_record
+from mmevol.io.official import write_official
+from mmevol.io.sharegpt import sharegpt_record
+from mmevol.io.tabular import write_json_ordered, write_parquet, write_samples
+from mmevol.schema import QA, ImageRef, Sample, Seed
+
+GROUPS = ("round", "seed", "sample")
+LLAMAFACTORY_NAME = "mmevol"
+Exporter = Callable[[list[Sample], Mapping[str, Seed], Path, str], Path]
+
+
+def _natural(text: str) -> list[Any]:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
+
+
+def conversations(samples: list[Sample], group: str) -> list[tuple[str, ImageRef, list[QA]]]:
+    """(record id, image, items) per conversation, in natural order of the sample ids."""
+    if group not in GROUPS:
+        raise ConfigError(f"--group: unknown grouping {group!r}; use one of {', '.join(GROUPS)}")
+    groups: dict[str, tuple[ImageRef, list[Sample]]] = {}
+    for s in samples:
+        key = {"round": f"{s.seed_id}@r{s.round}", "seed": s.seed_id, "sample": s.id}[group]
+        groups.setdefault(key, (s.image, []))[1].append(s)
+    out = []
+    for key in sorted(groups, key=_natural):
+        image, members = groups[key]
+        members.sort(key=lambda s: (s.round, _natural(s.id)))
+        out.append((key, image, [m.qa for m in members]))
+    return out
+
+
+@contextlib.contextmanager
+def atomic_dir(out: Path) -> Iterator[Path]:
+    """Build a directory in ``<out>.tmp-XXXX``; on success replace ``out`` with it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        old = out.with_name(f"{out.name}.old-{uuid.uuid4().hex[:8]}")
+        if out.exists() or out.is_symlink():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.exists() or old.is_symlink():
+            old.unlink()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def export_llava(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+    """One LLaVA JSON list (``<image>`` placed as the first item's ``image_position`` says)."""
+    write_json_ordered(
+        out, [llava_record(k, im.path, qas) for k, im, qas in conversations(samples, group)]
+    )
+    return out
+
+
+def export_sharegpt(
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str
+) -> Path:
+    """ShareGPT-style JSONL: ``messages`` (role/content) + ``images``."""
+    write_jsonl(
+        out, [sharegpt_record(im.path, qas, k) for k, im, qas in conversations(samples, group)]
+    )
+    return out
+
+
+def _image_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{2,5}", suffix) else ".jpg"
+
+
+def export_llamafactory(
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str
+) -> Path:
+    """A LLaMA-Factory dataset folder: ``data.json`` (sharegpt formatting with ``messages`` and
+    ``images``), ``dataset_info.json`` registering it as ``mmevol``, and ``images/<digest>.<ext>``
+    copies referenced relative to the folder (LLaMA-Factory's default media dir)."""
+    with atomic_dir(out) as tmp:
+        (tmp / "images").mkdir()
+        copied: dict[str, str] = {}
+        records = []
+        for key, image, qas in conversations(samples, group):
+            rel = copied.get(image.digest)
+            if rel is None:
+                src = Path(image.path)
+                if not src.is_file():
+                    raise InputError(
+                        src, "image", f"file not found (sample {key}); llamafactory copies pixels"
+                    )
+                rel = f"images/{digest_hex(image.digest)}{_image_suffix(src)}"
+                shutil.copyfile(src, tmp / rel)
+                copied[image.digest] = rel
+            rec = sharegpt_record(rel, qas)
+            records.append(rec)
+        write_json_ordered(tmp / "data.json", records)
+        info = {
+            LLAMAFACTORY_NAME: {
+                "file_name": "data.json",
+                "formatting": "sharegpt",
+                "columns": {"messages": "messages", "images": "images"},
+                "tags": {
+                    "role_tag": "role",
+                    "content_tag": "content",
+                    "user_tag": "user",
+                    "assistant_tag": "assistant",
+                },
+            }
+        }
+        write_json_ordered(tmp / "dataset_info.json", info)
+    return out
+
+
+def export_parquet(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+    """One flat Parquet table, a row per sample (``group`` does not apply)."""
+    write_parquet(samples, out)
+    return out
+
+
+def export_jsonl(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+    """``Sample`` JSONL, a row per sample (``group`` does not apply)."""
+    write_samples(samples, out)
+    return out
+
+
+def export_mmevol(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+    """The authors' per-image files (one per seed referenced by the samples) in folder ``out``."""
+    used: list[Seed] = []
+    for sid in dict.fromkeys(s.seed_id for s in samples):
+        if sid not in seeds:
+            raise InputError(sid, "seed_id", "samples name a seed missing from seeds.jsonl")
+        used.append(seeds[sid])
+    used.sort(key=lambda s: s.id)
+    with atomic_dir(out) as tmp:
+        write_official(used, samples, tmp)
+    return out
+
+
+EXPORTERS: dict[str, Exporter] = {
+    "llava": export_llava,
+    "sharegpt": export_sharegpt,
+    "llamafactory": export_llamafactory,
+    "parquet": export_parquet,
+    "mmevol": export_mmevol,
+    "jsonl": export_jsonl,
+}
+
+
+def export(
+    fmt: str,
+    samples: Iterable[Sample],
+    seeds: Mapping[str, Seed],
+    out: Path,
+    *,
+    group: str = "round",
+) -> Path:
+    """Write the kept ``samples`` in format ``fmt`` at ``out`` (a file, or a folder for
+    ``llamafactory`` and ``mmevol``); returns ``out``."""
+    fn = EXPORTERS.get(fmt)
+    if fn is None:
+        raise ConfigError(
+            f"--format: unknown format {fmt!r}; use one of {', '.join(sorted(EXPORTERS))}"
+        )
+    if group not in GROUPS:
+        raise ConfigError(f"--group: unknown grouping {group!r}; use one of {', '.join(GROUPS)}")
+    kept = [s for s in samples if s.lineage.kept]
+    return fn(kept, seeds, Path(out), group)

@@ -1,0 +1,358 @@
+"""The MMEvol authors' per-image files (one JSON per image), read tolerantly and written back.
+
+A file holds ``id``, ``image`` (relative path), ``hash_id`` (the file stem), ``caption`` (LLaVA
+turns), ``det`` (``{label, bbox}`` normalised), ``topic_name`` and ``conversations_v0`` ..
+``conversations_vN`` (round K's Q&A items; v0 = seed). Real files are irregular, so every field
+is optional and coerced: scores as lists or strings, steps as plain strings, items in LLaVA turn
+form, broken boxes (dropped and counted). Provenance keeps the file (its stem is the hash_id)
+and the ``id`` so a read -> write cycle reproduces the names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmevol.errors import InputError
+from mmevol.io.images import missing_image_ref, resolve_image, seed_id_for
+from mmevol.io.llava import ASSISTANT_ROLES, image_name, strip_image_token
+from mmevol.io.tabular import load_json, write_json_ordered
+from mmevol.schema import QA, Lineage, Obj, Provenance, Sample, Seed, Step, check_box, evolved_id
+from mmevol.schema import seed_item_id as _seed_item_id
+from mmevol.vocab import canonical_manipulation
+
+SOURCE = "mmevol"
+ROUND_KEY = re.compile(r"^conversations_v(\d+)$")
+CAPTION_PROMPT = "<image>\nDescribe the image."
+
+
+@dataclass
+class OfficialRecord:
+    """One per-image file: the seed (v0 items) and every round's items by round number."""
+
+    file: Path
+    seed: Seed
+    rounds: dict[int, list[QA]] = field(default_factory=dict)
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, list):
+        return "\n".join(t for t in (_text(x) for x in v) if t)
+    if isinstance(v, dict):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def _names(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        v = [v]
+    out = []
+    for x in v:
+        if isinstance(x, dict):
+            x = x.get("name") or x.get("label") or x.get("category") or json.dumps(x)
+        t = _text(x)
+        if t:
+            out.append(t)
+    return out
+
+
+def _step(v: Any) -> Step | None:
+    if isinstance(v, dict):
+        manip = _text(v.get("manipulation") or v.get("name") or v.get("type"))
+        desc = _text(v.get("description") or v.get("desc") or v.get("content"))
+        return Step(manipulation=manip, description=desc) if manip or desc else None
+    text = _text(v)
+    if not text:
+        return None
+    head, sep, rest = text.partition(":")
+    if canonical_manipulation(head) is not None:
+        return Step(manipulation=head.strip(), description=rest.strip() if sep else text)
+    return Step(manipulation="", description=text)
+
+
+def _score(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        m = re.search(r"-?\d+(?:\.\d+)?", v)
+        return float(m.group()) if m else None
+    if isinstance(v, list):
+        return next((s for s in map(_score, v) if s is not None), None)
+    if isinstance(v, dict):
+        return _score(v.get("score"))
+    return None
+
+
+def coerce_item(v: Any) -> QA | None:
+    """An authors' Q&A item -> ``QA``; None when it has neither question nor answer."""
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(v, dict):
+        return None
+    question, answer = _text(v.get("question")), _text(v.get("answer"))
+    if not question and not answer:
+        return None
+    steps_in = v.get("steps")
+    steps_list = steps_in if isinstance(steps_in, list) else [steps_in] if steps_in else []
+    pos = v.get("image_position")
+    return QA(
+        question=strip_image_token(question)[0],
+        answer=answer,
+        objects=_names(v.get("objects")),
+        skills=_names(v.get("skills")),
+        format=_text(v.get("format")) or "open_ended",
+        steps=[s for s in map(_step, steps_list) if s is not None],
+        image_position=pos if isinstance(pos, str) and pos else None,
+        score=_score(v.get("score")),
+    )
+
+
+def _items(v: Any, counts: Counter[str]) -> list[QA]:
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except json.JSONDecodeError:
+            counts["official_rounds_unparsed"] += 1
+            return []
+    if isinstance(v, dict):
+        v = [v]
+    if not isinstance(v, list):
+        return []
+    if v and all(isinstance(t, dict) and "from" in t and "value" in t for t in v):
+        return _turn_items(v)
+    out = []
+    for x in v:
+        qa = coerce_item(x)
+        if qa is None:
+            counts["official_items_dropped"] += 1
+        else:
+            out.append(qa)
+    return out
+
+
+def _turn_items(turns: list[dict[str, Any]]) -> list[QA]:
+    out = []
+    for k in range(0, len(turns) - 1, 2):
+        q, pos = strip_image_token(_text(turns[k]["value"]))
+        out.append(QA(question=q, answer=_text(turns[k + 1]["value"]), image_position=pos))
+    return out
+
+
+def _captions(v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [v.strip()] if v.strip() else []
+    if not isinstance(v, list):
+        return []
+    out = []
+    for t in v:
+        if isinstance(t, dict):
+            if str(t.get("from", "gpt")).lower() in ASSISTANT_ROLES:
+                out.append(_text(t.get("value")))
+        else:
+            out.append(_text(t))
+    return [c for c in out if c]
+
+
+def _objects(v: Any, counts: Counter[str]) -> list[Obj]:
+    out = []
+    for d in v if isinstance(v, list) else []:
+        label = (
+            _text(d.get("label") or d.get("category") or d.get("name"))
+            if isinstance(d, dict)
+            else ""
+        )
+        if not label:
+            counts["official_boxes_dropped"] += 1
+            continue
+        box = d.get("bbox")
+        if isinstance(box, str):
+            try:
+                box = json.loads(box)
+            except json.JSONDecodeError:
+                box = "bad"
+        try:
+            out.append(Obj(category=label, bbox=None if box is None else check_box(box)))
+        except (ValueError, TypeError):
+            counts["official_boxes_dropped"] += 1
+    return out
+
+
+def read_official_file(
+    path: Path, image_root: Path, *, allow_missing_images: bool, counts: Counter[str]
+) -> OfficialRecord:
+    """Parse one per-image file."""
+    rec = load_json(path)
+    if not isinstance(rec, dict):
+        raise InputError(path, "(top level)", "expected a JSON object (one image per file)")
+    image = rec.get("image")
+    if isinstance(image, str) and image.strip():
+        ref = resolve_image(image, image_root, allow_missing=allow_missing_images, where=str(path))
+    elif allow_missing_images:
+        ref = missing_image_ref(path.stem)
+    else:
+        raise InputError(path, "image", "missing (expected the image's relative path)")
+    rounds = {
+        int(m.group(1)): _items(v, counts) for k, v in rec.items() if (m := ROUND_KEY.match(k))
+    }
+    topic = _text(rec.get("topic_name")) or None
+    seed = Seed(
+        id=seed_id_for(ref.digest),
+        image=ref,
+        captions=_captions(rec.get("caption")),
+        objects=_objects(rec.get("det"), counts),
+        items=rounds.get(0, []),
+        provenance=[Provenance(source=SOURCE, file=str(path), record_id=_text(rec.get("id")))],
+        topic=topic,
+    )
+    counts["official_files"] += 1
+    for k, items in rounds.items():
+        counts[f"official_items_v{k}"] += len(items)
+    return OfficialRecord(file=path, seed=seed, rounds=rounds)
+
+
+def iter_official(
+    folder: Path,
+    *,
+    image_root: Path | None = None,
+    allow_missing_images: bool = False,
+    counts: Counter[str] | None = None,
+) -> Iterator[OfficialRecord]:
+    """Every ``*.json`` under ``folder`` (sorted), parsed; images resolve under ``image_root``
+    (default: ``folder``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, None, "not a folder (expected the per-image JSON files)")
+    counts = counts if counts is not None else Counter()
+    root = image_root if image_root is not None else folder
+    for path in sorted(folder.rglob("*.json")):
+        yield read_official_file(
+            path, root, allow_missing_images=allow_missing_images, counts=counts
+        )
+
+
+def read_official(folder: Path, **kw: Any) -> list[Seed]:
+    """Seeds of a folder of per-image files (v0 items, captions, det boxes, topic)."""
+    return [r.seed for r in iter_official(folder, **kw)]
+
+
+def official_samples(record: OfficialRecord) -> list[Sample]:
+    """Every round's items of one file as samples: round K item i descends from item i of
+    round K-1 when that exists (the files do not record parents)."""
+    seed, out = record.seed, []
+    for k in sorted(record.rounds):
+        prev = len(record.rounds.get(k - 1, []))
+        for i, qa in enumerate(record.rounds[k]):
+            sid = _seed_item_id(seed.id, i) if k == 0 else evolved_id(seed.id, i, k)
+            parent = (
+                None
+                if k == 0 or i >= prev
+                else (_seed_item_id(seed.id, i) if k == 1 else evolved_id(seed.id, i, k - 1))
+            )
+            lineage = Lineage(parent_id=parent, round=k, reason="seed" if k == 0 else "imported")
+            out.append(
+                Sample(id=sid, seed_id=seed.id, image=seed.image, round=k, qa=qa, lineage=lineage)
+            )
+    return out
+
+
+def read_official_samples(folder: Path, **kw: Any) -> tuple[list[Seed], list[Sample]]:
+    """Seeds and the samples of all rounds (round number in ``Sample.round``) of a folder."""
+    seeds, samples = [], []
+    for rec in iter_official(folder, **kw):
+        seeds.append(rec.seed)
+        samples.extend(official_samples(rec))
+    return seeds, samples
+
+
+def item_dict(qa: QA) -> dict[str, Any]:
+    """A ``QA`` in the authors' item schema."""
+    d: dict[str, Any] = {} if qa.image_position is None else {"image_position": qa.image_position}
+    d |= {
+        "objects": list(qa.objects),
+        "skills": list(qa.skills),
+        "format": qa.format,
+        "question": qa.question,
+        "steps": [s.model_dump() for s in qa.steps],
+        "answer": qa.answer,
+    }
+    if qa.score is not None:
+        d["score"] = qa.score
+    return d
+
+
+def _natural(text: str) -> list[Any]:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
+
+
+def _names_for(seed: Seed) -> tuple[str, str]:
+    prov = next((p for p in seed.provenance if p.source == SOURCE), None)
+    stem = Path(prov.file).stem if prov else seed.id
+    stem = re.sub(r"[/\\\x00]", "_", stem).lstrip(".") or seed.id
+    return stem, (prov.record_id if prov and prov.record_id else seed.id)
+
+
+def write_official(
+    seeds: Iterable[Seed],
+    samples: Iterable[Sample],
+    folder: Path,
+    *,
+    image_root: Path | None = None,
+) -> list[Path]:
+    """One ``<hash_id>.json`` per seed in ``folder``: v0 = the seed items, vK = the kept
+    round-K samples (in natural id order). Each file is written atomically."""
+    seed_list = list(seeds)
+    known = {s.id for s in seed_list}
+    by_round: dict[str, dict[int, list[Sample]]] = defaultdict(lambda: defaultdict(list))
+    for s in samples:
+        if s.round == 0 or not s.lineage.kept:
+            continue
+        if s.seed_id not in known:
+            raise InputError(s.id, "seed_id", f"no seed {s.seed_id!r} among the seeds given")
+        by_round[s.seed_id][s.round].append(s)
+    folder = Path(folder)
+    written: list[Path] = []
+    used: set[str] = set()
+    for seed in seed_list:
+        stem, record_id = _names_for(seed)
+        base, n = stem, 1
+        while stem in used:
+            n += 1
+            stem = f"{base}-{n}"
+        used.add(stem)
+        rounds = by_round.get(seed.id, {})
+        doc: dict[str, Any] = {
+            "id": record_id,
+            "image": image_name(seed.image.path, image_root),
+            "hash_id": stem,
+            "caption": [
+                t
+                for c in seed.captions
+                for t in ({"from": "human", "value": CAPTION_PROMPT}, {"from": "gpt", "value": c})
+            ],
+            "det": [{"label": o.category, "bbox": o.bbox} for o in seed.objects if o.bbox],
+            "topic_name": seed.topic or "",
+            "conversations_v0": [item_dict(q) for q in seed.items],
+        }
+        for k in range(1, max(rounds, default=0) + 1):
+            kept = sorted(rounds.get(k, []), key=lambda s: _natural(s.id))
+            doc[f"conversations_v{k}"] = [item_dict(s.qa) for s in kept]
+        path = folder / f"{stem}.json"
+        write_json_ordered(path, doc)
+        written.append(path)
+    return written
