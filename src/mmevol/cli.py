@@ -269,11 +269,34 @@ def fake_server(
     rpm: Annotated[int | None, typer.Option()] = None,
     bad_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
     broken_json_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
+    judge_error_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of judge verdicts flipped.")
+    ] = 0.0,
+    faults: Annotated[
+        str | None,
+        typer.Option(help="Comma list of fault kinds to inject (default: all kinds)."),
+    ] = None,
+    retry_after: Annotated[float, typer.Option(min=0.0, help="Retry-After of 429s (s).")] = 1.0,
+    timeout_sleep: Annotated[
+        float, typer.Option(min=0.0, help="How long a 'timeout' fault hangs (s).")
+    ] = 30.0,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """A local OpenAI-compatible fake multimodal model with fault injection (for tests)."""
-    from mmevol.backends.fakeserver import serve
+    """A local OpenAI-compatible fake multimodal model with fault injection (for tests).
 
+    Its evolutions come with a ledger of which ones were made bad on purpose (GET /_fake/stats).
+    """
+    from mmevol.backends.fakeserver import FAULT_KINDS, serve
+
+    more: dict[str, Any] = {"retry_after_s": retry_after, "timeout_sleep_s": timeout_sleep}
+    if faults is not None:
+        kinds = [k.strip() for k in faults.split(",") if k.strip()]
+        unknown = sorted(set(kinds) - set(FAULT_KINDS))
+        if unknown:
+            raise MmevolError(
+                f"--faults: unknown kind(s) {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}"
+            )
+        more["faults"] = kinds
     serve(
         port=port,
         host=host,
@@ -282,7 +305,9 @@ def fake_server(
         rpm=rpm,
         bad_rate=bad_rate,
         broken_json_rate=broken_json_rate,
+        judge_error_rate=judge_error_rate,
         seed=seed,
+        **more,
     )
 
 

@@ -187,7 +187,10 @@ class FakeLLM:
     ) -> dict[str, Any]:
         steps = [s for s in parent.get("steps") or [] if isinstance(s, dict)]
         n = sum(1 for s in steps if "grounding" in str(s.get("manipulation", ""))) + 1
-        target = rng.choice(boxed or objects) if objects else {"category": "main object"}
+        pool = boxed or objects
+        # spread the items of one image over different objects, so good evolutions rarely collide
+        spot = int(parent.get("index", 0)) + len(steps)
+        target = pool[spot % len(pool)] if pool else {"category": "main object"}
         cat = str(target["category"])
         grounding = f"grounding_{n}({cat}) -> bbx_{n}"
         if kind == "text_only":
@@ -264,11 +267,14 @@ class FakeLLM:
             rng.shuffle(choices)
             opts = " ".join(f"{'ABC'[i]}) {fmt_box(o['bbox'])}" for i, o in enumerate(choices))
             right = "ABC"[choices.index(target)]
-            q = f"Which region of the image shows the {cat}? {opts}"
+            q = f"After '{prior}': which region of the image shows the {cat}? {opts}"
             ans = f"{right}) {box}: that region contains the {cat}."
             skills = ["grounding", "referencing"]
             return _item(q, ans, [cat], skills, "region_selection", [*steps, ground])
-        q = f"Find the {cat} in the image, give its bounding box and say which part of the frame it is in."
+        q = (
+            f"Going further than '{prior}': find the {cat} in the image, give its bounding box"
+            " and say which part of the frame it is in."
+        )
         ans = f"The {cat} is at {box}, in the {_side(target['bbox'])} part of the image."
         return _item(q, ans, [cat], ["grounding", "existence"], "open_ended", [*steps, ground])
 

@@ -10,6 +10,10 @@ requests): ``rate_limit`` (429 + Retry-After), ``server_error`` (500), ``unavail
 ``truncated`` (200 with half a JSON body), ``non_json`` (200 with an HTML page), ``slow_drip``
 (the body trickles out over ``drip_s``). ``rpm`` limits requests like hosted APIs do, as a
 continuous bucket holding ``rpm_burst_s`` seconds of requests; above it: 429 + Retry-After.
+
+For crash tests, ``POST /_fake/hold?after=N`` makes every request that would complete after the
+N-th completion wait (unanswered) until ``POST /_fake/release`` or the client hangs up: a client
+killed then is killed with requests in flight but none answered-and-unrecorded.
 """
 
 from __future__ import annotations
@@ -137,6 +141,9 @@ class FakeServerState:
         self.faults: Counter[str] = Counter()
         self.formats: Counter[str] = Counter()
         self.done: set[str] = set()
+        self.hold_after: int | None = None
+        self.held = 0
+        self.released = asyncio.Event()
         rate = (config.rpm or 0) / 60.0
         self.rate = rate
         self.capacity = max(1.0, rate * config.rpm_burst_s)
@@ -178,7 +185,22 @@ class FakeServerState:
             "ledger": {"counts": dict(Counter(ledger.values())), "items": ledger},
             "broken_json": dict(self.llm.broken),
             "judge_flips": self.llm.judge_flips,
+            "held": self.held,
         }
+
+    async def wait_if_held(self, request: Request) -> bool:
+        """Hold a request while a hold is on; True when its client hung up meanwhile."""
+        if self.hold_after is None or self.completed < self.hold_after:
+            return False
+        self.held += 1
+        try:
+            while not self.released.is_set():
+                if await request.is_disconnected():
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+        finally:
+            self.held -= 1
 
 
 def _flatten(messages: Any) -> tuple[list[dict[str, str]], int]:
@@ -250,6 +272,8 @@ def build_app(config: FakeServerConfig) -> Starlette:
                 return early
             if fault == "timeout" and await _hang(request, config.timeout_sleep_s):
                 return Response(status_code=499)  # the client gave up, as it should
+        if await st.wait_if_held(request):
+            return Response(status_code=499)
         st.with_image += 1 if images else 0
         text = st.llm.respond(messages, FORMAT_MODES.get(rf_type, "none"))
         finish = "stop"
@@ -278,13 +302,13 @@ def build_app(config: FakeServerConfig) -> Starlette:
         payload = json.dumps(completion).encode()
         if fault == "truncated":
             return Response(payload[: len(payload) // 2], media_type="application/json")
-        if fault == "slow_drip":
-            return StreamingResponse(_drip(payload, config.drip_s), media_type="application/json")
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         st.completed += 1
         if digest in st.done:
             st.repeated += 1
         st.done.add(digest)
+        if fault == "slow_drip":  # a whole answer, just slow to arrive
+            return StreamingResponse(_drip(payload, config.drip_s), media_type="application/json")
         return Response(payload, media_type="application/json")
 
     async def models(request: Request) -> Response:
@@ -294,11 +318,26 @@ def build_app(config: FakeServerConfig) -> Starlette:
     async def stats(request: Request) -> Response:
         return JSONResponse(st.stats())
 
+    async def hold(request: Request) -> Response:
+        try:
+            st.hold_after = int(request.query_params.get("after", st.completed))
+        except ValueError:
+            return _error(400, "'after' must be an integer", "invalid_request_error")
+        st.released.clear()
+        return JSONResponse({"hold_after": st.hold_after, "completed": st.completed})
+
+    async def release(request: Request) -> Response:
+        st.hold_after = None
+        st.released.set()
+        return JSONResponse({"completed": st.completed})
+
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/_fake/stats", stats, methods=["GET"]),
+            Route("/_fake/hold", hold, methods=["POST"]),
+            Route("/_fake/release", release, methods=["POST"]),
         ]
     )
     app.state.fake = st
@@ -395,11 +434,11 @@ def serve(
 
 @contextmanager
 def running_server(config: FakeServerConfig | None = None) -> Iterator[str]:
-    """Run the server on a free loopback port in a background thread; yield its base URL."""
-    config = config or FakeServerConfig()
+    """Run the server in a background thread (``port=0``: a free port); yield its base URL."""
+    config = config or FakeServerConfig(port=0)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, 0))
+    sock.bind((config.host, config.port))  # port 0: any free port
     port = sock.getsockname()[1]
     server = _uvicorn(config, port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -117,8 +117,8 @@ def run_evolve(config: EvolveConfig) -> RunResult:
         asyncio.run(main())
         open_failures = store.failures(open_only=True)
         complete = engine.stop_reason is None and not open_failures
-        stats = write_outputs(store, run_dir, config.rounds)
         store.set_meta("complete", "1" if complete else "0")
+        stats = write_outputs(store, run_dir, config.rounds)
     finally:
         store.close()
     return RunResult(run_dir, complete, engine.stop_reason, stats)

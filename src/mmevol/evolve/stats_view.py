@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 
 def stats_tables(stats: dict[str, Any]) -> list[Table]:
-    rounds = Table(title="Rounds", caption=f"dataset: {stats['dataset']}")
-    for col in ("round", "units", "candidates", "kept", "kept %", "rules", "judge", "dup",
-                "score", "steps", "skills"):  # fmt: skip
-        rounds.add_column(col, justify="right")
+    ds = stats["dataset"]
+    title = (
+        f"dataset: {ds['total']} samples = {ds['seed_items']} seed items + {ds['evolved']} evolved"
+    )
+    caption = "dropped by rules/judge/dup; mean judge score, steps, skills of the kept"
+    rounds = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=(0, 0))
+    for col in (" rnd", " units", " cand", " kept", " kept%", " rules", " judge", " dup",
+                " score", " steps", " skills"):  # fmt: skip
+        rounds.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for r in stats["rounds"]:
         rounds.add_row(
             str(r["round"]),
@@ -37,9 +43,10 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
             v = r["by_direction"].get(d)
             cells.append(f"{v['kept']}/{v['candidates']}" if v else "-")
         directions.add_row(str(r["round"]), *cells)
-    other = Table(title="Repairs, normalisation, failures, calls", show_header=False)
+    other = Table(title="Parsing, normalisation, failures, calls", show_header=False)
     for k, v in stats["repairs"].items():
-        other.add_row(f"repair {k}", str(v))
+        task, _, rung = k.partition("_rung_")
+        other.add_row(f"{task} replies parsed by rung '{rung}'", str(v))
     for k, v in stats["normalization"].items():
         other.add_row(f"normalised {k}", str(v))
     f = stats["failures"]
