@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from mmevol.errors import MmevolError
@@ -28,6 +29,8 @@ app.add_typer(seeds_app, name="seeds")
 err = Console(stderr=True)
 out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
+# config fields whose CLI flag has another name
+CONFIG_FLAGS = {"direction_weights": "weights", "timeout_s": "timeout", "prices_file": "prices"}
 
 
 def friendly(fn: F) -> F:
@@ -40,6 +43,12 @@ def friendly(fn: F) -> F:
         except MmevolError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
+        except ValidationError as e:  # settings that fail the config model
+            first = e.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "settings"
+            flag = CONFIG_FLAGS.get(field, field.replace("_", "-"))
+            err.print(f"[red]error:[/red] --{flag}: {first['msg']}", highlight=False)
+            raise typer.Exit(2) from None
         except (ValueError, OSError) as e:
             if isinstance(e, OSError) and e.filename:
                 msg = f"{e.filename}: {e.strerror}"
@@ -70,6 +79,10 @@ def seeds_build(
     ] = False,
     max_items_per_image: Annotated[int, typer.Option(min=1)] = 8,
     near_dup_threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.9,
+    caption_items: Annotated[
+        bool,
+        typer.Option(help="Give images with captions but no Q&A one caption-based item."),
+    ] = True,
 ) -> None:
     """Read sources, merge by image content, split/dedup/cap Q&A items, write SEEDS.jsonl."""
     from mmevol.seeds import SourceSpec, build_from_specs
@@ -88,6 +101,7 @@ def seeds_build(
         out_path,
         max_items_per_image=max_items_per_image,
         near_dup_threshold=near_dup_threshold,
+        caption_items=caption_items,
     )
     out.print(stats.model_dump_json(indent=2))
     out.print(f"wrote {out_path}")

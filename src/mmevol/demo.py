@@ -52,5 +52,6 @@ def run_demo(out_dir: Path, *, scenes: int = 24, console: Console | None = None)
         f"  mmevol evolve {seeds_path} --out {out_dir / 'run-llm'} --backend openai "
         "--model gpt-4o-mini --max-cost 1 --estimate",
         highlight=False,
+        soft_wrap=True,
     )
     return run_dir

@@ -54,6 +54,7 @@ class SeedStats(BaseModel):
     exact_duplicates: int = 0
     near_duplicates: int = 0
     capped: int = 0
+    caption_items: int = 0
     sources: dict[str, int] = Field(default_factory=dict)
 
 
@@ -125,11 +126,14 @@ def build_seeds(
     *,
     max_items_per_image: int = 8,
     near_dup_threshold: float = 0.9,
+    caption_items: bool = True,
     counts: Counter[str] | None = None,
 ) -> tuple[list[Seed], SeedStats]:
     """Merge seeds by image digest, curate their items, return them sorted by id + stats.
 
     ``sources`` is a list of seed iterables (one per source) or a flat list of seeds.
+    ``caption_items``: an image with captions but no Q&A (COCO) gets one description item made
+    from its first caption, so evolution has something to start from.
     ``counts`` (the readers' counters) is copied into ``SeedStats.sources``.
     """
     if max_items_per_image < 1:
@@ -148,12 +152,27 @@ def build_seeds(
         merged.items = curate_items(
             merged.items, stats, cap=max_items_per_image, threshold=near_dup_threshold
         )
+        if caption_items and not merged.items and merged.captions:
+            merged.items = [caption_item(merged)]
+            stats.caption_items += 1
         stats.items_out += len(merged.items)
         stats.merged_images += len(group) > 1
         stats.missing_images += merged.image.digest.startswith("path:")
         out[merged.id] = merged
     stats.images = len(out)
     return [out[k] for k in sorted(out)], stats
+
+
+def caption_item(seed: Seed) -> QA:
+    """A plain description item whose answer is the seed's first caption."""
+    names = list(dict.fromkeys(o.category for o in seed.objects))[:6]
+    return QA(
+        question="Describe what this image shows in one sentence.",
+        answer=seed.captions[0].strip(),
+        objects=names,
+        skills=["existence", "context_understanding"],
+        format="short_answer",
+    )
 
 
 def write_seeds(seeds: Iterable[Seed], path: Path) -> int:
@@ -212,9 +231,11 @@ class SourceSpec:
                 splits.setdefault(f.stem.split("_", 1)[-1], {})[kind] = f
         specs = []
         for split, pair in splits.items():
+            # an --images folder named like the split, else the only one given, else the
+            # split folder beside annotations/ (COCO layout); never a guess over a given folder
             named = [d for d in dirs if d.name == split]
             guess = guess_images_dir(next(iter(pair.values())))
-            folder = named or ([guess] if guess.is_dir() else list(dirs[:1]))
+            folder = named or (list(dirs[:1]) if len(dirs) == 1 else [guess])
             specs.append(
                 cls(
                     "coco",
@@ -281,6 +302,7 @@ def build_from_specs(
     *,
     max_items_per_image: int = 8,
     near_dup_threshold: float = 0.9,
+    caption_items: bool = True,
 ) -> SeedStats:
     """Read every source, build and curate the seeds, write them to ``out_path`` (JSONL)."""
     if not specs:
@@ -293,6 +315,7 @@ def build_from_specs(
         loaded,
         max_items_per_image=max_items_per_image,
         near_dup_threshold=near_dup_threshold,
+        caption_items=caption_items,
         counts=counts,
     )
     write_seeds(seeds, out_path)

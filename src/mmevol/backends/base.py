@@ -9,6 +9,7 @@ Backends raise ``CallError`` subclasses; the engine turns a final one into a fai
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -180,4 +181,16 @@ def make_backend(name: str, **settings: Any) -> Backend:
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"unknown backend {name!r}; known backends: {known}")
-    return REGISTRY[name](**settings)
+    cls = REGISTRY[name]
+    missing = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind is p.POSITIONAL_OR_KEYWORD
+        and p.name != "self"
+        and p.name not in settings
+    ]
+    if missing:
+        flags = ", ".join("--" + m.replace("_", "-") for m in missing)
+        raise ValueError(f"backend {name!r} needs {flags}")
+    return cls(**settings)

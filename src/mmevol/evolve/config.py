@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from mmevol import __version__
+from mmevol.errors import InputError
 from mmevol.schema import DIRECTIONS
 
 OPERATIONAL = {
@@ -101,7 +102,10 @@ class EvolveConfig(BaseModel):
         if self.base_url:
             settings["base_url"] = self.base_url
         if self.prices_file:
-            settings["prices"] = json.loads(Path(self.prices_file).read_text("utf-8"))
+            try:
+                settings["prices"] = json.loads(Path(self.prices_file).read_text("utf-8"))
+            except json.JSONDecodeError as e:
+                raise InputError(self.prices_file, None, f"not valid JSON ({e})") from None
         settings.update(self.backend_options)
         return settings
 
