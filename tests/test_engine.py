@@ -154,6 +154,37 @@ def test_failures_are_records_and_rerun_retries(
     ).read_bytes()
 
 
+class GarbleFirstBackend(FlakyBackend):
+    """Answers garbage to first asks in round 1; a retried unit gets real answers."""
+
+    async def complete(self, call: ModelCall) -> Reply:
+        if call.retry == 0 and call.context.get("round") == 1:
+            return Reply(text="Sure! I cannot do JSON today.", model="grounded-v1")
+        return await self.inner.complete(call)
+
+
+def test_unparsable_units_are_asked_anew_on_rerun(
+    world_seeds: tuple[Path, list[Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds_path, seeds = world_seeds
+    from mmevol.backends import base
+
+    monkeypatch.setitem(base.REGISTRY, "grounded", GarbleFirstBackend)
+    first = run_evolve(config(seeds_path, tmp_path / "run"))
+    assert not first.complete
+    assert json.loads(json.dumps(first.stats["failures"]))["by_class"] == {
+        "parse_failed": len(seeds)
+    }
+    again = run_evolve(config(seeds_path, tmp_path / "run"))
+    assert again.complete  # the cached garbage was not served again
+    store = Store(tmp_path / "run" / "run.sqlite")
+    try:
+        assert store.failures(open_only=True) == []
+        assert len(store.failures()) == len(seeds)  # kept, marked resolved
+    finally:
+        store.close()
+
+
 def test_error_rate_threshold_stops_with_advice(
     world_seeds: tuple[Path, list[Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

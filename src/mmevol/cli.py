@@ -142,6 +142,7 @@ def evolve(
         str, typer.Option(help="Direction weights perception,reasoning,interactive.")
     ] = "0.5,0.25,0.25",
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 1.0,
+    max_tokens: Annotated[int, typer.Option(min=16, help="Reply length limit per call.")] = 2048,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     estimate: Annotated[bool, typer.Option(help="Print expected calls/tokens/cost only.")] = False,
     backend_option: Annotated[
@@ -181,6 +182,7 @@ def evolve(
         tpm=tpm,
         timeout_s=timeout,
         temperature=temperature,
+        max_tokens=max_tokens,
         direction_weights=dict(zip(("perception", "reasoning", "interactive"), parts, strict=True)),
         max_cost=max_cost,
         max_error_rate=max_error_rate,

@@ -129,6 +129,13 @@ class Store:
             (unit, seed_id, round_, task, error_class, message[:2000], attempts, time.time()),
         )
 
+    def failure_count(self, unit: str, error_class: str) -> int:
+        """How often ``unit`` failed with ``error_class`` (resolved or not)."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM failures WHERE unit=? AND error_class=?", (unit, error_class)
+        ).fetchone()
+        return int(row[0])
+
     def failures(self, *, open_only: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT unit, seed_id, round, task, error_class, message, attempts, resolved FROM failures"
         if open_only:

@@ -39,10 +39,12 @@ class ModelCall(BaseModel):
     json_schema: dict[str, Any] | None = None
     temperature: float = 1.0
     max_tokens: int = 2048
+    # > 0 when a unit is retried after its replies could not be parsed: asks anew, not the cache
+    retry: int = 0
 
     def cache_key(self, backend_identity: str) -> str:
         """Digest of everything that determines the answer: model, params, prompt, image content."""
-        payload = {
+        payload: dict[str, Any] = {
             "backend": backend_identity,
             "template": self.template_version,
             "messages": [m.model_dump() for m in self.messages],
@@ -51,6 +53,8 @@ class ModelCall(BaseModel):
             "max_tokens": self.max_tokens,
             "schema": self.json_schema,
         }
+        if self.retry:
+            payload["retry"] = self.retry
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -18,7 +18,14 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from mmevol.backends.base import Backend, BudgetExceeded, CallError, ModelCall, Reply
+from mmevol.backends.base import (
+    Backend,
+    BudgetExceeded,
+    CallError,
+    ModelCall,
+    ParseFailed,
+    Reply,
+)
 from mmevol.evolve.calls import evolve_call, judge_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.dedup import SeedDeduper
@@ -119,7 +126,14 @@ class Engine:
     async def call_and_parse(
         self, call: ModelCall, model: type[T], unit: str, stats: Counter[str]
     ) -> T:
-        """One call through the repair ladder; one re-ask with the validation error if allowed."""
+        """One call through the repair ladder; one re-ask with the validation error if allowed.
+
+        A unit whose replies could not be parsed before is asked anew (``retry``), since its
+        journaled replies would only fail the same way again.
+        """
+        retry = self.store.failure_count(unit, ParseFailed.error_class)
+        if retry:
+            call = call.model_copy(update={"retry": retry})
         reply = await self.call_model(call, unit)
         try:
             parsed = parse_reply(reply.text, model)
