@@ -131,9 +131,9 @@ class Engine:
         A unit whose replies could not be parsed before is asked anew (``retry``), since its
         journaled replies would only fail the same way again.
         """
-        retry = self.store.failure_count(unit, ParseFailed.error_class)
-        if retry:
-            call = call.model_copy(update={"retry": retry})
+        tries = self.store.failure_count(unit, ParseFailed.error_class)
+        if tries:
+            call = call.model_copy(update={"retry": tries})
         reply = await self.call_model(call, unit)
         try:
             parsed = parse_reply(reply.text, model)
@@ -141,10 +141,10 @@ class Engine:
         except CallError as err:
             if not self.config.reask:
                 raise
-            retry = call.model_copy(
+            reask = call.model_copy(
                 update={"messages": reask_messages(call.messages, reply.text, str(err))}
             )
-            parsed = parse_reply((await self.call_model(retry, unit)).text, model)
+            parsed = parse_reply((await self.call_model(reask, unit)).text, model)
             rungs = [*parsed.rungs, "reask"]
         for rung in rungs:
             stats[f"{call.task}_rung_{rung}"] += 1
