@@ -15,13 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from mmevol.backends.fake import elimination_outcome
 from mmevol.backends.fakeserver import FakeServerConfig, running_server
 from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
@@ -136,35 +136,23 @@ def test_run_completes_through_faults(uninterrupted: tuple[Path, dict[str, Any],
 
 def test_elimination_against_the_ledger(uninterrupted: tuple[Path, dict[str, Any], int]) -> None:
     out, stats, _ = uninterrupted
-    ledger: dict[str, str] = stats["ledger"]["items"]
-    outcome: Counter[tuple[str, str]] = Counter()
-    for k in (1, 2, 3):
-        for line in (out / "rounds" / f"round_{k}.jsonl").read_text().splitlines():
-            sample = json.loads(line)
-            kind = ledger.get(sample["qa"]["question"])
-            assert kind is not None, "every candidate came from the fake model"
-            truth = "good" if kind == "good" else "bad"
-            reason = sample["lineage"]["reason"]
-            fate = (
-                "kept"
-                if sample["lineage"]["kept"]
-                else "duplicate"
-                if "duplicate" in reason
-                else "rejected"
-            )
-            outcome[(truth, fate)] += 1
-    bad = outcome[("bad", "rejected")] + outcome[("bad", "kept")] + outcome[("bad", "duplicate")]
-    good_judged = outcome[("good", "kept")] + outcome[("good", "rejected")]
-    assert bad >= 20 and good_judged >= 50, outcome
-    bad_rejected = outcome[("bad", "rejected")] / bad
-    good_kept = outcome[("good", "kept")] / good_judged
+    samples = [
+        json.loads(line)
+        for k in (1, 2, 3)
+        for line in (out / "rounds" / f"round_{k}.jsonl").read_text().splitlines()
+    ]
+    result = elimination_outcome(samples, stats["ledger"]["items"])
+    counts = result["counts"]
+    assert not any(k.startswith("unknown") for k in counts), "every candidate came from the fake"
+    assert result["bad"] >= 20 and result["good_judged"] >= 50, counts
     print(
-        f"\nelimination vs the fake's ledger: rejected {bad_rejected:.1%} of {bad} bad evolutions;"
-        f" kept {good_kept:.1%} of {good_judged} good ones"
-        f" ({outcome[('good', 'duplicate')]} more good ones were near-duplicates, dropped by dedup)"
+        f"\nelimination vs the fake's ledger: rejected {result['bad_rejected']:.1%} of"
+        f" {result['bad']} bad evolutions; kept {result['good_kept']:.1%} of"
+        f" {result['good_judged']} good ones ({counts.get('good_duplicate', 0)} more good ones"
+        " were near-duplicates, dropped by dedup)"
     )
-    assert bad_rejected >= 0.95
-    assert good_kept >= 0.90
+    assert result["bad_rejected"] >= 0.95
+    assert result["good_kept"] >= 0.90
 
 
 def test_sigkill_and_rerun_matches_uninterrupted(

@@ -354,6 +354,38 @@ class FakeLLM:
         return True, f"adds {max(0, len(steps) - parent_steps)} step(s) grounded in the image"
 
 
+def elimination_outcome(samples: list[dict[str, Any]], ledger: dict[str, str]) -> dict[str, Any]:
+    """Score a run's candidates against the fake's ledger (question -> "good" or a bad kind).
+
+    ``samples`` are candidate records (``rounds/round_K.jsonl`` rows). A candidate is *kept*,
+    *duplicate* (dropped by near-duplicate removal) or *rejected* (by rules or the judge).
+    ``bad_rejected`` and ``good_kept`` are the elimination figures: duplicates are left out of
+    ``good_kept`` because dedup, not elimination, removed them.
+    """
+    counts: Counter[str] = Counter()
+    for s in samples:
+        kind = ledger.get(s["qa"]["question"], "unknown")
+        truth = "good" if kind == "good" else "unknown" if kind == "unknown" else "bad"
+        lineage = s["lineage"]
+        fate = (
+            "kept"
+            if lineage["kept"]
+            else "duplicate"
+            if "duplicate" in lineage["reason"]
+            else "rejected"
+        )
+        counts[f"{truth}_{fate}"] += 1
+    bad = sum(counts[f"bad_{f}"] for f in ("kept", "rejected", "duplicate"))
+    good = counts["good_kept"] + counts["good_rejected"]
+    return {
+        "counts": dict(sorted(counts.items())),
+        "bad": bad,
+        "good_judged": good,
+        "bad_rejected": counts["bad_rejected"] / bad if bad else None,
+        "good_kept": counts["good_kept"] / good if good else None,
+    }
+
+
 @register("fake")
 class FakeBackend(Backend):
     """In-process fake model (no HTTP) for tests; ``.llm.ledger`` holds the ground truth."""
