@@ -134,7 +134,9 @@ def test_parquet_loads_in_hf_datasets(tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     p = tmp_path / "d.parquet"
     write_parquet(_samples(), p)
-    ds = datasets.load_dataset("parquet", data_files=str(p), split="train")
+    ds = datasets.load_dataset(
+        "parquet", data_files=str(p), split="train", cache_dir=str(tmp_path / "hf")
+    )
     assert ds.num_rows == 2 and ds[1]["skills"] == ["grounding", "existence"]
 
 
