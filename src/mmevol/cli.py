@@ -262,6 +262,28 @@ def export(
 
 @app.command()
 @friendly
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default RUN_DIR/report.html).")
+    ] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="A second run directory, shown side by side.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Write every figure's data as JSON instead.")
+    ] = False,
+) -> None:
+    """The paper's analyses of a run as one self-contained HTML file (plots inline, offline)."""
+    from mmevol.report import write_report
+
+    default = run_dir / ("report.json" if as_json else "report.html")
+    path = write_report(run_dir, out_path or default, compare=compare, as_json=as_json)
+    out.print(f"wrote {path}")
+
+
+@app.command()
+@friendly
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where to put the demo.")] = Path(
         "mmevol-demo"

@@ -1,0 +1,31 @@
+"""``mmevol report``: the paper's analyses of a run as one self-contained HTML file (or JSON).
+
+``figures`` computes the numbers, ``verbnoun`` the instruction verb–noun pairs, ``plots`` draws
+them as inline SVG and ``html`` lays out the page; ``write_report`` ties them together.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mmevol.fsutil import atomic_writer
+from mmevol.report.figures import run_figures
+from mmevol.report.html import render_report
+
+
+def write_report(
+    run_dir: Path, out: Path, *, compare: Path | None = None, as_json: bool = False
+) -> Path:
+    """Write the HTML report (or, with ``as_json``, every figure's data) of a run to ``out``."""
+    runs = [run_figures(run_dir)]
+    if compare is not None:
+        runs.append(run_figures(compare))
+    if as_json:
+        text = json.dumps(runs[0] if len(runs) == 1 else runs, indent=2, sort_keys=True)
+    else:
+        text = render_report(runs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(out, "w") as fh:
+        fh.write(text)
+    return out
