@@ -30,6 +30,8 @@ padding:8px;font-size:12px} .step.drop{border-color:#e8a0a0;background:#fff7f7}
 .step .q{font-weight:600;margin:4px 0} .step .a{color:#444} .tag{display:inline-block;
 font-size:11px;padding:1px 6px;border-radius:9px;background:#eef1f7;margin-right:4px}
 .muted{color:#777;font-size:12px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px;
+margin-top:16px} .grid h2{margin:0 0 8px;border:0;font-size:15px}
 """
 
 
@@ -111,16 +113,22 @@ def render_report(runs: list[dict[str, Any]]) -> str:
         *(_summary(f) for f in runs),
         "</div>",
     ]
+    if not two:
+        parts.append("<div class=grid>")
     for _name, (heading, plot) in PLOTS.items():
         svgs = [plot(f) for f in runs]
         if not any(svgs):
             continue
+        if not two:  # one run: a grid of figure cards
+            parts.append(f"<section class=card><h2>{escape(heading)}</h2>{svgs[0]}</section>")
+            continue
         parts.append(f"<h2>{escape(heading)}</h2><div class='{row}'>")
         for f, svg in zip(runs, svgs, strict=True):
-            caption = f"<h3>{escape(f['run_dir'])}</h3>" if two else ""
-            parts.append(
-                f"<div class=card>{caption}{svg or '<p class=muted>nothing to show</p>'}</div>"
-            )
+            caption = f"<h3>{escape(f['run_dir'])}</h3>"
+            empty = "<p class=muted>nothing to show</p>"
+            parts.append(f"<div class=card>{caption}{svg or empty}</div>")
+        parts.append("</div>")
+    if not two:
         parts.append("</div>")
     parts.append(f"<h2>Example lineages</h2><div class='{row}'>")
     for f in runs:

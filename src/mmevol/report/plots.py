@@ -132,8 +132,10 @@ def plot_objects(f: Figures) -> str | None:
     counts = [n for _, n in tail]
     ax.plot(range(1, len(counts) + 1), counts, marker=".", color=PALETTE[0])
     ax.set_yscale("log")
-    for i, (name, n) in enumerate(tail[:8]):
-        ax.annotate(name, (i + 1, n), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    for i, (name, n) in enumerate(tail[:6]):
+        ax.annotate(
+            name, (i + 1, n), fontsize=7, xytext=(6, 10 * (i % 3)), textcoords="offset points"
+        )
     _label(ax, f"Object categories: long tail ({len(tail)} categories)", "rank", "mentions (log)")
     return _svg(fig)
 
