@@ -252,12 +252,34 @@ def export(
         str, typer.Option("--format", help="llava|sharegpt|llamafactory|parquet|mmevol")
     ],
     out_path: Annotated[Path, typer.Option("--out", help="File or folder to write.")],
+    reviewed_only: Annotated[
+        bool,
+        typer.Option(
+            "--reviewed-only",
+            help="Only samples accepted or edited in `mmevol view` (edits applied).",
+        ),
+    ] = False,
 ) -> None:
     """Export the run's dataset (seeds + kept evolutions) for a trainer."""
     from mmevol.evolve.export import export_run
 
-    path = export_run(run_dir, fmt, out_path)
+    path = export_run(run_dir, fmt, out_path, reviewed_only=reviewed_only)
     out.print(f"wrote {path}")
+
+
+@app.command()
+@friendly
+def view(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback by default; others expose the run).")
+    ] = "127.0.0.1",
+) -> None:
+    """Browse and review a run's samples in a local web app (reviews go to reviews.sqlite)."""
+    from mmevol.view.serve import serve
+
+    serve(run_dir, host=host, port=port, say=lambda line: out.print(line, highlight=False))
 
 
 @app.command()
