@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,8 @@ def image_ref(path: Path, *, root: Path | None = None, field: str = "image") -> 
     The file is decoded once to prove it is a whole image. Raises ``InputError`` naming the
     file for a missing or empty file, bytes that are not an image, a truncated image, or (when
     ``root`` is given) a path or symlink that leads outside ``root``. ``ImageRef.path`` is the
-    path as given. Results are memoised by (path, mtime, size).
+    absolute path (symlinks kept), so a seeds file works from any working directory. Results
+    are memoised by (path, mtime, size).
     """
     path = Path(path)
     if root is not None:
@@ -95,7 +97,7 @@ def image_ref(path: Path, *, root: Path | None = None, field: str = "image") -> 
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
         _CACHE[key] = hit
-    return ImageRef(path=str(path), digest=hit[0], width=hit[1], height=hit[2])
+    return ImageRef(path=os.path.abspath(path), digest=hit[0], width=hit[1], height=hit[2])
 
 
 def missing_image_ref(

@@ -9,7 +9,6 @@ a deterministic demo set (generated, so freely redistributable).
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmevol.schema import QA, ImageRef, Obj, Provenance, Seed
+from mmevol.io.images import image_ref
+from mmevol.schema import QA, Obj, Provenance, Seed
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "diamond", "hexagon")
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -259,25 +259,10 @@ def _seed_items(scene: Scene, rng: random.Random) -> list[QA]:
     return cands[: rng.randint(2, min(4, len(cands)))]
 
 
-def _image_ref(path: Path) -> ImageRef:
-    try:  # the io room's helper, when it exists
-        from mmevol.io.images import image_ref  # type: ignore[import-not-found,unused-ignore]
-
-        ref = image_ref(path)
-        if isinstance(ref, ImageRef):
-            return ref
-    except (ImportError, TypeError):
-        pass
-    data = path.read_bytes()
-    with Image.open(path) as im:
-        w, h = im.size
-    return ImageRef(path=str(path), digest="sha256:" + hashlib.sha256(data).hexdigest(), width=w, height=h)  # fmt: skip
-
-
 def scene_to_seed(scene: Scene, image_path: Path | str) -> Seed:
     """The seed of a rendered scene: captions, objects and 2–4 Q&A items from the scene graph."""
     path = Path(image_path)
-    ref = _image_ref(path)
+    ref = image_ref(path)
     hexdigest = ref.digest.split(":", 1)[-1]
     objects = []
     for s in scene.shapes:
