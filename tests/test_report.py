@@ -149,3 +149,14 @@ def test_report_escapes_text_and_compares(tiny_run: Path, tmp_path: Path) -> Non
 def test_report_on_a_non_run_is_one_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert res.exit_code == 2 and "not a run directory" in res.stderr
+
+
+def test_spacy_pairs_when_a_pipeline_is_installed() -> None:
+    from mmevol.report.verbnoun import _spacy, spacy_pair
+
+    if _spacy() is None:
+        pytest.skip("no English spaCy pipeline installed")
+    counts = pair_counts(
+        ["Describe the scene in detail.", "Which region of the image shows the cat?"], spacy_pair
+    )
+    assert counts == {("describe", "scene"): 1, ("show", "cat"): 1}  # verb + direct object

