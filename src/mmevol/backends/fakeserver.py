@@ -141,6 +141,9 @@ class FakeServerState:
         self.faults: Counter[str] = Counter()
         self.formats: Counter[str] = Counter()
         self.done: set[str] = set()
+        # per conversation (messages digest): when it was first asked, how long to its answer
+        self.first_seen: dict[str, float] = {}
+        self.latencies: list[float] = []
         self.hold_after: int | None = None
         self.held = 0
         self.released = asyncio.Event()
@@ -186,6 +189,7 @@ class FakeServerState:
             "broken_json": dict(self.llm.broken),
             "judge_flips": self.llm.judge_flips,
             "held": self.held,
+            "latency_s": _percentiles(self.latencies),
         }
 
     async def wait_if_held(self, request: Request) -> bool:
@@ -201,6 +205,18 @@ class FakeServerState:
             return False
         finally:
             self.held -= 1
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50 / p99 / mean of a list of seconds (None when empty)."""
+    if not values:
+        return {"p50": None, "p99": None, "mean": None}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+    return {"p50": pick(0.5), "p99": pick(0.99), "mean": round(sum(ordered) / len(ordered), 4)}
 
 
 def _flatten(messages: Any) -> tuple[list[dict[str, str]], int]:
@@ -243,6 +259,8 @@ def build_app(config: FakeServerConfig) -> Starlette:
             messages, images = _flatten(body.get("messages"))
         except (ValueError, AttributeError) as err:
             return _error(400, f"Invalid request body: {err}", "invalid_request_error")
+        mkey = hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()
+        st.first_seen.setdefault(mkey, time.monotonic())
         wait = st.take_request_token()
         if wait > 0:
             headers = {
@@ -306,6 +324,8 @@ def build_app(config: FakeServerConfig) -> Starlette:
         st.completed += 1
         if digest in st.done:
             st.repeated += 1
+        else:
+            st.latencies.append(time.monotonic() - st.first_seen[mkey])
         st.done.add(digest)
         if fault == "slow_drip":  # a whole answer, just slow to arrive
             return StreamingResponse(_drip(payload, config.drip_s), media_type="application/json")
