@@ -282,6 +282,36 @@ def view(
     serve(run_dir, host=host, port=port, say=lambda line: out.print(line, highlight=False))
 
 
+@app.command("import")
+@friendly
+def import_cmd(
+    src: Annotated[Path, typer.Argument(help="What to import (for mmevol: a folder of files).")],
+    fmt: Annotated[str, typer.Option("--format", help="mmevol = the MMEvol authors' files.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="New run directory to create.")],
+    images: Annotated[
+        Path | None, typer.Option(help="Folder the files' image paths are relative to.")
+    ] = None,
+    allow_missing_images: Annotated[
+        bool, typer.Option(help="Accept files whose image is absent (keyed by path).")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Stop at the first unreadable file instead of skipping it.")
+    ] = False,
+) -> None:
+    """Turn another tool's evolved data into a run directory (stats, report, view, export)."""
+    from mmevol.evolve.import_run import ImportOptions, import_run
+
+    opts = ImportOptions(images=images, allow_missing_images=allow_missing_images, strict=strict)
+    result = import_run(src, fmt, out_dir, opts)
+    out.print(
+        f"imported {result.seeds} images, {result.samples} samples over {result.rounds} rounds"
+        f" into {result.run_dir}"
+    )
+    if result.skipped:
+        err.print(f"[yellow]skipped {len(result.skipped)} file(s)[/yellow]; first: "
+                  f"{result.skipped[0]}", highlight=False, soft_wrap=True)  # fmt: skip
+
+
 @app.command()
 @friendly
 def report(

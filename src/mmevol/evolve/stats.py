@@ -40,7 +40,7 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
             "SELECT direction, kept, COUNT(*) FROM samples WHERE round=? GROUP BY direction, kept",
             (k,),
         ):
-            d = by_dir.setdefault(direction, {"candidates": 0, "kept": 0})
+            d = by_dir.setdefault(direction or "unknown", {"candidates": 0, "kept": 0})
             d["candidates"] += n
             d["kept"] += n if kept else 0
         for d in by_dir.values():
