@@ -1,0 +1,201 @@
+"""The closed loop end to end: train -> evaluate -> ABS -> targeted generation, in rounds.
+
+This module owns the loop's config (``LoopConfig``, saved as ``config.json`` beside the
+outputs) and the run directory it writes:
+
+    config.json              the resolved config
+    data/{train,dev,heldout}_scenes.jsonl, data/{...}_questions.jsonl   the fixed splits
+    round_K/metrics.json     dev (mining) and held-out (reporting) accuracy per type, training log
+    round_K/abs.json         error rates, weights, quotas, bad cases, query images (K < rounds)
+    round_K/generated_*.jsonl  the scenes and questions generated after round K
+    metrics.json, table.md, accuracy.png, accuracy.svg   every round together
+
+Round 0 trains on the base set only; round K trains a fresh model (same seed) on the base set
+plus everything generated after rounds 0..K-1, as the MLLM-DataEngine paper retrains from the
+base each round. Only the dev split is mined; the held-out split is only ever scored.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from rich.console import Console
+from rich.table import Table
+
+from mmevol.fsutil import write_json
+from mmevol.loop.abs import bad_cases, generate_for_type, pick_query_images, quotas, type_weights
+from mmevol.loop.evaluate import embed_images, evaluate
+from mmevol.loop.questions import QTYPES, Question
+from mmevol.loop.splits import (
+    ImageCache,
+    build_splits,
+    draw_scenes,
+    write_questions,
+    write_scenes,
+)
+from mmevol.loop.train import TrainConfig, train_model
+
+
+class LoopConfig(BaseModel):
+    """Everything that decides a loop run (written to ``config.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rounds: int = Field(default=3, ge=0, le=20)
+    strategy: Literal["abs", "uniform"] = "abs"
+    weighting: Literal["linear", "sqrt"] = "linear"
+    floor: float = Field(default=0.03, ge=0, le=0.11)
+    budget: int = Field(default=600, ge=1)
+    seed: int = 0
+    n_train: int = Field(default=300, ge=1)
+    n_dev: int = Field(default=150, ge=1)
+    n_heldout: int = Field(default=200, ge=1)
+    per_image: int = Field(default=3, ge=1)
+    pool_factor: int = Field(default=3, ge=1)
+    bad_cases_per_type: int = Field(default=8, ge=0)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig())
+
+
+def _round_dir(out: Path, k: int) -> Path:
+    d = out / f"round_{k}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list[dict[str, object]]:
+    """Run every round, write the run directory, return the per-round metrics."""
+    console = console or Console(quiet=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", cfg.model_dump())
+    splits, stats, used = build_splits(cfg.seed, cfg.n_train, cfg.n_dev, cfg.n_heldout)
+    (out / "data").mkdir(exist_ok=True)
+    for name, split in splits.items():
+        write_scenes(out / "data" / f"{name}_scenes.jsonl", split.scenes)
+        write_questions(out / "data" / f"{name}_questions.jsonl", split.questions)
+    cache = ImageCache(cfg.train.image_size)
+    scenes = {sid: s for split in splits.values() for sid, s in split.scenes.items()}
+    cache.add(scenes)
+    generated: list[Question] = []
+    history: list[dict[str, object]] = []
+    rng = random.Random(f"loop:{cfg.seed}")
+    for k in range(cfg.rounds + 1):
+        t0 = time.perf_counter()
+        trained = train_model(splits["train"].questions + generated, cache, cfg.train, cfg.seed)
+        dev = evaluate(trained, splits["dev"].questions, cache)
+        held = evaluate(trained, splits["heldout"].questions, cache)
+        record: dict[str, object] = {
+            "round": k,
+            "n_generated": len(generated),
+            "dev": dev.summary(),
+            "heldout": held.summary(),
+            "train": trained.log,
+        }
+        rdir = _round_dir(out, k)
+        if k < cfg.rounds:
+            errors = {t: round(1 - dev.per_type.get(t, 0.0), 4) for t in QTYPES}
+            mode = "uniform" if cfg.strategy == "uniform" else cfg.weighting
+            weights = type_weights(errors, mode, cfg.floor)
+            quota = quotas(weights, cfg.budget)
+            cases = bad_cases(splits["dev"].questions, dev.predictions, cfg.bad_cases_per_type, rng)
+            n_pool = cfg.pool_factor * (math.ceil(cfg.budget / cfg.per_image) + len(QTYPES))
+            pool = draw_scenes(f"pool{k}", cfg.seed, n_pool, used)  # never dev or held-out
+            cache.add(pool)
+            pool_ids = list(pool)
+            pool_emb = embed_images(trained, pool_ids, cache)
+            taken: set[str] = set()
+            new: list[Question] = []
+            queries: dict[str, dict[str, list[str]]] = {}
+            for t in QTYPES:
+                if quota[t] == 0:
+                    continue
+                n_img = math.ceil(quota[t] / cfg.per_image)
+                bad_ids = [c["scene_id"] for c in cases[t]] if cfg.strategy == "abs" else []
+                bad_emb = embed_images(trained, bad_ids, cache) if bad_ids else np.zeros((0, 1))
+                sim, rand = pick_query_images(n_img, pool_ids, pool_emb, bad_emb, rng, taken)
+                order = sim + rand
+                # extra scenes in case some cannot carry this type (no word to read, ...)
+                order += [s for s in pool_ids if s not in taken and s not in set(order)]
+                made = generate_for_type(t, quota[t], order, pool, rng, stats, cfg.per_image, k)
+                taken.update(q.scene_id for q in made)
+                queries[t] = {"similar": sim, "random": rand}
+                new += made
+            generated += new
+            gen_scenes = {sid: pool[sid] for sid in dict.fromkeys(q.scene_id for q in new)}
+            write_scenes(rdir / "generated_scenes.jsonl", gen_scenes)
+            write_questions(rdir / "generated_questions.jsonl", new)
+            made_per_type = {t: sum(q.qtype == t for q in new) for t in QTYPES}
+            write_json(
+                rdir / "abs.json",
+                {"strategy": cfg.strategy, "weighting": mode, "error_rates_dev": errors,
+                 "weights": weights, "quotas": quota, "generated": made_per_type,
+                 "bad_cases": cases, "query_images": queries},
+            )  # fmt: skip
+            record["quotas"] = quota
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        write_json(rdir / "metrics.json", record)
+        history.append(record)
+        console.print(
+            f"round {k}: held-out macro {held.macro:.3f} (dev {dev.macro:.3f}), "
+            f"{trained.log['n_questions']} training questions, {record['seconds']} s"
+        )
+    write_json(out / "metrics.json", history)
+    table = results_table(history)
+    console.print(table)
+    (out / "table.md").write_text(markdown_table(history), "utf-8")
+    plot_history(history, out / "accuracy.png", out / "accuracy.svg", cfg)
+    return history
+
+
+def _cells(rec: dict[str, object]) -> list[str]:
+    held = rec["heldout"]
+    assert isinstance(held, dict)
+    per = held["per_type"]
+    return [f"{100 * per.get(t, 0):.1f}" for t in QTYPES] + [f"{100 * held['macro']:.1f}"]
+
+
+def results_table(history: list[dict[str, object]]) -> Table:
+    """Held-out accuracy (%) per round and type (rich)."""
+    table = Table(title="held-out accuracy (%) per round and question type")
+    for col in ("round", "generated", *QTYPES, "mean"):
+        table.add_column(col, justify="right")
+    for rec in history:
+        table.add_row(str(rec["round"]), str(rec["n_generated"]), *_cells(rec))
+    return table
+
+
+def markdown_table(history: list[dict[str, object]]) -> str:
+    head = ["round", "generated", *QTYPES, "mean"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for rec in history:
+        lines.append(f"| {rec['round']} | {rec['n_generated']} | " + " | ".join(_cells(rec)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_history(history: list[dict[str, object]], png: Path, svg: Path, cfg: LoopConfig) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = [int(str(r["round"])) for r in history]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for t in QTYPES:
+        ys = [100 * r["heldout"]["per_type"].get(t, 0) for r in history]  # type: ignore[index]
+        ax.plot(rounds, ys, marker="o", linewidth=1, label=t)
+    macro = [100 * r["heldout"]["macro"] for r in history]  # type: ignore[index]
+    ax.plot(rounds, macro, marker="s", linewidth=3, color="black", label="mean over types")
+    ax.set_xlabel("round (0 = base data only)")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_xticks(rounds)
+    ax.set_title(f"Closed loop ({cfg.strategy}, budget {cfg.budget}/round, seed {cfg.seed})")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    fig.savefig(svg)
+    plt.close(fig)

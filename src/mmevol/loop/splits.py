@@ -1,0 +1,122 @@
+"""Scene sets of the closed loop: base training, dev (mining), held-out (reporting), fresh pools.
+
+This module owns where scenes come from and which split they belong to. Every scene is drawn
+from its own named random stream (``"<namespace>:<seed>:<index>"``), and the namespaces of the
+splits differ, so the splits come from disjoint seeds. On top of that the scene graphs are
+compared by content digest: a scene that happens to equal a held-out or dev scene is never put
+in training data or in a generation pool. It also owns the pixel cache the model reads
+(renders downscaled to the model's input size) and the JSONL snapshots of scenes and questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mmevol.fsutil import write_jsonl
+from mmevol.loop.questions import PopeStats, Question, questions_for_scene
+from mmevol.loop.world import Scene, make_scene, render
+
+SPLITS = ("train", "dev", "heldout")
+
+
+def scene_digest(scene: Scene) -> str:
+    """A content digest of the scene graph (identical graphs, identical pixels)."""
+    blob = json.dumps(scene.model_dump(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@dataclass
+class Split:
+    """Named scenes and the questions asked about them."""
+
+    name: str
+    scenes: dict[str, Scene] = field(default_factory=dict)
+    questions: list[Question] = field(default_factory=list)
+
+    def digests(self) -> set[str]:
+        return {scene_digest(s) for s in self.scenes.values()}
+
+
+def draw_scenes(namespace: str, seed: int, n: int, reserved: set[str]) -> dict[str, Scene]:
+    """``n`` scenes from the stream ``namespace:seed``, skipping any whose digest is reserved
+    (and adding the new digests to ``reserved``)."""
+    out: dict[str, Scene] = {}
+    i = 0
+    while len(out) < n:
+        scene = make_scene(random.Random(f"{namespace}:{seed}:{i}"))
+        digest = scene_digest(scene)
+        if digest not in reserved:
+            reserved.add(digest)
+            out[f"{namespace}-{seed}-{i:05d}"] = scene
+        i += 1
+    return out
+
+
+def build_splits(
+    seed: int, n_train: int, n_dev: int, n_heldout: int, per_type: int = 1
+) -> tuple[dict[str, Split], PopeStats, set[str]]:
+    """The three fixed splits of a run, the POPE statistics (from training scenes only) and
+    the set of digests already used (pass it on to every later pool)."""
+    used: set[str] = set()
+    scenes = {
+        "heldout": draw_scenes("heldout", seed, n_heldout, used),
+        "dev": draw_scenes("dev", seed, n_dev, used),
+        "train": draw_scenes("train", seed, n_train, used),
+    }
+    stats = PopeStats.from_scenes(scenes["train"].values())
+    splits: dict[str, Split] = {}
+    for name in SPLITS:
+        split = Split(name, scenes[name])
+        for sid, scene in split.scenes.items():
+            rng = random.Random(f"questions:{sid}")
+            split.questions += questions_for_scene(scene, sid, rng, stats, per_type=per_type)
+        splits[name] = split
+    return splits, stats, used
+
+
+class ImageCache:
+    """Renders of scenes, downscaled to ``size`` px, as uint8 arrays (H, W, 3), by scene id."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def add(self, scenes: dict[str, Scene]) -> None:
+        for sid, scene in scenes.items():
+            if sid not in self._arrays:
+                img = render(scene).resize((self.size, self.size), Image.Resampling.BOX)
+                self._arrays[sid] = np.asarray(img, dtype=np.uint8)
+
+    def batch(self, ids: list[str]) -> np.ndarray:
+        """Stacked arrays (N, H, W, 3) of the given scenes (which must have been added)."""
+        return np.stack([self._arrays[i] for i in ids])
+
+
+def write_scenes(path: Path, scenes: dict[str, Scene]) -> None:
+    write_jsonl(path, ({"id": sid, "scene": s.model_dump()} for sid, s in scenes.items()))
+
+
+def read_scenes(path: Path) -> dict[str, Scene]:
+    out: dict[str, Scene] = {}
+    for line in Path(path).read_text("utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            out[rec["id"]] = Scene.model_validate(rec["scene"])
+    return out
+
+
+def write_questions(path: Path, questions: Iterable[Question]) -> None:
+    write_jsonl(path, (q.model_dump() for q in questions))
+
+
+def read_questions(path: Path) -> list[Question]:
+    lines = Path(path).read_text("utf-8").splitlines()
+    return [Question.model_validate_json(line) for line in lines if line.strip()]
