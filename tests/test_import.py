@@ -117,3 +117,181 @@ def test_missing_images_need_the_option(fixture_dir: Path, tmp_path: Path) -> No
     res = runner.invoke(app, ["import", str(src), "--format", "mmevol", "--out", str(tmp_path / "r"),
                               "--allow-missing-images"])  # fmt: skip
     assert res.exit_code == 0, res.output
+
+
+# --- four versions and the irregularities of released dumps ----------------------------------
+
+BALL, CHAIRS, SIGN = (
+    "Is there a red ball on the table?",
+    "How many chairs are around the table?",
+    "What is written on the sign above the door?",
+)
+CAPTION = [{"from": "human", "value": "<image>\nDescribe."}, {"from": "gpt", "value": "A room."}]
+
+
+def _v(q: str, **kw: Any) -> dict[str, Any]:
+    return _item(q, answer=f"answer: {q}") | kw
+
+
+def write_four_rounds(root: Path) -> tuple[Path, Path, dict[str, dict[str, Any]]]:
+    """v0..v3 with score lists too long and too short, a round that lost its first item (so
+    positions shift), invented vocabulary, an out-of-range score, empty and missing context,
+    a non-ASCII name, the same image twice and three unreadable files."""
+    files, images = root / "files", root / "images"
+    files.mkdir(parents=True)
+    images.mkdir()
+    for name, color in (("p.jpg", "red"), ("q.jpg", "blue"), ("straße.png", "green")):
+        Image.new("RGB", (40, 30), color).save(images / name)
+    p = {
+        "id": "000123", "image": "p.jpg", "hash_id": "p", "caption": CAPTION, "topic_name": "room",
+        "det": [{"label": "ball", "bbox": [0.1, 0.2, 0.3, 0.4]},
+                {"label": "tree", "bbox": "[Coordinates for tree 1]"}],
+        "conversations_v0": [_v(BALL, image_position="front"), _v(CHAIRS), _v(SIGN)],
+        "conversations_v1": [
+            _v(f"{BALL} Draw a box around it.", score=9),
+            _v(f"{CHAIRS} Draw a box around each.", skills=["Counting"]),
+            _v(f"{SIGN} Draw a box around it.", skills=["OCR", "Visual Reasoning"]),
+        ],
+        "score_v1": [7, "8", [6, 2], 5],  # one more than the items; item 0 keeps its own 9
+        "conversations_v2": [  # the ball item did not survive: positions shifted by one
+            _v("How many chairs are around the table, and are there more chairs than stools?"),
+            _v("What is written on the sign above the door, and what language is it in?"),
+        ],
+        "scores_v2": [8],  # one fewer than the items
+        "conversations_v3": [
+            _v("List the chairs and stools with their boxes.", format="journey_mapping",
+               score="85"),
+            _v("Translate the sign and say where it hangs.", score="7/10"),
+        ],
+    }  # fmt: skip
+    q = {"id": "q", "image": "q.jpg", "caption": [], "det": [],
+         "conversations_v0": [_v("Is the wall blue?")],
+         "conversations_v1": [_v("Is the wall blue, and is anything on it?")]}  # fmt: skip
+    c = {"id": "ü", "image": "straße.png",
+         "conversations_v0": [_v("Is it green?")],
+         "conversations_v1": [_v("Which shade of green is it?", format="Multiple Choice")]}  # fmt: skip
+    records = {"p": p, "q": q, "café-ü": c}
+    for stem, rec in [*records.items(), ("q~dup", q)]:
+        (files / f"{stem}.json").write_text(json.dumps(rec, ensure_ascii=False), encoding="utf-8")
+    (files / "zz-broken.json").write_text('{"id": "x", "conversations_v0": [')
+    (files / "list.json").write_text("[1, 2]")
+    (files / "latin1.json").write_bytes('{"id": "é"}'.encode("latin-1"))
+    return files, images, records
+
+
+def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
+    files, images, _ = write_four_rounds(tmp_path / "src")
+    run = tmp_path / "run"
+    res = runner.invoke(app, ["import", str(files), "--format", "mmevol", "--out", str(run),
+                              "--images", str(images)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.stdout.split())
+    assert "imported 3 images, 14 samples over 3 rounds" in said
+    assert "import_parent_doubtful 2" in said and "format_unknown 1" in said
+    assert "skipped 4 file(s)" in res.stderr
+    stats = json.loads(runner.invoke(app, ["stats", str(run), "--json"]).stdout)
+    assert (stats["seeds"], stats["seed_items"], stats["complete"]) == (3, 5, True)
+    rounds = [(r["round"], r["units"], r["candidates"], r["kept"], r["mean_judge_score_kept"])
+              for r in stats["rounds"]]  # fmt: skip
+    # round 1: p 3 (scores 9 own, 8 and 6 from the list), q 1, café 1 (no scores)
+    assert rounds == [(1, 3, 5, 5, round(23 / 3, 3)), (2, 1, 2, 2, 8.0), (3, 1, 2, 2, 7.0)]
+    assert stats["rounds"][0]["by_direction"] == {
+        "unknown": {"candidates": 5, "kept": 5, "kept_share": 1.0}
+    }
+    assert stats["dataset"] == {"total": 14, "seed_items": 5, "evolved": 9}
+    # Counting, OCR -> mapped; "Visual Reasoning" dropped; journey_mapping unknown;
+    # "Multiple Choice" -> multiple_choice
+    norm = stats["normalization"]
+    assert (norm["skill_mapped"], norm["skill_dropped"]) == (2, 1)
+    assert (norm["format_unknown"], norm["format_mapped"]) == (1, 1)
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["config"]["rounds"] == 3 and config["format"] == "mmevol"
+    assert config["imported_from"] == str(files) and config["mmevol_version"]
+    counts = config["counts"]
+    assert counts["import_scores_extra"] == 1 and counts["import_scores_missing"] == 1
+    assert counts["import_scores_out_of_range"] == 1 and counts["import_duplicate_images"] == 1
+    assert counts["official_boxes_dropped"] == 1 and counts["import_files_skipped"] == 4
+    skipped = " ".join(config["skipped"])
+    for name in ("zz-broken.json", "list.json", "latin1.json", "q~dup.json"):
+        assert name in skipped
+    assert "line 1 column" in skipped and "not UTF-8" in skipped
+    for name in ("seeds.jsonl", "run.sqlite", "dataset.jsonl", "stats.json", "failures.jsonl"):
+        assert (run / name).is_file()
+    assert [len((run / "rounds" / f"round_{k}.jsonl").read_text().splitlines()) for k in (1, 2, 3)] == [5, 2, 2]  # fmt: skip
+
+    rows = {r["id"]: r for r in map(json.loads, (run / "dataset.jsonl").read_text().splitlines())}
+    pid = next(i.split("#")[0] for i, r in rows.items() if r["qa"]["question"] == BALL)
+    shifted = rows[f"{pid}#0@r2"]["lineage"]
+    assert shifted["parent_id"] == f"{pid}#0@r1"  # still by position ...
+    assert "closer to item 1 of round 1" in shifted["reason"]  # ... but recorded
+    assert "verdict" not in rows[f"{pid}#1@r2"]["lineage"]  # the score list ran out
+    assert "verdict" not in rows[f"{pid}#0@r3"]["lineage"]  # 85 is not a 0..10 score
+    assert rows[f"{pid}#0@r3"]["qa"]["format"] == "open_ended"
+    assert all(r["lineage"]["kept"] for r in rows.values())
+    seeds = [json.loads(x) for x in (run / "seeds.jsonl").read_text().splitlines()]
+    p_seed = next(s for s in seeds if s["id"] == pid)
+    assert p_seed["captions"] == ["A room."] and p_seed["topic"] == "room"
+    assert [(o["category"], o["bbox"]) for o in p_seed["objects"]] == [
+        ("ball", [0.1, 0.2, 0.3, 0.4])
+    ]
+    assert sorted(Path(s["image"]["path"]).name for s in seeds) == ["p.jpg", "q.jpg", "straße.png"]
+
+    llava = tmp_path / "out.json"
+    res = runner.invoke(app, ["export", str(run), "--format", "llava", "--out", str(llava)])
+    assert res.exit_code == 0, res.output
+    assert sum(len(r["conversations"]) for r in json.loads(llava.read_text())) == 2 * 14
+
+
+def test_round_trip_through_export_mmevol(tmp_path: Path) -> None:
+    files, images, records = write_four_rounds(tmp_path / "src")
+    run, back = tmp_path / "run", tmp_path / "back"
+    args = ["import", str(files), "--format", "mmevol", "--out", str(run), "--images", str(images)]
+    assert runner.invoke(app, args).exit_code == 0
+    res = runner.invoke(app, ["export", str(run), "--format", "mmevol", "--out", str(back)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in back.iterdir()) == ["café-ü.json", "p.json", "q.json"]
+    keys = ("question", "answer", "objects", "steps", "image_position")
+    for stem, original in records.items():
+        exported = json.loads((back / f"{stem}.json").read_text(encoding="utf-8"))
+        assert exported["id"] == original["id"]
+        assert Path(exported["image"]).name == original["image"]
+        gpt = [t["value"] for t in exported["caption"] if t["from"] == "gpt"]  # prompts are ours
+        assert gpt == [t["value"] for t in original.get("caption", []) if t["from"] == "gpt"]
+        assert exported["topic_name"] == original.get("topic_name", "")
+        for k in range(4):
+            mine, theirs = exported.get(f"conversations_v{k}"), original.get(f"conversations_v{k}")
+            assert (mine is None) == (theirs is None)
+            for a, b in zip(mine or [], theirs or [], strict=True):
+                assert {x: a.get(x) for x in keys} == {x: b.get(x) for x in keys}
+    p = json.loads((back / "p.json").read_text())
+    assert p["det"] == [{"label": "ball", "bbox": [0.1, 0.2, 0.3, 0.4]}]  # the broken box is gone
+    assert [x.get("score") for x in p["conversations_v1"]] == [9, 8, 6]  # item, then the list
+    assert [x.get("score") for x in p["conversations_v2"]] == [8, None]
+    assert [x.get("score") for x in p["conversations_v3"]] == [None, 7]
+    assert [x["format"] for x in p["conversations_v3"]] == ["open_ended", "short_answer"]
+    assert p["conversations_v1"][1]["skills"] == ["calculating"]
+    # and the exported folder imports again to the same numbers
+    again = tmp_path / "again"
+    args = ["import", str(back), "--format", "mmevol", "--out", str(again), "--images", "/"]
+    assert runner.invoke(app, args).exit_code == 0
+    s1, s2 = (json.loads((d / "stats.json").read_text()) for d in (run, again))
+    assert s1["dataset"] == s2["dataset"] and s1["rounds"] == s2["rounds"]
+
+
+def test_import_api_into_empty_dir_and_strict_duplicates(tmp_path: Path) -> None:
+    from mmevol.errors import InputError
+    from mmevol.evolve.importer import IMPORTERS, import_run
+
+    assert "mmevol" in IMPORTERS
+    files, images, _ = write_four_rounds(tmp_path / "src")
+    for bad in ("zz-broken.json", "list.json", "latin1.json"):
+        (files / bad).unlink()
+    (tmp_path / "empty").mkdir()
+    result = import_run(files, "mmevol", tmp_path / "empty", images=images)
+    assert (result.seeds, result.samples, result.rounds) == (3, 14, 3)
+    assert result.adjustments()["import_parent_doubtful"] == 2
+    assert len(result.skipped) == 1 and "same image as" in result.skipped[0]
+    with pytest.raises(InputError, match=r"q~dup\.json: image: same image as"):
+        import_run(files, "mmevol", tmp_path / "strict", images=images, strict=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "src"]

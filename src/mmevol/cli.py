@@ -299,14 +299,17 @@ def import_cmd(
     ] = False,
 ) -> None:
     """Turn another tool's evolved data into a run directory (stats, report, view, export)."""
-    from mmevol.evolve.import_run import ImportOptions, import_run
+    from mmevol.evolve.importer import import_run
 
-    opts = ImportOptions(images=images, allow_missing_images=allow_missing_images, strict=strict)
-    result = import_run(src, fmt, out_dir, opts)
+    result = import_run(
+        src, fmt, out_dir, images=images, allow_missing_images=allow_missing_images, strict=strict
+    )
     out.print(
         f"imported {result.seeds} images, {result.samples} samples over {result.rounds} rounds"
         f" into {result.run_dir}"
     )
+    if notes := result.adjustments():
+        out.print("adjusted: " + ", ".join(f"{k} {v}" for k, v in notes.items()), highlight=False)
     if result.skipped:
         err.print(f"[yellow]skipped {len(result.skipped)} file(s)[/yellow]; first: "
                   f"{result.skipped[0]}", highlight=False, soft_wrap=True)  # fmt: skip
