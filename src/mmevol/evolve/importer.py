@@ -35,7 +35,7 @@ from mmevol.errors import InputError, MmevolError
 from mmevol.evolve.normalize import normalize_item
 from mmevol.evolve.run import write_outputs
 from mmevol.fsutil import write_json
-from mmevol.io.official import official_samples, read_official_file
+from mmevol.io.official import official_samples, parse_score, read_official_file
 from mmevol.io.tabular import load_json
 from mmevol.schema import Sample, Seed, Verdict
 from mmevol.seeds import write_seeds
@@ -92,21 +92,6 @@ Importer = Callable[[Path, ImportOptions, Counter[str], list[str]], Records]
 # --- format "mmevol": the MMEvol authors' per-image files ----------------------------------
 
 
-def _score(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, str):
-        m = re.search(r"-?\d+(?:\.\d+)?", v)
-        return float(m.group()) if m else None
-    if isinstance(v, list):
-        return next((s for s in map(_score, v) if s is not None), None)
-    if isinstance(v, dict):
-        return _score(v.get("score"))
-    return None
-
-
 def _by_round(samples: list[Sample]) -> dict[int, list[Sample]]:
     out: dict[int, list[Sample]] = {}
     for s in samples:
@@ -127,7 +112,7 @@ def _apply_score_lists(raw: dict[str, Any], samples: list[Sample], counts: Count
         counts["import_scores_missing"] += max(0, len(items) - len(scores))
         for s, v in zip(items, scores, strict=False):
             if s.qa.score is None:
-                s.qa.score = _score(v)
+                s.qa.score = parse_score(v)
 
 
 def _with_reason(s: Sample, reason: str) -> Sample:

@@ -81,7 +81,8 @@ def _step(v: Any) -> Step | None:
     return Step(manipulation="", description=text)
 
 
-def _score(v: Any) -> float | None:
+def parse_score(v: Any) -> float | None:
+    """A score from a number, a numeric string ("7/10" -> 7), the first of a list, or {score}."""
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, int | float):
@@ -90,9 +91,9 @@ def _score(v: Any) -> float | None:
         m = re.search(r"-?\d+(?:\.\d+)?", v)
         return float(m.group()) if m else None
     if isinstance(v, list):
-        return next((s for s in map(_score, v) if s is not None), None)
+        return next((s for s in map(parse_score, v) if s is not None), None)
     if isinstance(v, dict):
-        return _score(v.get("score"))
+        return parse_score(v.get("score"))
     return None
 
 
@@ -119,7 +120,7 @@ def coerce_item(v: Any) -> QA | None:
         format=_text(v.get("format")) or "open_ended",
         steps=[s for s in map(_step, steps_list) if s is not None],
         image_position=pos if isinstance(pos, str) and pos else None,
-        score=_score(v.get("score")),
+        score=parse_score(v.get("score")),
     )
 
 
