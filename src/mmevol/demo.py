@@ -48,6 +48,8 @@ def run_demo(out_dir: Path, *, scenes: int = 24, console: Console | None = None)
         f"  images        : {out_dir / 'scenes'}\n"
         "next:\n"
         f"  mmevol stats {run_dir}\n"
+        f"  mmevol report {run_dir}        (HTML analyses: {run_dir / 'report.html'})\n"
+        f"  mmevol view {run_dir}          (browse and review in a local web app)\n"
         f"  mmevol export {run_dir} --format llamafactory --out {out_dir / 'export' / 'llamafactory'}\n"
         f"  mmevol evolve {seeds_path} --out {out_dir / 'run-llm'} --backend openai "
         "--model gpt-4o-mini --max-cost 1 --estimate",
