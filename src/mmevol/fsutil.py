@@ -38,9 +38,12 @@ def atomic_writer(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not exc.filename and exc.errno is not None:
+            # a failed write or fsync (disk full) names no file: name the output it was for
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

@@ -8,6 +8,8 @@ share one view of its limits. The controller owns:
   back up to ``max_concurrency``;
 * token buckets (reservation style, FIFO, no thundering herd) for requests/min and tokens/min;
   the token estimate is reserved before a call and reconciled with the real usage afterwards;
+  requests/min is checked once more at the moment of sending, so callers woken late by a busy
+  event loop are spaced out again instead of arriving at the server in a burst;
 * a shared pause: a 429 carrying Retry-After stops *every* caller of the endpoint until then;
 * jittered exponential backoff for retryable ``CallError``s and a per-attempt timeout;
   after ``max_attempts`` the last error is raised with ``.attempts`` set.
@@ -92,6 +94,14 @@ class TokenBucket:
         self._refill()
         self.level = min(self.capacity, self.level + n)
 
+    def take_now(self, n: float) -> float:
+        """Take ``n`` tokens if the bucket holds them (0.0); else take none, return the wait."""
+        self._refill()
+        if self.level >= n:
+            self.level -= n
+            return 0.0
+        return (n - self.level) / self.rate
+
 
 def _default_tokens(result: Any) -> int | None:
     usage = getattr(result, "usage", None)
@@ -137,6 +147,9 @@ class AdmissionController:
     def _set_buckets(self) -> None:
         lim = self._limits
         self._requests = TokenBucket(lim.rpm, lim.request_burst_s) if lim.rpm else None
+        # the same limit checked at the real moment of sending: a waiter woken late (a busy
+        # event loop) must not go out in a bunch with the others, as the server counts arrivals
+        self._sends = TokenBucket(lim.rpm, lim.request_burst_s) if lim.rpm else None
         self._tokens = TokenBucket(lim.tpm, lim.token_burst_s) if lim.tpm else None
 
     # --- the concurrency gate (rebuilt when used from a new event loop) ---------------------
@@ -215,6 +228,8 @@ class AdmissionController:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await self._wait_pause()  # a 429 elsewhere may have paused us meanwhile
+                while self._sends and (late := self._sends.take_now(1)) > 0:
+                    await asyncio.sleep(late)
                 started = time.monotonic()
                 self.counters.sent += 1
                 try:

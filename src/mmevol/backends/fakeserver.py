@@ -14,6 +14,9 @@ continuous bucket holding ``rpm_burst_s`` seconds of requests; above it: 429 + R
 For crash tests, ``POST /_fake/hold?after=N`` makes every request that would complete after the
 N-th completion wait (unanswered) until ``POST /_fake/release`` or the client hangs up: a client
 killed then is killed with requests in flight but none answered-and-unrecorded.
+``GET /_fake/completions`` lists the ``text_key`` of every completed answer in order (what a
+crash test compares with the client's journal), and ``POST /_fake/faults?rate=R`` changes the
+fault rate of the running server (a re-run "with faults off" against the same counters).
 """
 
 from __future__ import annotations
@@ -144,6 +147,8 @@ class FakeServerState:
         # per conversation (messages digest): when it was first asked, how long to its answer
         self.first_seen: dict[str, float] = {}
         self.latencies: list[float] = []
+        self.fault_rate = config.fault_rate
+        self.completion_keys: list[str] = []
         self.hold_after: int | None = None
         self.held = 0
         self.released = asyncio.Event()
@@ -171,7 +176,7 @@ class FakeServerState:
             return None
         if self.received <= self.config.fault_first_n:
             return kinds[(self.received - 1) % len(kinds)]
-        if self.rng.random() < self.config.fault_rate:
+        if self.rng.random() < self.fault_rate:
             return self.rng.choice(kinds)
         return None
 
@@ -238,6 +243,14 @@ def _flatten(messages: Any) -> tuple[list[dict[str, str]], int]:
             content = "\n".join(texts)
         out.append({"role": str(m["role"]), "content": str(content or "")})
     return out, images
+
+
+def text_key(messages: list[dict[str, str]], temperature: Any, max_tokens: Any) -> str:
+    """Digest of a request's text messages (role, content) and sampling settings: what a
+    client's journal and this server both know of a request (images and formats left out)."""
+    flat = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    blob = json.dumps([flat, temperature, max_tokens], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def build_app(config: FakeServerConfig) -> Starlette:
@@ -327,6 +340,9 @@ def build_app(config: FakeServerConfig) -> Starlette:
         else:
             st.latencies.append(time.monotonic() - st.first_seen[mkey])
         st.done.add(digest)
+        st.completion_keys.append(
+            text_key(messages, body.get("temperature"), body.get("max_tokens"))
+        )
         if fault == "slow_drip":  # a whole answer, just slow to arrive
             return StreamingResponse(_drip(payload, config.drip_s), media_type="application/json")
         return Response(payload, media_type="application/json")
@@ -351,6 +367,19 @@ def build_app(config: FakeServerConfig) -> Starlette:
         st.released.set()
         return JSONResponse({"completed": st.completed})
 
+    async def completions(request: Request) -> Response:
+        return JSONResponse({"keys": st.completion_keys})
+
+    async def set_faults(request: Request) -> Response:
+        try:
+            rate = float(request.query_params.get("rate", st.fault_rate))
+        except ValueError:
+            rate = -1.0
+        if not 0.0 <= rate <= 1.0:
+            return _error(400, "'rate' must be a number in 0..1", "invalid_request_error")
+        st.fault_rate = rate
+        return JSONResponse({"fault_rate": st.fault_rate})
+
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
@@ -358,6 +387,8 @@ def build_app(config: FakeServerConfig) -> Starlette:
             Route("/_fake/stats", stats, methods=["GET"]),
             Route("/_fake/hold", hold, methods=["POST"]),
             Route("/_fake/release", release, methods=["POST"]),
+            Route("/_fake/completions", completions, methods=["GET"]),
+            Route("/_fake/faults", set_faults, methods=["POST"]),
         ]
     )
     app.state.fake = st

@@ -282,7 +282,9 @@ class OpenAIBackend(Backend):
     async def complete(self, call: ModelCall) -> Reply:
         while True:
             mode = self._mode
-            body = self.build_body(call, mode)
+            # encoding the image takes milliseconds of CPU: off the event loop, so a burst of
+            # calls does not stall the requests already admitted and paced
+            body = await asyncio.to_thread(self.build_body, call, mode)
 
             async def attempt(body: dict[str, Any] = body) -> tuple[Reply, dict[str, Any]]:
                 data, latency = await self._post(body)

@@ -17,13 +17,15 @@ import asyncio
 import hashlib
 import json
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmevol.backends.base import Backend, make_backend
-from mmevol.errors import ConfigError, InputError
+from mmevol.errors import ConfigError, InputError, MmevolError
 from mmevol.evolve.config import EvolveConfig, config_record
 from mmevol.evolve.engine import Engine
+from mmevol.evolve.invariants import check_run
 from mmevol.evolve.progress import live_progress
 from mmevol.evolve.stats import compute_stats
 from mmevol.fsutil import atomic_writer, write_json, write_jsonl
@@ -88,7 +90,9 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
 
 
 def write_outputs(store: Store, run_dir: Path, rounds: int) -> dict[str, object]:
-    """Write the final files from the journal (atomically, deterministic order)."""
+    """Check the run's invariants, then write the final files from the journal (atomically,
+    deterministic order). A violation raises ``InvariantError`` before any file is written."""
+    check_run(store)
     write_jsonl(run_dir / "dataset.jsonl", store.iter_samples(kept_only=True))
     for k in range(1, rounds + 1):
         write_jsonl(
@@ -101,7 +105,21 @@ def write_outputs(store: Store, run_dir: Path, rounds: int) -> dict[str, object]
 
 
 def run_evolve(config: EvolveConfig) -> RunResult:
-    """Run (or resume) the evolve stage and write the outputs when every unit is done."""
+    """Run (or resume) the evolve stage and write the outputs when every unit is done.
+
+    A journal that cannot be written (disk full, read-only) is a one-line ``MmevolError``; what
+    was committed before stays valid and a re-run resumes from it."""
+    try:
+        return _run_evolve(config)
+    except sqlite3.Error as exc:
+        db = Path(config.out) / "run.sqlite"
+        raise MmevolError(
+            f"{db}: cannot write the run journal ({exc}); free disk space or fix permissions,"
+            " then re-run the same command to resume"
+        ) from exc
+
+
+def _run_evolve(config: EvolveConfig) -> RunResult:
     store, backend = open_run(config)
     run_dir = Path(config.out)
     engine = Engine(config, store, backend)
