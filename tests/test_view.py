@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from mmevol.schema import QA, Lineage, Obj, Sample, Seed, Verdict
 from mmevol.seeds import write_seeds
 from mmevol.store import Store
 from mmevol.view import create_app
+from mmevol.view.params import MAX_FORM
 from mmevol.view.reviews import REVIEWS_FILE, ReviewStore
 
 runner = CliRunner()
@@ -244,6 +246,29 @@ def test_review_round_trip_is_persisted_in_the_run_dir(run_dir: Path) -> None:
     )
     assert hostile.status_code == 403
     assert ReviewStore(run_dir).latest(sid).action == "edit"  # type: ignore[union-attr]
+
+
+def test_oversized_reviews_and_edits_are_refused_and_nothing_is_saved(run_dir: Path) -> None:
+    client = TestClient(create_app(run_dir))
+    sid = all_ids(client, "round=1")[0]
+    path = quote(sid, safe="")
+    huge = "x" * (MAX_FORM + 1)
+    form = client.post(f"/review/{path}", data={"action": "accept", "note": huge})
+    assert form.status_code == 413 and "Review not saved" in form.text
+    edit = client.post(f"/api/review/{path}", json={"action": "edit", "question": huge})
+    assert edit.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused while streaming
+        for _ in range(MAX_FORM // 1000 + 2):
+            yield b"a" * 1000
+
+    streamed = client.post(
+        f"/api/review/{path}", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    long_note = client.post(f"/api/review/{path}", json={"action": "accept", "note": "n" * 20_001})
+    assert long_note.status_code == 400 and "longer than" in long_note.text
+    assert ReviewStore(run_dir).latest(sid) is None
 
 
 def test_export_reviewed_only(run_dir: Path, tmp_path: Path) -> None:

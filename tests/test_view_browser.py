@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -44,13 +45,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_demo(tmp_path_factory.mktemp("demo"), scenes=8, console=Console(quiet=True))
 
 
-@pytest.fixture(scope="module")
-def server(demo_run: Path) -> Iterator[str]:
+@contextmanager
+def serving(run_dir: Path) -> Iterator[str]:
+    """The viewer of ``run_dir`` on a free loopback port, in a thread, until the block ends."""
     from mmevol.view import create_app
     from mmevol.view.serve import free_port
 
     port = free_port()
-    config = uvicorn.Config(create_app(demo_run), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(run_dir), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -59,9 +61,17 @@ def server(demo_run: Path) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the viewer did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(demo_run: Path) -> Iterator[str]:
+    with serving(demo_run) as url:
+        yield url
 
 
 def save_shot(page: object, name: str, tmp_path: Path, *, full_page: bool = False) -> Path:
@@ -146,3 +156,87 @@ def test_filter_open_reject_and_export_reviewed_only(
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert ids == [accepted_id]
     assert sample_id not in ids
+
+
+XSS = [
+    "<script>window.__xss = 1</script>",
+    '<img src=x onerror="window.__xss = 2">',
+    '"><svg onload="window.__xss = 3">',
+    "javascript:window.__xss = 4",
+]
+
+
+def test_model_and_reviewer_text_never_runs_as_script(tmp_path: Path) -> None:
+    """Hostile text from the model (question, answer, object names, judge reason) and from a
+    reviewer (an edit and a note) is shown as text: no payload runs, no dialog opens."""
+    from mmevol.schema import QA, Lineage, Obj, Sample, Seed, Verdict
+    from mmevol.seeds import write_seeds
+    from mmevol.store import Store
+
+    picture = tmp_path / "pic.png"
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(picture)
+    from mmevol.io.images import image_ref
+
+    payload = " ".join(XSS)
+    seed = Seed(
+        id="img-0123456789abcdef",
+        image=image_ref(picture),
+        objects=[Obj(category=XSS[1], bbox=[0.1, 0.1, 0.5, 0.5])],
+    )
+    parent = Sample(
+        id=f"{seed.id}#0",
+        seed_id=seed.id,
+        image=seed.image,
+        round=0,
+        qa=QA(question="What is shown?", answer="A square."),
+        lineage=Lineage(round=0, kept=True, reason="seed"),
+    )
+    child = Sample(
+        id=f"{seed.id}#0@r1",
+        seed_id=seed.id,
+        image=seed.image,
+        round=1,
+        qa=QA(question=payload, answer=payload, objects=[XSS[2]], skills=["grounding"]),
+        lineage=Lineage(
+            parent_id=parent.id,
+            round=1,
+            direction="reasoning",
+            kept=True,
+            reason="judge: improved",
+            verdict=Verdict(improved=True, score=7.0, reason=payload),
+        ),
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    write_seeds([seed], run / "seeds.jsonl")
+    (run / "config.json").write_text(json.dumps({"config": {"rounds": 1, "backend": "grounded"}}))
+    store = Store(run / "run.sqlite")
+    store.add_seed_samples([parent, child])
+    store.close()
+
+    dialogs: list[str] = []
+    with serving(run) as url, playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            sample_url = f"{url}/sample/{child.id.replace('#', '%23')}"
+            page.goto(sample_url)
+            assert XSS[0] in page.locator("#question").inner_text()
+            # a reviewer edits the sample and leaves a note, both hostile
+            saved = page.request.post(
+                f"{url}/api/review/{child.id.replace('#', '%23')}",
+                data=json.dumps(
+                    {"action": "edit", "question": XSS[1], "answer": XSS[2], "note": XSS[0]}
+                ),
+                headers={"content-type": "application/json"},
+            )
+            assert saved.ok, saved.text()
+            for target in (sample_url, url + "/", url + "/?q=" + "%3Cscript%3E"):
+                page.goto(target)
+                page.wait_for_load_state("load")
+                assert page.evaluate("typeof window.__xss") == "undefined", target
+            assert XSS[1] in page.content().replace("&lt;", "<").replace("&gt;", ">")
+        finally:
+            browser.close()
+    assert dialogs == []

@@ -50,7 +50,9 @@ def friendly(fn: F) -> F:
             err.print(f"[red]error:[/red] --{flag}: {first['msg']}", highlight=False)
             raise typer.Exit(2) from None
         except (ValueError, OSError) as e:
-            if isinstance(e, OSError) and e.filename:
+            if isinstance(e, FileExistsError | NotADirectoryError) and e.filename:
+                msg = f"{e.filename}: cannot create a folder there ({e.strerror}: a file is in the way)"
+            elif isinstance(e, OSError) and e.filename:
                 msg = f"{e.filename}: {e.strerror}"
             else:
                 msg = str(e).splitlines()[0] if str(e) else type(e).__name__

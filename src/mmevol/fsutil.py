@@ -66,3 +66,15 @@ def write_json(path: Path, value: Any) -> None:
     with atomic_writer(path) as fh:
         json.dump(value, fh, indent=2, ensure_ascii=False, sort_keys=True)
         fh.write("\n")
+
+
+def remove_stale_temps(folder: Path, names: Iterable[str]) -> int:
+    """Delete temp files that a killed writer left beside ``names`` in ``folder`` (the
+    ``.NAME.*.tmp`` siblings of ``atomic_writer``); returns how many were removed."""
+    removed = 0
+    for name in names:
+        for tmp in Path(folder).glob(f".{name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed += 1
+    return removed

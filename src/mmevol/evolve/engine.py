@@ -325,17 +325,25 @@ class Engine:
         limit = max(4, self.config.concurrency * 2)
         slots = asyncio.Semaphore(limit)
         tasks: list[asyncio.Task[None]] = []
-        for seed in seeds:
-            if self.stop_reason:
-                break
-            await slots.acquire()
-            task = asyncio.create_task(self.run_seed(seed))
-            task.add_done_callback(lambda _t: slots.release())
-            tasks.append(task)
-            if len(tasks) >= 4 * limit:
-                done = [t for t in tasks if t.done()]
-                for t in done:
-                    t.result()
-                tasks = [t for t in tasks if not t.done()]
-        for t in tasks:
-            await t
+        try:
+            for seed in seeds:
+                if self.stop_reason:
+                    break
+                await slots.acquire()
+                task = asyncio.create_task(self.run_seed(seed))
+                task.add_done_callback(lambda _t: slots.release())
+                tasks.append(task)
+                if len(tasks) >= 4 * limit:
+                    done = [t for t in tasks if t.done()]
+                    for t in done:
+                        t.result()
+                    tasks = [t for t in tasks if not t.done()]
+            for t in tasks:
+                await t
+        except BaseException:
+            # one unit raised (a full disk, a bug): stop the others and collect their errors,
+            # so the first one is reported alone instead of tracebacks of the rest at exit
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise

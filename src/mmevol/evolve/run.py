@@ -28,7 +28,7 @@ from mmevol.evolve.engine import Engine
 from mmevol.evolve.invariants import check_run
 from mmevol.evolve.progress import live_progress
 from mmevol.evolve.stats import compute_stats
-from mmevol.fsutil import atomic_writer, write_json, write_jsonl
+from mmevol.fsutil import atomic_writer, remove_stale_temps, write_json, write_jsonl
 from mmevol.seeds import read_seeds
 from mmevol.store import Store
 
@@ -93,6 +93,10 @@ def write_outputs(store: Store, run_dir: Path, rounds: int) -> dict[str, object]
     """Check the run's invariants, then write the final files from the journal (atomically,
     deterministic order). A violation raises ``InvariantError`` before any file is written."""
     check_run(store)
+    names = ["dataset.jsonl", "failures.jsonl", "stats.json", "config.json", "seeds.jsonl"]
+    rounds_names = [f"round_{k}.jsonl" for k in range(1, rounds + 1)]
+    remove_stale_temps(run_dir, names)  # left by a run killed while writing them
+    remove_stale_temps(run_dir / "rounds", rounds_names)
     write_jsonl(run_dir / "dataset.jsonl", store.iter_samples(kept_only=True))
     for k in range(1, rounds + 1):
         write_jsonl(

@@ -29,6 +29,14 @@ def _section(data: Any, path: Path, key: str) -> list[dict[str, Any]]:
     return value
 
 
+def _check_size(im: dict[str, Any], path: Path, where: str) -> None:
+    """A stated width/height must be a number of pixels (absent means unknown: boxes dropped)."""
+    for key in ("width", "height"):
+        value = im.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(path, f"{where}.{key}", f"expected a number of pixels, got {value!r}")
+
+
 def normalise_box(box: Any, width: float, height: float) -> list[float] | None:
     """Pixel ``[x, y, w, h]`` -> normalised ``[x1, y1, x2, y2]`` (clipped, 3 decimals), or None
     when the box is malformed or empty after rounding."""
@@ -87,6 +95,7 @@ def read_coco(
         for i, im in enumerate(_section(data, path, "images")):
             if not isinstance(im.get("id"), int) or not isinstance(im.get("file_name"), str):
                 raise InputError(path, f"images[{i}]", "expected an 'id' and a 'file_name'")
+            _check_size(im, path, f"images[{i}]")
             images.setdefault(im["id"], im)
         categories = {
             c.get("id"): str(c.get("name", "")) for c in _section(data, path, "categories")

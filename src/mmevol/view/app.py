@@ -26,11 +26,13 @@ from jinja2 import Environment, PackageLoader
 from mmevol.view.detail import lineage_tree, overlay
 from mmevol.view.images import ImageLibrary, Refused
 from mmevol.view.params import (
+    BodyTooLarge,
     filters_from_query,
     parse_filters,
     parse_form,
     parse_page,
     query_string,
+    read_body,
     review_url,
     sample_url,
 )
@@ -171,7 +173,7 @@ def create_app(run_dir: Path) -> FastAPI:
                 404, "No such sample", f"There is no sample {sample_id!r} in this run."
             )
         try:
-            form = parse_form(await request.body())
+            form = parse_form(await read_body(request))
             reviews.add(
                 sample_id,
                 form.get("action", ""),
@@ -179,6 +181,8 @@ def create_app(run_dir: Path) -> FastAPI:
                 answer=form.get("answer"),
                 note=form.get("note", ""),
             )
+        except BodyTooLarge as exc:
+            return error_page(413, "Review not saved", str(exc), sample_url(sample_id))
         except (ReviewError, ValueError) as exc:
             return error_page(400, "Review not saved", str(exc), sample_url(sample_id))
         filters = filters_from_query(form.get("back", ""))
@@ -216,7 +220,9 @@ def create_app(run_dir: Path) -> FastAPI:
         if index.get(sample_id) is None:
             raise HTTPException(404, "no such sample")
         try:
-            body = json.loads(await request.body())
+            body = json.loads(await read_body(request))
+        except BodyTooLarge as exc:
+            raise HTTPException(413, str(exc)) from None
         except ValueError:
             raise HTTPException(400, "expected a JSON object") from None
         if not isinstance(body, dict):

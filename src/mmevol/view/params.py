@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import parse_qs, quote, urlencode
 
+from starlette.requests import Request
+
 from mmevol.schema import DIRECTIONS
 from mmevol.view.query import REVIEW_STATES, Filters
 
@@ -80,6 +82,26 @@ def sample_url(sample_id: str, f: Filters | None = None) -> str:
 
 def review_url(sample_id: str) -> str:
     return f"/review/{quote(sample_id, safe='')}"
+
+
+class BodyTooLarge(ValueError):
+    """A request body past ``MAX_FORM`` bytes (answered with HTTP 413)."""
+
+
+async def read_body(request: Request, limit: int = MAX_FORM) -> bytes:
+    """The request body, refused as soon as it is known to pass ``limit`` bytes: by its
+    Content-Length before anything is read, else while streaming (chunked uploads)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the request body is over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the request body is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_form(body: bytes) -> dict[str, str]:

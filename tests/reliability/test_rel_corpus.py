@@ -1,0 +1,20 @@
+"""The whole bad-input corpus through the CLI: one line naming file and field, nothing left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmevol.reliability.corpus import CASES, Case, run_case
+
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 30
+    assert sum(c.expect == "error" for c in CASES) >= 30
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(case: Case, tmp_path: Path) -> None:
+    ok, what = run_case(case, tmp_path / "case")
+    assert ok, what
