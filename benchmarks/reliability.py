@@ -151,8 +151,11 @@ exit, no traceback and no file left behind. Decisions: CMYK JPEGs and 16-bit PNG
 seed-build time, so a broken one is refused there); duplicated record ids are accepted, since
 seeds are keyed by image content; COCO boxes are clipped to the image, and boxes that are
 empty, inverted, non-numeric or not finite are dropped and counted (`coco_boxes_dropped`);
-paths and symlinks leading outside the image folder are refused. There is no "skip bad
-samples" option: a bad record stops the build, naming itself.
+paths and symlinks leading outside the image folder are refused. By default a bad record
+stops the build, naming itself; with `seeds build --skip-bad` every record-level case below is
+run again and must instead be left out and listed (file, field, problem) in
+`SEEDS.rejected.jsonl` while the build succeeds, and a file that cannot be read at all must
+still stop with the same line (the "(--skip-bad)" rows).
 
 {list_notes(by["bad"])}
 ## Disk full and unwritable output

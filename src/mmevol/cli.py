@@ -85,6 +85,12 @@ def seeds_build(
         bool,
         typer.Option(help="Give images with captions but no Q&A one caption-based item."),
     ] = True,
+    skip_bad: Annotated[
+        bool,
+        typer.Option(
+            help="Leave bad records out (listed in OUT.rejected.jsonl) instead of stopping."
+        ),
+    ] = False,
 ) -> None:
     """Read sources, merge by image content, split/dedup/cap Q&A items, write SEEDS.jsonl."""
     from mmevol.seeds import SourceSpec, build_from_specs
@@ -104,9 +110,19 @@ def seeds_build(
         max_items_per_image=max_items_per_image,
         near_dup_threshold=near_dup_threshold,
         caption_items=caption_items,
+        skip_bad=skip_bad,
     )
     out.print(stats.model_dump_json(indent=2))
     out.print(f"wrote {out_path}")
+    if stats.rejected_records:
+        from mmevol.seeds import rejected_path
+
+        err.print(
+            f"[yellow]skipped {stats.rejected_records} bad record(s)[/yellow]: "
+            f"see {rejected_path(out_path)}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

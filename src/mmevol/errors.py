@@ -26,6 +26,14 @@ class InputError(MmevolError):
         super().__init__(f"{where}: {problem}")
 
 
+def skip_or_raise(exc: InputError, rejects: list[InputError] | None) -> None:
+    """Keep a bad record's error in ``rejects`` when the user chose to skip bad records
+    (``rejects`` is a list), else raise it: the first bad record stops the read."""
+    if rejects is None:
+        raise exc
+    rejects.append(exc)
+
+
 class ConfigError(MmevolError):
     """Inconsistent options or a run directory made with another configuration."""
 

@@ -55,6 +55,7 @@ class SeedStats(BaseModel):
     near_duplicates: int = 0
     capped: int = 0
     caption_items: int = 0
+    rejected_records: int = 0
     sources: dict[str, int] = Field(default_factory=dict)
 
 
@@ -267,19 +268,29 @@ class SourceSpec:
                 names.append(img)
         return _pick_dir(self.image_dirs, names)
 
-    def load(self, counts: Counter[str] | None = None) -> list[Seed]:
-        """Read this source's seeds (reader counters go into ``counts``)."""
+    def load(
+        self, counts: Counter[str] | None = None, rejects: list[InputError] | None = None
+    ) -> list[Seed]:
+        """Read this source's seeds (reader counters go into ``counts``; with a ``rejects``
+        list, bad records are skipped and their errors kept there instead of raised)."""
         counts = counts if counts is not None else Counter()
         miss = self.allow_missing_images
         if self.kind == "coco":
             folder = self.image_dirs[0] if self.image_dirs else None
             return read_coco(
-                self.captions, self.instances, folder, allow_missing_images=miss, counts=counts
+                self.captions,
+                self.instances,
+                folder,
+                allow_missing_images=miss,
+                counts=counts,
+                rejects=rejects,
             )
         if self.path is None:
             raise InputError(self.kind, None, "no input file given")
         if self.kind == "llava":
-            return read_llava(self.path, self._folder(), allow_missing_images=miss, counts=counts)
+            return read_llava(
+                self.path, self._folder(), allow_missing_images=miss, counts=counts, rejects=rejects
+            )
         if self.kind == "sharegpt":
             return read_sharegpt(
                 self.path,
@@ -287,6 +298,7 @@ class SourceSpec:
                 allow_missing_images=miss,
                 as_captions=self.as_captions,
                 counts=counts,
+                rejects=rejects,
             )
         if self.kind == "mmevol":
             root = self.image_dirs[0] if self.image_dirs else None
@@ -303,14 +315,20 @@ def build_from_specs(
     max_items_per_image: int = 8,
     near_dup_threshold: float = 0.9,
     caption_items: bool = True,
+    skip_bad: bool = False,
 ) -> SeedStats:
-    """Read every source, build and curate the seeds, write them to ``out_path`` (JSONL)."""
+    """Read every source, build and curate the seeds, write them to ``out_path`` (JSONL).
+
+    With ``skip_bad``, a bad record (LLaVA/ShareGPT record, COCO image entry or annotation) is
+    left out and listed in ``rejected_path(out_path)`` (file, field, problem per line) instead
+    of stopping the build; a file that cannot be read at all still stops it."""
     if not specs:
         raise InputError(
             "seeds build", None, "no sources given (use --coco-captions, --llava, ...)"
         )
     counts: Counter[str] = Counter()
-    loaded = [spec.load(counts) for spec in specs]
+    rejects: list[InputError] | None = [] if skip_bad else None
+    loaded = [spec.load(counts, rejects) for spec in specs]
     seeds, stats = build_seeds(
         loaded,
         max_items_per_image=max_items_per_image,
@@ -319,4 +337,17 @@ def build_from_specs(
         counts=counts,
     )
     write_seeds(seeds, out_path)
+    listing = rejected_path(out_path)
+    if rejects:
+        rows = [{"file": e.file, "field": e.field, "problem": e.problem} for e in rejects]
+        write_jsonl(listing, rows)
+    elif listing.exists():  # from an earlier build of the same output: no longer true
+        listing.unlink()
+    stats.rejected_records = len(rejects or [])
     return stats
+
+
+def rejected_path(out_path: Path) -> Path:
+    """Where ``seeds build --skip-bad`` lists the records it left out."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + ".rejected.jsonl")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mmevol.reliability.corpus import CASES, Case, run_case
+from mmevol.reliability.corpus import CASES, SKIPPABLE, Case, run_case, run_case_skipping
 
 
 def test_corpus_is_big_enough() -> None:
@@ -17,4 +17,10 @@ def test_corpus_is_big_enough() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input(case: Case, tmp_path: Path) -> None:
     ok, what = run_case(case, tmp_path / "case")
+    assert ok, what
+
+
+@pytest.mark.parametrize("case", SKIPPABLE, ids=[c.name for c in SKIPPABLE])
+def test_bad_record_skipped_and_listed(case: Case, tmp_path: Path) -> None:
+    ok, what = run_case_skipping(case, tmp_path / "case")
     assert ok, what

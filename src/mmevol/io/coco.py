@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from mmevol.errors import InputError
+from mmevol.errors import InputError, skip_or_raise
 from mmevol.fsutil import write_json
 from mmevol.io.images import resolve_image, seed_id_for
 from mmevol.io.tabular import load_json
@@ -75,12 +75,15 @@ def read_coco(
     *,
     allow_missing_images: bool = False,
     counts: Counter[str] | None = None,
+    rejects: list[InputError] | None = None,
 ) -> list[Seed]:
     """Seeds of one COCO split from its captions and/or instances file.
 
     ``images_dir`` defaults to the split folder beside ``annotations/``. ``counts`` (if given)
     receives ``coco_images``, ``coco_captions``, ``coco_boxes_in``, ``coco_boxes_kept`` and
-    ``coco_boxes_dropped``. Seeds come in the order of the ``images`` sections.
+    ``coco_boxes_dropped``. Seeds come in the order of the ``images`` sections. A bad image
+    entry or annotation raises, or, when ``rejects`` is a list, is skipped and its error
+    appended there (an image's annotations go with it).
     """
     counts = counts if counts is not None else Counter()
     files = [p for p in (captions, instances) if p is not None]
@@ -93,9 +96,13 @@ def read_coco(
     for path in files:
         data = load_json(path)
         for i, im in enumerate(_section(data, path, "images")):
-            if not isinstance(im.get("id"), int) or not isinstance(im.get("file_name"), str):
-                raise InputError(path, f"images[{i}]", "expected an 'id' and a 'file_name'")
-            _check_size(im, path, f"images[{i}]")
+            try:
+                if not isinstance(im.get("id"), int) or not isinstance(im.get("file_name"), str):
+                    raise InputError(path, f"images[{i}]", "expected an 'id' and a 'file_name'")
+                _check_size(im, path, f"images[{i}]")
+            except InputError as exc:
+                skip_or_raise(exc, rejects)
+                continue
             images.setdefault(im["id"], im)
         categories = {
             c.get("id"): str(c.get("name", "")) for c in _section(data, path, "categories")
@@ -103,7 +110,9 @@ def read_coco(
         for i, ann in enumerate(_section(data, path, "annotations")):
             image_id = ann.get("image_id")
             if image_id not in images:
-                raise InputError(path, f"annotations[{i}].image_id", f"unknown image {image_id!r}")
+                where = f"annotations[{i}].image_id"
+                skip_or_raise(InputError(path, where, f"unknown image {image_id!r}"), rejects)
+                continue
             if "caption" in ann:
                 caps.setdefault(image_id, []).append(str(ann["caption"]).strip())
                 counts["coco_captions"] += 1
@@ -111,11 +120,10 @@ def read_coco(
                 counts["coco_boxes_in"] += 1
                 name = categories.get(ann.get("category_id"), "")
                 if not name:
-                    raise InputError(
-                        path,
-                        f"annotations[{i}].category_id",
-                        f"unknown category {ann.get('category_id')!r}",
-                    )
+                    problem = f"unknown category {ann.get('category_id')!r}"
+                    where = f"annotations[{i}].category_id"
+                    skip_or_raise(InputError(path, where, problem), rejects)
+                    continue
                 im = images[image_id]
                 box = normalise_box(
                     ann["bbox"], float(im.get("width", 0)), float(im.get("height", 0))
@@ -128,13 +136,17 @@ def read_coco(
                 counts["coco_boxes_kept"] += 1
     seeds: list[Seed] = []
     for image_id, im in images.items():
-        ref = resolve_image(
-            im["file_name"],
-            folder,
-            allow_missing=allow_missing_images,
-            where=str(files[0]),
-            field=f"images[id={image_id}].file_name",
-        )
+        try:
+            ref = resolve_image(
+                im["file_name"],
+                folder,
+                allow_missing=allow_missing_images,
+                where=str(files[0]),
+                field=f"images[id={image_id}].file_name",
+            )
+        except InputError as exc:
+            skip_or_raise(exc, rejects)
+            continue
         if ref.width is None:
             ref = ref.model_copy(update={"width": im.get("width"), "height": im.get("height")})
         seeds.append(

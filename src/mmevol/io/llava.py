@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mmevol.errors import InputError
+from mmevol.errors import InputError, skip_or_raise
 from mmevol.io.images import resolve_image, seed_id_for
 from mmevol.io.tabular import load_records, write_json_ordered
 from mmevol.schema import QA, Provenance, Seed
@@ -88,46 +88,57 @@ def read_llava(
     *,
     allow_missing_images: bool = False,
     counts: Counter[str] | None = None,
+    rejects: list[InputError] | None = None,
 ) -> list[Seed]:
     """Seeds from a LLaVA JSON (or JSONL) file, one per record that has an image.
 
     Images are looked up under ``image_folder`` (default: the JSON file's folder). A missing
     image is an ``InputError`` naming the file and record unless ``allow_missing_images``;
-    records without an ``image`` are skipped and counted as ``llava_no_image``.
+    records without an ``image`` are skipped and counted as ``llava_no_image``. A bad record
+    raises, or, when ``rejects`` is a list, is skipped and its error appended there.
     """
     path = Path(path)
     counts = counts if counts is not None else Counter()
     folder = image_folder if image_folder is not None else path.parent
     seeds: list[Seed] = []
     for loc, rec in load_records(path):
-        if not isinstance(rec, dict):
-            raise InputError(path, loc, "expected an object {id, image, conversations}")
-        image = rec.get("image")
-        if isinstance(image, list) and len(image) == 1:
-            image = image[0]
-        if image is None:
+        try:
+            seed = _llava_seed(path, loc, rec, folder, allow_missing_images)
+        except InputError as exc:
+            skip_or_raise(exc, rejects)
+            continue
+        if seed is None:
             counts["llava_no_image"] += 1
             continue
-        if not isinstance(image, str) or not image.strip():
-            raise InputError(path, f"{loc}.image", "expected one image path (a string)")
-        items = pairs_from_turns(
-            llava_turns(rec, str(path), loc), str(path), f"{loc}.conversations"
-        )
-        ref = resolve_image(
-            image, folder, allow_missing=allow_missing_images, where=str(path), field=f"{loc}.image"
-        )
-        record_id = str(rec.get("id", loc))
-        seeds.append(
-            Seed(
-                id=seed_id_for(ref.digest),
-                image=ref,
-                items=items,
-                provenance=[Provenance(source="llava", file=str(path), record_id=record_id)],
-            )
-        )
+        seeds.append(seed)
         counts["llava_records"] += 1
-        counts["llava_items"] += len(items)
+        counts["llava_items"] += len(seed.items)
     return seeds
+
+
+def _llava_seed(
+    path: Path, loc: str, rec: Any, folder: Path, allow_missing_images: bool
+) -> Seed | None:
+    """One record as a seed (None for a record without an image)."""
+    if not isinstance(rec, dict):
+        raise InputError(path, loc, "expected an object {id, image, conversations}")
+    image = rec.get("image")
+    if isinstance(image, list) and len(image) == 1:
+        image = image[0]
+    if image is None:
+        return None
+    if not isinstance(image, str) or not image.strip():
+        raise InputError(path, f"{loc}.image", "expected one image path (a string)")
+    items = pairs_from_turns(llava_turns(rec, str(path), loc), str(path), f"{loc}.conversations")
+    ref = resolve_image(
+        image, folder, allow_missing=allow_missing_images, where=str(path), field=f"{loc}.image"
+    )
+    return Seed(
+        id=seed_id_for(ref.digest),
+        image=ref,
+        items=items,
+        provenance=[Provenance(source="llava", file=str(path), record_id=str(rec.get("id", loc)))],
+    )
 
 
 def image_name(path: str, image_root: Path | None) -> str:

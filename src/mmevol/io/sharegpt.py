@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mmevol.errors import InputError
+from mmevol.errors import InputError, skip_or_raise
 from mmevol.fsutil import write_jsonl
 from mmevol.io.images import resolve_image, seed_id_for
 from mmevol.io.llava import image_name, pairs_from_turns, with_image_token
@@ -72,51 +72,63 @@ def read_sharegpt(
     allow_missing_images: bool = False,
     as_captions: bool = False,
     counts: Counter[str] | None = None,
+    rejects: list[InputError] | None = None,
 ) -> list[Seed]:
     """Seeds from a ShareGPT-style JSON list or JSONL file (one seed per single-image record).
 
     ``counts`` receives ``sharegpt_records``, ``sharegpt_items``, ``sharegpt_no_image`` and
-    ``sharegpt_multi_image``.
+    ``sharegpt_multi_image``. A bad record raises, or, when ``rejects`` is a list, is skipped
+    and its error appended there.
     """
     path = Path(path)
     counts = counts if counts is not None else Counter()
     folder = image_folder if image_folder is not None else path.parent
     seeds: list[Seed] = []
     for loc, rec in load_records(path):
-        if not isinstance(rec, dict):
-            raise InputError(path, loc, "expected an object {messages, images}")
-        images = _images(rec, str(path), loc)
-        turns = sharegpt_turns(rec, str(path), loc)
-        if not images:
-            counts["sharegpt_no_image"] += 1
+        try:
+            seed = _sharegpt_seed(path, loc, rec, folder, allow_missing_images, as_captions)
+        except InputError as exc:
+            skip_or_raise(exc, rejects)
             continue
-        if len(images) > 1:
-            counts["sharegpt_multi_image"] += 1
+        if isinstance(seed, str):  # no image, or several: counted, not an error
+            counts[seed] += 1
             continue
-        key = "messages" if "messages" in rec else "conversations"
-        items = pairs_from_turns(turns, str(path), f"{loc}.{key}")
-        ref = resolve_image(
-            images[0],
-            folder,
-            allow_missing=allow_missing_images,
-            where=str(path),
-            field=f"{loc}.images[0]",
-        )
-        captions = [qa.answer for qa in items] if as_captions else []
-        seeds.append(
-            Seed(
-                id=seed_id_for(ref.digest),
-                image=ref,
-                captions=captions,
-                items=[] if as_captions else items,
-                provenance=[
-                    Provenance(source="sharegpt", file=str(path), record_id=str(rec.get("id", loc)))
-                ],
-            )
-        )
+        seeds.append(seed)
         counts["sharegpt_records"] += 1
-        counts["sharegpt_items"] += 0 if as_captions else len(items)
+        counts["sharegpt_items"] += len(seed.items)
     return seeds
+
+
+def _sharegpt_seed(
+    path: Path, loc: str, rec: Any, folder: Path, allow_missing_images: bool, as_captions: bool
+) -> Seed | str:
+    """One record as a seed, or the name of the counter of records that are passed over."""
+    if not isinstance(rec, dict):
+        raise InputError(path, loc, "expected an object {messages, images}")
+    images = _images(rec, str(path), loc)
+    turns = sharegpt_turns(rec, str(path), loc)
+    if not images:
+        return "sharegpt_no_image"
+    if len(images) > 1:
+        return "sharegpt_multi_image"
+    key = "messages" if "messages" in rec else "conversations"
+    items = pairs_from_turns(turns, str(path), f"{loc}.{key}")
+    ref = resolve_image(
+        images[0],
+        folder,
+        allow_missing=allow_missing_images,
+        where=str(path),
+        field=f"{loc}.images[0]",
+    )
+    return Seed(
+        id=seed_id_for(ref.digest),
+        image=ref,
+        captions=[qa.answer for qa in items] if as_captions else [],
+        items=[] if as_captions else items,
+        provenance=[
+            Provenance(source="sharegpt", file=str(path), record_id=str(rec.get("id", loc)))
+        ],
+    )
 
 
 def sharegpt_record(image: str, items: list[QA], record_id: str | None = None) -> dict[str, Any]:

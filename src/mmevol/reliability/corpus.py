@@ -330,6 +330,38 @@ def run_case(case: Case, d: Path) -> tuple[bool, str]:
     return True, lines[0]
 
 
+def run_case_skipping(case: Case, d: Path) -> tuple[bool, str]:
+    """An ``error`` case of ``seeds build`` run again with ``--skip-bad``: a bad *record* is
+    left out and listed (file, field) in ``seeds.rejected.jsonl`` while the build succeeds; a
+    file that cannot be read at all still fails with the same one-line error."""
+    from mmevol.cli import app
+
+    d.mkdir(parents=True, exist_ok=True)
+    argv = [*case.build(d), "--out", str(d / "seeds.jsonl"), "--skip-bad"]
+    before = _snapshot(d)
+    result = CliRunner().invoke(app, argv)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        return False, f"crashed: {type(result.exception).__name__}: {result.exception}"
+    listing = d / "seeds.rejected.jsonl"
+    if result.exit_code != 0:  # the whole file is unusable: same contract as without the flag
+        lines = result.stderr.strip().splitlines()
+        if len(lines) != 1 or [w for w in case.words if w not in lines[0]]:
+            return False, f"skip-bad: bad error: {result.stderr[:300]}"
+        if _snapshot(d) != before:
+            return False, f"skip-bad: left files behind: {sorted(_snapshot(d) - before)}"
+        return True, "file-level: still stops"
+    if not listing.is_file():
+        return False, "skip-bad: exit 0 but no seeds.rejected.jsonl"
+    rows = [json.loads(line) for line in listing.read_text("utf-8").splitlines()]
+    said = " ".join(f"{r['file']}: {r['field']}: {r['problem']}" for r in rows)
+    missing = [w for w in case.words if w not in said]
+    if not rows or missing:
+        return False, f"skip-bad: listing lacks {missing}: {said[:300]}"
+    if "skipped" not in result.stderr:
+        return False, f"skip-bad: nothing said about skipped records: {result.stderr[:200]}"
+    return True, f"skipped {len(rows)}, listed"
+
+
 def _evolve_built(d: Path) -> tuple[bool, str]:
     """An accepted seed set must also evolve (grounded backend, one round) without trouble."""
     from mmevol.cli import app
@@ -350,6 +382,12 @@ def corpus_category(root: Path) -> CategoryReport:
         ok, what = run_case(case, root / f"case-{i:02d}")
         report.case(ok, f"{case.name}: {what}")
         results.append({"case": case.name, "expect": case.expect, "ok": ok, "result": what})
+    for i, case in enumerate(SKIPPABLE):
+        ok, what = run_case_skipping(case, root / f"skip-{i:02d}")
+        report.case(ok, f"{case.name} (--skip-bad): {what}")
+        results.append(
+            {"case": f"{case.name} (--skip-bad)", "expect": "skip", "ok": ok, "result": what}
+        )
     report.notes = {
         "errors_expected": sum(c.expect == "error" for c in CASES),
         "accepted_expected": sum(c.expect == "ok" for c in CASES),
@@ -357,3 +395,8 @@ def corpus_category(root: Path) -> CategoryReport:
     }
     report.seconds = round(time.monotonic() - t0, 1)
     return report
+
+
+# every record-level error of ``seeds build`` has a --skip-bad twin
+SKIPPABLE = [c for c in CASES if c.expect == "error" and c.build.__qualname__.startswith(
+    ("llava_case", "coco_case", "sharegpt_case"))]  # fmt: skip
