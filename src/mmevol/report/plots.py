@@ -132,10 +132,12 @@ def plot_objects(f: Figures) -> str | None:
     counts = [n for _, n in tail]
     ax.plot(range(1, len(counts) + 1), counts, marker=".", color=PALETTE[0])
     ax.set_yscale("log")
-    for i, (name, n) in enumerate(tail[:6]):
-        ax.annotate(
-            name, (i + 1, n), fontsize=7, xytext=(6, 10 * (i % 3)), textcoords="offset points"
-        )
+    # the head of the tail named in a box (labels at the points overlap when counts tie)
+    head = "\n".join(f"{i}. {name} ({n})" for i, (name, n) in enumerate(tail[:6], start=1))
+    ax.text(
+        0.98, 0.95, head, transform=ax.transAxes, ha="right", va="top", fontsize=7, multialignment="left",
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#bbbbbb"},
+    )  # fmt: skip
     _label(ax, f"Object categories: long tail ({len(tail)} categories)", "rank", "mentions (log)")
     return _svg(fig)
 
