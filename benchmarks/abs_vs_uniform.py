@@ -7,12 +7,13 @@ after the last round, and the accuracy on the weakest type, where "weakest" is c
 dev split after round 0 (identical for both strategies, since round 0 trains on the base data
 only). Nothing is tuned on the held-out split.
 
-    python benchmarks/abs_vs_uniform.py [--seeds 0 1 2] [--rounds 3] [--budget 600]
+    python benchmarks/abs_vs_uniform.py [--seeds 0 1 2] [--rounds 3] [--budget 600] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -69,9 +70,13 @@ def main() -> None:
     ap.add_argument("--weighting", default="linear")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--n-train", type=int, default=300, help="base training scenes")
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (1 thread each)")
+    ap.add_argument("--quick", action="store_true", help="tiny smoke-test setting")
     args = ap.parse_args()
+    if args.quick:
+        args.seeds, args.rounds, args.budget, args.n_train, args.epochs = [0], 1, 40, 20, 1
+    stem = "abs_vs_uniform.quick" if args.quick else "abs_vs_uniform"
     jobs = [(seed, strategy, args) for seed in args.seeds for strategy in ("uniform", "abs")]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:  # each job: 1 torch thread
@@ -98,6 +103,7 @@ def main() -> None:
     }
     result = {
         "command": "python " + " ".join(sys.argv),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -121,11 +127,12 @@ def main() -> None:
         "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "abs_vs_uniform.json").write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", "utf-8")
     lines = [
         "# ABS vs uniform at equal data budget (offline world, tiny VLM)",
         "",
         f"Command: `{result['command']}`  ",
+        f"Date: {result['date']}  ",
         f"Machine: {result['machine']['platform']}, {result['machine']['cpus']} CPUs, torch "
         f"{result['machine']['torch']} (1 thread per run, {args.jobs} runs in parallel); total {result['seconds']} s.",
         "",
@@ -155,7 +162,7 @@ def main() -> None:
             f"{100 * r['heldout_round0_mean']:.1f} | {100 * r['heldout_mean']:.1f} | "
             f"{100 * r['heldout_round0_weakest']:.1f} | {100 * r['heldout_weakest']:.1f} |"
         )
-    (args.out / "abs_vs_uniform.md").write_text("\n".join(lines) + "\n", "utf-8")
+    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n", "utf-8")
     print("\n".join(lines))
 
 

@@ -29,3 +29,12 @@ def world_seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Se
     path = root / "seeds.jsonl"
     write_seeds(seeds, path)
     return path, seeds
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised LLaVA-style model folder built offline (see hf_tiny.py)."""
+    pytest.importorskip("transformers")
+    from hf_tiny import build_tiny_vlm
+
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm"))

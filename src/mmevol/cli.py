@@ -11,13 +11,16 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from mmevol.errors import MmevolError
+from mmevol.loop.ipo_cli import prompts_app
+from mmevol.loop.weights_cli import weights_cmd
 
 app = typer.Typer(
     add_completion=False,
@@ -26,11 +29,19 @@ app = typer.Typer(
 )
 seeds_app = typer.Typer(no_args_is_help=True, help="Build and curate seed sets.")
 app.add_typer(seeds_app, name="seeds")
+app.add_typer(prompts_app, name="prompts")
+app.command("weights")(weights_cmd)
 err = Console(stderr=True)
 out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 # config fields whose CLI flag has another name
-CONFIG_FLAGS = {"direction_weights": "weights", "timeout_s": "timeout", "prices_file": "prices"}
+CONFIG_FLAGS = {
+    "direction_weights": "weights",
+    "timeout_s": "timeout",
+    "prices_file": "prices",
+    "batch_poll_s": "batch-poll",
+    "batch_deadline_s": "batch-deadline",
+}
 
 
 def friendly(fn: F) -> F:
@@ -41,7 +52,7 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except MmevolError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except ValidationError as e:  # settings that fail the config model
             first = e.errors()[0]
@@ -56,7 +67,7 @@ def friendly(fn: F) -> F:
                 msg = f"{e.filename}: {e.strerror}"
             else:
                 msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -135,10 +146,13 @@ def evolve(
         str,
         typer.Option(
             help="grounded = offline programmatic generator (not an LLM); openai = any "
-            "OpenAI-compatible endpoint; fake = test model."
+            "OpenAI-compatible endpoint; hf / vllm = a local model folder run in-process "
+            "(transformers / vLLM); fake = test model."
         ),
     ] = "grounded",
-    model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name at the endpoint (hf/vllm: a local folder).")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="Endpoint base URL (…/v1).")] = None,
     api_key_env: Annotated[
         str, typer.Option(help="Env var holding the API key.")
@@ -166,9 +180,31 @@ def evolve(
     backend_option: Annotated[
         list[str] | None, typer.Option(help="Extra backend setting KEY=JSON (repeatable).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local = this process (asyncio); ray = a Ray cluster.")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: start a local one).")
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(min=1, help="Ray workers (default: the cluster's CPUs).")
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="online = one request per call; batch = the provider's Batch API (typically"
+            " half price, hours); hybrid = batch, stragglers and failures finished online."
+        ),
+    ] = "online",
+    batch_poll: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between batch status polls (grows 1.5x).")
+    ] = 10.0,
+    batch_deadline: Annotated[
+        float, typer.Option(min=0.01, help="hybrid: seconds before a batch is cut short.")
+    ] = 3600.0,
 ) -> None:
     """Evolve seeds for N rounds (evolve -> eliminate -> dedup); re-running resumes."""
-    from mmevol.evolve.config import EvolveConfig
+    from mmevol.evolve.config import EngineName, EvolveConfig, ModeName
     from mmevol.evolve.estimate import estimate_run, render_estimate
     from mmevol.evolve.run import run_evolve
 
@@ -206,6 +242,12 @@ def evolve(
         max_error_rate=max_error_rate,
         prices_file=str(prices) if prices else None,
         backend_options=options,
+        engine=cast(EngineName, engine),  # checked by the model
+        ray_address=ray_address,
+        ray_workers=ray_workers,
+        mode=cast(ModeName, mode),  # checked by the model
+        batch_poll_s=batch_poll,
+        batch_deadline_s=batch_deadline,
     )
     if estimate:
         out.print(render_estimate(estimate_run(config)))
@@ -267,7 +309,7 @@ def stats(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     fmt: Annotated[
-        str, typer.Option("--format", help="llava|sharegpt|llamafactory|parquet|mmevol")
+        str, typer.Option("--format", help="llava|sharegpt|llamafactory|trl|parquet|mmevol")
     ],
     out_path: Annotated[Path, typer.Option("--out", help="File or folder to write.")],
     reviewed_only: Annotated[
@@ -382,7 +424,13 @@ def loop(
     seed: Annotated[int, typer.Option()] = 0,
     weighting: Annotated[str, typer.Option(help="ABS weights: linear or sqrt.")] = "linear",
     n_train: Annotated[int, typer.Option(min=1, help="Base training scenes.")] = 300,
-    epochs: Annotated[int, typer.Option(min=1)] = 12,
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    generator: Annotated[
+        str, typer.Option(help="scene_graph, or engine (evolution engine on the query scenes).")
+    ] = "scene_graph",
+    engine_backend: Annotated[
+        str, typer.Option(help="Backend of --generator engine (grounded by default).")
+    ] = "grounded",
 ) -> None:
     """Closed loop in the offline world: train a tiny VLM, evaluate per question type, sample
     bad cases (ABS), generate targeted questions, retrain from the base; table + plot."""
@@ -395,7 +443,8 @@ def loop(
 
     cfg = LoopConfig.model_validate(
         {"rounds": rounds, "strategy": strategy, "budget": budget, "seed": seed,
-         "weighting": weighting, "n_train": n_train,
+         "weighting": weighting, "n_train": n_train, "generator": generator,
+         "engine_backend": engine_backend,
          "train": TrainConfig.model_validate({"epochs": epochs})}
     )  # fmt: skip
     run_loop(cfg, out_dir, console=out)
@@ -452,6 +501,15 @@ def fake_server(
         seed=seed,
         **more,
     )
+
+
+def _register_train() -> None:
+    from mmevol.train.command import train_command
+
+    app.command("train")(friendly(train_command))
+
+
+_register_train()
 
 
 if __name__ == "__main__":  # pragma: no cover

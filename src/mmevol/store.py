@@ -36,6 +36,10 @@ CREATE INDEX IF NOT EXISTS samples_seed ON samples(seed_id, round);
 CREATE TABLE IF NOT EXISTS failures(
   id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT, seed_id TEXT, round INTEGER, task TEXT,
   error_class TEXT, message TEXT, attempts INTEGER, created REAL, resolved INTEGER DEFAULT 0);
+CREATE TABLE IF NOT EXISTS batches(
+  id TEXT PRIMARY KEY, batch_id TEXT, input_file_id TEXT, status TEXT, remote_status TEXT,
+  keys TEXT, created REAL, updated REAL);
+CREATE TABLE IF NOT EXISTS batch_results(key TEXT PRIMARY KEY, batch TEXT, response TEXT);
 """
 
 
@@ -232,3 +236,45 @@ class Store:
 
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return list(self.db.execute(sql, args))
+
+    # --- provider batches (``--mode batch|hybrid``, see backends.batch) ----------------------
+    def add_batch(self, local_id: str, input_file_id: str, keys: list[str]) -> None:
+        """Journal a batch about to be created: the request keys it covers, no remote id yet."""
+        now = time.time()
+        self.db.execute(
+            "INSERT INTO batches VALUES(?,?,?,?,?,?,?,?)",
+            (local_id, None, input_file_id, "creating", None, json.dumps(keys), now, now),
+        )
+
+    def update_batch(self, local_id: str, **fields: str | None) -> None:
+        """Set ``batch_id``, ``status`` and/or ``remote_status`` of a journalled batch."""
+        cols = [c for c in fields if c in {"batch_id", "status", "remote_status"}]
+        sets = "".join(f"{c}=?, " for c in cols)
+        args = [fields[c] for c in cols]
+        self.db.execute(
+            f"UPDATE batches SET {sets}updated=? WHERE id=?", (*args, time.time(), local_id)
+        )
+
+    def open_batches(self) -> list[dict[str, Any]]:
+        """Batches neither collected nor abandoned: a re-run follows these, never resubmits."""
+        rows = self.db.execute(
+            "SELECT id, batch_id, input_file_id, status, keys, created FROM batches"
+            " WHERE status NOT IN ('collected', 'abandoned') ORDER BY created"
+        )
+        cols = ("id", "batch_id", "input_file_id", "status", "keys", "created")
+        return [{**dict(zip(cols, r, strict=True)), "keys": json.loads(r[4])} for r in rows]
+
+    def collect_batch(self, local_id: str, remote_status: str, ok: dict[str, str]) -> None:
+        """Store a finished batch's successful replies (key -> body) and mark it collected."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO batch_results VALUES(?,?,?)",
+                [(k, local_id, body) for k, body in ok.items()],
+            )
+            self.update_batch(local_id, status="collected", remote_status=remote_status)
+
+    def batch_result(self, key: str) -> str | None:
+        """The reply body a collected batch holds for a request key."""
+        row = self.db.execute("SELECT response FROM batch_results WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])

@@ -202,6 +202,53 @@ class AdmissionController:
         ceiling = min(lim.backoff_cap_s, lim.backoff_base_s * 2 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
 
+    # --- admission and settlement (a subclass may hold them elsewhere, e.g. in a Ray actor) ---
+    async def admit(self, est_tokens: int) -> float:
+        """Wait for the shared pause, a concurrency slot and the rate buckets; return a stamp.
+
+        The slot stays taken until ``settle`` is called with the stamp (the send time here)."""
+        await self._wait_pause()
+        await self._acquire_slot()
+        try:
+            delay = self._requests.reserve(1) if self._requests else 0.0
+            if self._tokens and est_tokens > 0:
+                delay = max(delay, self._tokens.reserve(est_tokens))
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._wait_pause()  # a 429 elsewhere may have paused us meanwhile
+            while self._sends and (late := self._sends.take_now(1)) > 0:
+                await asyncio.sleep(late)
+        except BaseException:
+            await self._release_slot()
+            raise
+        self.counters.sent += 1
+        return time.monotonic()
+
+    async def settle(
+        self,
+        stamp: float,
+        est_tokens: int,
+        *,
+        failure: CallError | None = None,
+        used: int | None = None,
+        abandoned: bool = False,
+    ) -> None:
+        """Free the slot of an admitted call and react to its outcome (AIMD, pause, tokens)."""
+        await self._release_slot()
+        if abandoned:
+            return
+        if failure is None:
+            self._on_success()
+            if used is not None:
+                self.counters.tokens += used
+                if self._tokens and est_tokens > 0:
+                    self._tokens.give_back(est_tokens - used)
+            return
+        if isinstance(failure, RateLimited):
+            self._on_rate_limited(failure, stamp)
+            if self._tokens and est_tokens > 0:
+                self._tokens.give_back(est_tokens)  # the server did not process it
+
     # --- the one entry point -------------------------------------------------------------------
     async def run(
         self,
@@ -218,20 +265,8 @@ class AdmissionController:
         attempt = 0
         while True:
             attempt += 1
-            await self._wait_pause()
-            await self._acquire_slot()
-            started = time.monotonic()
+            stamp = await self.admit(est_tokens)
             try:
-                delay = self._requests.reserve(1) if self._requests else 0.0
-                if self._tokens and est_tokens > 0:
-                    delay = max(delay, self._tokens.reserve(est_tokens))
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await self._wait_pause()  # a 429 elsewhere may have paused us meanwhile
-                while self._sends and (late := self._sends.take_now(1)) > 0:
-                    await asyncio.sleep(late)
-                started = time.monotonic()
-                self.counters.sent += 1
                 try:
                     async with asyncio.timeout(self._limits.timeout_s):
                         result = await fn()
@@ -239,25 +274,16 @@ class AdmissionController:
                     raise CallTimeout(f"no answer within {self._limits.timeout_s:g} s") from None
             except CallError as err:
                 err.attempts = attempt
-                failure: CallError | None = err
+                failure = err
+            except BaseException:
+                await self.settle(stamp, est_tokens, abandoned=True)
+                raise
             else:
-                failure = None
-            finally:
-                await self._release_slot()
-
-            if failure is None:
-                self._on_success()
                 used = (tokens_of or _default_tokens)(result)
-                if used is not None:
-                    self.counters.tokens += used
-                    if self._tokens and est_tokens > 0:
-                        self._tokens.give_back(est_tokens - used)
+                await self.settle(stamp, est_tokens, used=used)
                 return result, attempt
 
-            if isinstance(failure, RateLimited):
-                self._on_rate_limited(failure, started)
-                if self._tokens and est_tokens > 0:
-                    self._tokens.give_back(est_tokens)  # the server did not process it
+            await self.settle(stamp, est_tokens, failure=failure)
             if not failure.retryable or attempt >= self._limits.max_attempts:
                 raise failure
             self.counters.retries += 1

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from mmevol.schema import ImageRef
 
-Task = Literal["evolve", "judge"]
+Task = Literal["evolve", "judge", "revise_prompt"]
 
 
 class Message(BaseModel):

@@ -137,6 +137,8 @@ class FakeLLM:
             value = self._judge(context, rng)
         elif context.get("task") == "evolve":
             value = self._evolve(context, rng)
+        elif context.get("task") == "revise_prompt":
+            value = self._revise_prompt(context)
         else:
             value = {"error": f"unknown task {context.get('task')!r}"}
         text = json.dumps(value, ensure_ascii=False)
@@ -155,6 +157,20 @@ class FakeLLM:
             pretty = json.dumps(json.loads(text), indent=1, ensure_ascii=False)
             return re.sub(r"([}\]\"\deln])(\n\s*[}\]])", r"\1,\2", pretty)
         return f"Sure! Here is the result you asked for:\n```json\n{text}\n```\nHope this helps."
+
+    # --- prompt revision (IPO) ------------------------------------------------------------------
+    @staticmethod
+    def _revise_prompt(ctx: dict[str, Any]) -> dict[str, Any]:
+        """A schema-valid revision: the reviewers' bad-sample notes become rules appended to
+        the system part (a test double of an LLM's rewrite, not a claim to improve prompts)."""
+        text = str(ctx.get("current_prompt") or "")
+        head, sep, tail = text.partition("=== user ===")
+        reviewed = [*ctx.get("reviewed_samples", []), *ctx.get("notes", [])]
+        notes = [r["note"].strip() for r in reviewed if r.get("verdict") == "bad" and r.get("note")]
+        rules = "".join(f"- Avoid this reviewed problem: {n}\n" for n in dict.fromkeys(notes))
+        rules = rules or "- Check every answer against the annotations before replying.\n"
+        new = f"{head.rstrip()}\n\nReviewer guidance ({ctx.get('version')}):\n{rules}{sep}{tail}"
+        return {"prompt": new, "rationale": f"turned {len(notes)} reviewer notes into rules"}
 
     # --- evolve --------------------------------------------------------------------------------
     def _evolve(self, ctx: dict[str, Any], rng: random.Random) -> dict[str, Any]:

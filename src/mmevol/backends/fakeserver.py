@@ -17,6 +17,7 @@ killed then is killed with requests in flight but none answered-and-unrecorded.
 ``GET /_fake/completions`` lists the ``text_key`` of every completed answer in order (what a
 crash test compares with the client's journal), and ``POST /_fake/faults?rate=R`` changes the
 fault rate of the running server (a re-run "with faults off" against the same counters).
+The Batch API (files, batches, batch-level faults) is ``fakebatch``'s, mounted here.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from mmevol.backends.fake import FakeLLM
+from mmevol.backends.fakebatch import FakeBatchConfig, batch_routes
 
 FaultKind = Literal[
     "rate_limit",
@@ -84,6 +86,7 @@ class FakeServerConfig(BaseModel):
     response_formats: list[str] = Field(default_factory=lambda: ["json_schema", "json_object"])
     response_format_status: int = 400  # llama.cpp's server answers 500 instead
     log_level: str = "warning"
+    batch: FakeBatchConfig = Field(default_factory=FakeBatchConfig)
 
     @field_validator("latency", mode="before")
     @classmethod
@@ -389,6 +392,7 @@ def build_app(config: FakeServerConfig) -> Starlette:
             Route("/_fake/release", release, methods=["POST"]),
             Route("/_fake/completions", completions, methods=["GET"]),
             Route("/_fake/faults", set_faults, methods=["POST"]),
+            *batch_routes(st, config.batch),
         ]
     )
     app.state.fake = st

@@ -4,7 +4,8 @@ It never trusts the producer: items written by an LLM (free text) are checked ex
 grounded generator's own. Hard rejections (score 0): a malformed or empty item, an unknown
 manipulation, a placeholder instead of a box, a box outside 0..1 or matching no annotated object
 (IoU < 0.5), a grounding step whose box shows another category than it names, an existence
-answer that contradicts the annotations, and a question with no visual reference (answerable
+answer or (in the shape world) a colour, count or region claim that contradicts the
+annotations (``grounded_facts``), and a question with no visual reference (answerable
 without the image). Otherwise the verdict follows the measured gain over the parent: more steps,
 more objects, new skills, a new format, a longer answer, more boxes; no gain means "no".
 """
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from mmevol.backends.geometry import best_match, format_box, is_normalised, parse_boxes
 from mmevol.backends.geometry import placeholder_boxes as find_placeholders
+from mmevol.backends.grounded_facts import fact_conflict
 from mmevol.backends.grounded_scene import COMMON_CATEGORIES, View, plural
 from mmevol.loop.world import COLORS, SHAPES, SIZES
 from mmevol.schema import QA
@@ -137,7 +139,7 @@ def _hard_check(view: View, qa: QA) -> str | None:
             hit = annotated[best_match(boxes[0], [t.box for t in annotated if t.box])[0]]
             if hit.category not in named:
                 return f"grounding step names {named[0]!r} but its box shows a {hit.category}"
-    conflict = _existence_conflict(view, qa)
+    conflict = _existence_conflict(view, qa) or fact_conflict(view, qa)
     if conflict:
         return conflict
     if not _visual(view, qa.question):

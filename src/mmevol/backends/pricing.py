@@ -4,7 +4,9 @@ A small built-in table (USD per one million input / output tokens) covers common
 users extend or override it with a JSON file ``{"model": {"input": x, "output": y}}``. Model
 names match exactly, else by the longest known prefix (``gpt-4o-mini-2024-07-18`` is priced as
 ``gpt-4o-mini``), after dropping a ``provider/`` prefix. An unknown model costs 0.0 and is
-remembered in ``unknown_models`` so the caller can warn once.
+remembered in ``unknown_models`` so the caller can warn once. Calls sent through a provider's
+Batch API (``--mode batch|hybrid``) cost ``batch_factor`` of that: half by default, as hosted
+APIs typically charge; a price file entry may set its own ``"batch": factor``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ BUILTIN_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4-turbo": (10.00, 30.00),
     "gpt-3.5-turbo": (0.50, 1.50),
 }
+
+
+BATCH_FACTOR = 0.5  # share of the online price a batch call typically costs
 
 
 def _price_pair(model: str, entry: Any) -> tuple[float, float]:
@@ -58,11 +63,23 @@ class PriceTable:
 
     def __init__(self, extra: Mapping[str, Any] | str | Path | None = None) -> None:
         self.prices: dict[str, tuple[float, float]] = dict(BUILTIN_PRICES)
+        entries: Mapping[str, Any] = {}
         if isinstance(extra, (str, Path)):
             self.prices.update(load_prices(extra))
+            entries = json.loads(Path(extra).read_text("utf-8"))
         elif extra:
             self.prices.update({str(k): _price_pair(str(k), v) for k, v in extra.items()})
+            entries = extra
+        self.batch_factors: dict[str, float] = {
+            str(k): float(v["batch"])
+            for k, v in entries.items()
+            if isinstance(v, Mapping) and "batch" in v
+        }
         self.unknown_models: set[str] = set()
+
+    def batch_factor(self, model: str) -> float:
+        """Share of the online price that a Batch API call of ``model`` costs."""
+        return self.batch_factors.get(model.strip(), BATCH_FACTOR)
 
     def lookup(self, model: str) -> tuple[float, float] | None:
         """The (input, output) price of a model, or None when it is unknown."""

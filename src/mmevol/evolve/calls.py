@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmevol.backends.base import ModelCall
-from mmevol.prompts import load_template
+from mmevol.prompts import Template, load_template
 from mmevol.schema import QA, Direction, EvolveOutput, JudgeOutput, Seed
 from mmevol.vocab import FORMAT_HELP, FORMATS, MANIPULATION_HELP, MANIPULATIONS, SKILL_HELP, SKILLS
 
@@ -44,9 +44,11 @@ def evolve_call(
     *,
     temperature: float,
     max_tokens: int,
+    template: Template | None = None,
 ) -> ModelCall:
-    """The call asking a model to evolve every item of one image in one direction."""
-    template = load_template(direction)
+    """The call asking a model to evolve every item of one image in one direction
+    (``template``: a run's own version of the direction's prompt, else the bundled one)."""
+    template = template or load_template(direction)
     context = {
         "task": "evolve",
         "direction": direction,

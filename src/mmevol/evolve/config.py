@@ -11,7 +11,7 @@ import hashlib
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -32,7 +32,16 @@ OPERATIONAL = {
     "out",
     "seeds",
     "prices_file",
+    "engine",
+    "ray_address",
+    "ray_workers",
+    "mode",
+    "batch_poll_s",
+    "batch_deadline_s",
 }
+
+EngineName = Literal["local", "ray"]
+ModeName = Literal["online", "batch", "hybrid"]
 
 
 class EvolveConfig(BaseModel):
@@ -69,6 +78,16 @@ class EvolveConfig(BaseModel):
     prices_file: str | None = None
     backend_options: dict[str, Any] = Field(default_factory=dict)
     progress: bool = True
+    # where units run: this process (asyncio) or a Ray cluster (``mmevol.scale``); a run may
+    # switch between them on resume, as both journal into the same run.sqlite
+    engine: EngineName = "local"
+    ray_address: str | None = None
+    ray_workers: int | None = Field(default=None, ge=1)
+    # how calls reach the endpoint: one request each, or through its Batch API
+    # (``backends.batch``; replies and cache keys are the same, so a run may switch on resume)
+    mode: ModeName = "online"
+    batch_poll_s: float = Field(default=10.0, gt=0)
+    batch_deadline_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("direction_weights")
     @classmethod

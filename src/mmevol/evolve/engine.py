@@ -26,12 +26,14 @@ from mmevol.backends.base import (
     ParseFailed,
     Reply,
 )
+from mmevol.backends.batch_api import MAX_REQUESTS
 from mmevol.evolve.calls import evolve_call, judge_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.dedup import SeedDeduper
 from mmevol.evolve.eliminate import rule_problems, rule_verdict
 from mmevol.evolve.normalize import normalize_item
 from mmevol.evolve.parse import parse_reply, reask_messages
+from mmevol.prompts import Template
 from mmevol.schema import (
     DIRECTIONS,
     QA,
@@ -94,7 +96,13 @@ class Counters:
 class Engine:
     """Runs the evolve stage of one run directory."""
 
-    def __init__(self, config: EvolveConfig, store: Store, backend: Backend) -> None:
+    def __init__(
+        self,
+        config: EvolveConfig,
+        store: Store,
+        backend: Backend,
+        templates: dict[str, Template] | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.backend = backend
@@ -102,6 +110,8 @@ class Engine:
         self.stop_reason: str | None = None
         self._spent = store.spent()
         self._last_error = ""
+        # the run's own prompt versions (``mmevol prompts``) replace the bundled templates
+        self.templates = templates or {}
 
     # --- model calls ------------------------------------------------------------------------
     async def call_model(self, call: ModelCall, unit: str) -> Reply:
@@ -164,6 +174,7 @@ class Engine:
             round_,
             temperature=self.config.temperature,
             max_tokens=self.config.max_tokens,
+            template=self.templates.get(direction),
         )
         output = await self.call_and_parse(call, EvolveOutput, unit, stats)
         by_source: dict[int, QA] = {}
@@ -307,7 +318,12 @@ class Engine:
         c = self.counters
         c.units_failed += 1
         c.failures_by_class[err.error_class] += 1
-        self._last_error = f"{err.error_class}: {err}"
+        self.check_error_rate(f"{err.error_class}: {err}")
+
+    def check_error_rate(self, last_error: str) -> None:
+        """Set ``stop_reason`` once the share of failed units passes ``max_error_rate``."""
+        c = self.counters
+        self._last_error = last_error
         attempted = c.units_done + c.units_failed
         if (
             attempted >= self.config.min_units_for_error_rate
@@ -323,6 +339,8 @@ class Engine:
     async def run(self, seeds: Iterable[Seed]) -> None:
         """Evolve every seed; stops scheduling new units once ``stop_reason`` is set."""
         limit = max(4, self.config.concurrency * 2)
+        if self.config.mode != "online":  # a round's calls must be queued together to share a batch
+            limit = max(limit, MAX_REQUESTS)
         slots = asyncio.Semaphore(limit)
         tasks: list[asyncio.Task[None]] = []
         try:

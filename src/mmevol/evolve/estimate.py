@@ -33,6 +33,8 @@ class Estimate(BaseModel):
     input_tokens: int
     output_tokens: int
     cost_usd: float | None
+    batch_cost_usd: float | None = None  # the same calls at the Batch API price
+    mode: str = "online"
     model: str
     assumptions: list[str]
 
@@ -77,6 +79,8 @@ def estimate_run(config: EvolveConfig) -> Estimate:
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cost_usd=None if cost is None else round(cost, 4),
+        batch_cost_usd=None if cost is None else round(cost * prices.batch_factor(model), 4),
+        mode=config.mode,
         model=model,
         assumptions=[
             f"prompt sizes measured on {len(sample)} seeds at {CHARS_PER_TOKEN} chars/token",
@@ -89,6 +93,10 @@ def estimate_run(config: EvolveConfig) -> Estimate:
 
 def render_estimate(est: Estimate) -> str:
     cost = "unknown price (add it with --prices)" if est.cost_usd is None else f"${est.cost_usd}"
+    if est.batch_cost_usd is not None:
+        online, batch = f"${est.cost_usd} online", f"${est.batch_cost_usd} with --mode batch"
+        cost = f"{batch} ({online})" if est.mode != "online" else f"{online} ({batch})"
+        cost += "; batch prices are typically half, hybrid falls between"
     lines = [
         f"seeds {est.seeds}, items {est.items}, rounds {est.rounds}, model {est.model}",
         f"expected calls {est.calls}, input tokens {est.input_tokens}, "

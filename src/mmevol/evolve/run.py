@@ -8,6 +8,7 @@ Layout of ``RUN_DIR``:
     dataset.jsonl        the final dataset: seeds + every kept evolution (sorted by id)
     failures.jsonl       open failure records (a re-run retries them)
     stats.json           the numbers ``mmevol stats`` prints
+    batches/             --mode batch|hybrid: batch input files until uploaded (then removed)
 Inputs are validated before anything is created, so bad input leaves nothing behind.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmevol.backends.base import Backend, make_backend
+from mmevol.backends.batch import check_mode, with_mode
 from mmevol.errors import ConfigError, InputError, MmevolError
 from mmevol.evolve.config import EvolveConfig, config_record
 from mmevol.evolve.engine import Engine
@@ -29,6 +31,7 @@ from mmevol.evolve.invariants import check_run
 from mmevol.evolve.progress import live_progress
 from mmevol.evolve.stats import compute_stats
 from mmevol.fsutil import atomic_writer, remove_stale_temps, write_json, write_jsonl
+from mmevol.prompts.versions import active_templates
 from mmevol.seeds import read_seeds
 from mmevol.store import Store
 
@@ -124,14 +127,34 @@ def run_evolve(config: EvolveConfig) -> RunResult:
 
 
 def _run_evolve(config: EvolveConfig) -> RunResult:
+    if config.engine == "ray":
+        from mmevol.scale.cluster import ray_session
+
+        check_mode(config)
+        # joined (or started) before anything is written: a missing extra or a cluster that
+        # cannot be reached is a one-line error that leaves no run directory behind
+        with ray_session(config.ray_address):
+            return _evolve_here(config)
+    return _evolve_here(config)
+
+
+def _evolve_here(config: EvolveConfig) -> RunResult:
+    check_mode(config)  # a backend without a batch API: refused before anything is written
     store, backend = open_run(config)
+    backend = with_mode(backend, store, config)
     run_dir = Path(config.out)
-    engine = Engine(config, store, backend)
+    engine = Engine(config, store, backend, templates=active_templates(run_dir))
 
     async def main() -> None:
         try:
             async with live_progress(engine, enabled=config.progress):
-                await engine.run(read_seeds(run_dir / "seeds.jsonl"))
+                seeds = read_seeds(run_dir / "seeds.jsonl")
+                if config.engine == "ray":
+                    from mmevol.scale.ray_runner import run_ray
+
+                    await run_ray(engine, seeds)
+                else:
+                    await engine.run(seeds)
         finally:
             await backend.aclose()
 

@@ -26,10 +26,12 @@ from mmevol.io.llava import llava_record
 from mmevol.io.official import write_official
 from mmevol.io.sharegpt import sharegpt_record
 from mmevol.io.tabular import write_json_ordered, write_parquet, write_samples
+from mmevol.io.trl import plain, trl_record
 from mmevol.schema import QA, ImageRef, Sample, Seed
 
 GROUPS = ("round", "seed", "sample")
 LLAMAFACTORY_NAME = "mmevol"
+TRL_DATA = "data.jsonl"
 Exporter = Callable[[list[Sample], Mapping[str, Seed], Path, str], Path]
 
 
@@ -96,29 +98,42 @@ def _image_suffix(path: Path) -> str:
     return suffix if re.fullmatch(r"\.[a-z0-9]{2,5}", suffix) else ".jpg"
 
 
+def _copy_image(image: ImageRef, key: str, tmp: Path, copied: dict[str, str], fmt: str) -> str:
+    """Copy an image once into ``tmp/images/<digest>.<ext>``; its path relative to ``tmp``."""
+    rel = copied.get(image.digest)
+    if rel is None:
+        src = Path(image.path)
+        if not src.is_file():
+            raise InputError(src, "image", f"file not found (sample {key}); {fmt} copies pixels")
+        rel = f"images/{digest_hex(image.digest)}{_image_suffix(src)}"
+        shutil.copyfile(src, tmp / rel)
+        copied[image.digest] = rel
+    return rel
+
+
+def _one_image_token(qas: list[QA]) -> list[QA]:
+    """The items with stray ``<image>`` tokens taken out of their text, so that the exported
+    record holds exactly one token for its one image (LLaMA-Factory checks the count)."""
+    return [
+        qa.model_copy(update={"question": plain(qa.question), "answer": plain(qa.answer)})
+        for qa in qas
+    ]
+
+
 def export_llamafactory(
     samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str
 ) -> Path:
     """A LLaMA-Factory dataset folder: ``data.json`` (sharegpt formatting with ``messages`` and
-    ``images``), ``dataset_info.json`` registering it as ``mmevol``, and ``images/<digest>.<ext>``
-    copies referenced relative to the folder (LLaMA-Factory's default media dir)."""
+    ``images``, one ``<image>`` token in the first user turn), ``dataset_info.json`` registering
+    it as ``mmevol``, and ``images/<digest>.<ext>`` copies referenced relative to the folder
+    (LLaMA-Factory's default media dir)."""
     with atomic_dir(out) as tmp:
         (tmp / "images").mkdir()
         copied: dict[str, str] = {}
         records = []
         for key, image, qas in conversations(samples, group):
-            rel = copied.get(image.digest)
-            if rel is None:
-                src = Path(image.path)
-                if not src.is_file():
-                    raise InputError(
-                        src, "image", f"file not found (sample {key}); llamafactory copies pixels"
-                    )
-                rel = f"images/{digest_hex(image.digest)}{_image_suffix(src)}"
-                shutil.copyfile(src, tmp / rel)
-                copied[image.digest] = rel
-            rec = sharegpt_record(rel, qas)
-            records.append(rec)
+            rel = _copy_image(image, key, tmp, copied, "llamafactory")
+            records.append(sharegpt_record(rel, _one_image_token(qas)))
         write_json_ordered(tmp / "data.json", records)
         info = {
             LLAMAFACTORY_NAME: {
@@ -134,6 +149,21 @@ def export_llamafactory(
             }
         }
         write_json_ordered(tmp / "dataset_info.json", info)
+    return out
+
+
+def export_trl(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+    """A folder for TRL's ``SFTTrainer`` (vision): ``data.jsonl`` with ``images`` + typed-block
+    ``messages`` (see ``io.trl``) and ``images/<digest>.<ext>`` copies, referenced relative to
+    the folder (``mmevol train`` resolves them)."""
+    with atomic_dir(out) as tmp:
+        (tmp / "images").mkdir()
+        copied: dict[str, str] = {}
+        records = []
+        for key, image, qas in conversations(samples, group):
+            rel = _copy_image(image, key, tmp, copied, "trl")
+            records.append(trl_record(rel, qas, key))
+        write_jsonl(tmp / TRL_DATA, records)
     return out
 
 
@@ -166,6 +196,7 @@ EXPORTERS: dict[str, Exporter] = {
     "llava": export_llava,
     "sharegpt": export_sharegpt,
     "llamafactory": export_llamafactory,
+    "trl": export_trl,
     "parquet": export_parquet,
     "mmevol": export_mmevol,
     "jsonl": export_jsonl,
@@ -181,7 +212,7 @@ def export(
     group: str = "round",
 ) -> Path:
     """Write the kept ``samples`` in format ``fmt`` at ``out`` (a file, or a folder for
-    ``llamafactory`` and ``mmevol``); returns ``out``."""
+    ``llamafactory``, ``trl`` and ``mmevol``); returns ``out``."""
     fn = EXPORTERS.get(fmt)
     if fn is None:
         raise ConfigError(

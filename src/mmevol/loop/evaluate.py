@@ -47,7 +47,7 @@ def predict(trained: Trained, questions: list[Question], cache: ImageCache) -> d
     with torch.no_grad():
         for qs in scene_batches(questions, 512, None):
             b = make_batch(qs, cache, trained.vocab)
-            logits = trained.model(b.images, b.image_index, b.tokens, b.lengths)
+            logits = b.logits(trained.model)
             for q, k in zip(qs, logits.argmax(dim=1).tolist(), strict=True):
                 out[q.id] = ANSWERS[k]
     return out

@@ -1,18 +1,22 @@
 """The tiny VLM of the closed loop: a CNN image encoder, a GRU question encoder, an answer head.
 
-This module owns the network and its tokenizer. The model is a classifier over the closed
-answer vocabulary (``questions.ANSWERS``):
+This module owns the network, its tokenizer and the per-question side inputs it reads. The
+model is a classifier over the closed answer vocabulary (``questions.ANSWERS``):
 
-- image: a small CNN (2x2 patches, two 3x3 convolutions, a 1x1 one, batch norm: without it,
-  shape kinds were barely learned here) over the downscaled render plus two coordinate channels,
-  giving an 8x8 grid of features to which the grid's coordinates are appended;
+- image: a small CNN (2x2 patches, 3x3 convolutions with batch norm, a 1x1 one) over the
+  downscaled render plus two coordinate channels, giving an 8x8 grid of cells, each with its
+  grid coordinates and a learned position embedding;
 - question: token embeddings and a one-layer GRU (its last state is the question vector);
-- fusion: FiLM: the question scales and shifts every cell's features (cells carry a learned
-  position embedding), a 1x1 layer mixes them, max- and mean-pooling over the cells are
-  concatenated with the question vector and a two-layer MLP gives the answer logits.
+- fusion: FiLM (the question scales and shifts every cell's features), a 1x1 mixing layer,
+  then three readouts of the cells: max- and mean-pooling, two question-driven attention
+  glimpses (softmax over cells; two, so a relation can look at both of its objects), and *box pooling*: every box written in the question
+  (``[x1, y1, x2, y2]``, up to four, in order) averages the cells it covers;
+- head: an MLP over the question vector and the readouts gives the answer logits; the boxes'
+  pooled features also score the option letters A-D (a pointer: option k's logit is a score
+  of box k), and a *family mask* keeps only the answers of the kind the question asks for
+  (``questions.FAMILIES``: a colour question is only ever answered with a colour).
 
-Boxes written in questions (``[x1, y1, x2, y2]``) are tokenized to two tokens, the column and
-row of their centre on an 8x8 grid, which is all this model needs to relate a box to the image.
+Boxes are also tokenized to two tokens, the column and row of their centre on the 8x8 grid.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ import re
 import torch
 from torch import nn
 
-from mmevol.loop.questions import LETTERS
+from mmevol.loop.questions import ANSWERS, FAMILIES, LETTERS
 
 GRID = 8
+MAX_BOXES = 4
+GLIMPSES = 2
 PAD, UNK = "<pad>", "<unk>"
 _TOKEN = re.compile(r"\[[^\]]*\]|[A-Za-z]+|\d+|\?")
+_BOX = re.compile(r"\[\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*\]")
+FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)
+LETTER_INDEX = [ANSWERS.index(x) for x in LETTERS]
 
 
 def tokenize(text: str) -> list[str]:
@@ -47,6 +56,35 @@ def tokenize(text: str) -> list[str]:
         else:
             out.append(tok.lower())
     return out
+
+
+def box_cells(text: str) -> torch.Tensor:
+    """(MAX_BOXES, GRID * GRID) weights: row k averages the cells whose centre lies in the
+    k-th box of ``text`` (the nearest cell when none does); rows of missing boxes are zero."""
+    out = torch.zeros(MAX_BOXES, GRID * GRID)
+    centres = (torch.arange(GRID, dtype=torch.float32) + 0.5) / GRID
+    for k, m in enumerate(_BOX.finditer(text)):
+        if k == MAX_BOXES:
+            break
+        x1, y1, x2, y2 = (float(v) for v in m.groups())
+        inx = (centres >= x1) & (centres <= x2)
+        iny = (centres >= y1) & (centres <= y2)
+        cells = (iny[:, None] & inx[None, :]).flatten().float()
+        if cells.sum() == 0:
+            cx = min(GRID - 1, max(0, int((x1 + x2) / 2 * GRID)))
+            cy = min(GRID - 1, max(0, int((y1 + y2) / 2 * GRID)))
+            cells[cy * GRID + cx] = 1.0
+        out[k] = cells / cells.sum()
+    return out
+
+
+def family_masks() -> torch.Tensor:
+    """(n_families, n_answers) booleans: which answers each family allows."""
+    mask = torch.zeros(len(FAMILY_NAMES), len(ANSWERS), dtype=torch.bool)
+    for i, fam in enumerate(FAMILY_NAMES):
+        for a in FAMILIES[fam]:
+            mask[i, ANSWERS.index(a)] = True
+    return mask
 
 
 class Vocab:
@@ -84,7 +122,7 @@ def _coords(n: int, size: int) -> torch.Tensor:
 
 
 class TinyVLM(nn.Module):
-    """Image + question -> logits over the answer vocabulary."""
+    """Image + question (+ its boxes and answer family) -> logits over the answer vocabulary."""
 
     def __init__(
         self,
@@ -94,6 +132,7 @@ class TinyVLM(nn.Module):
         emb: int = 64,
         hidden: int = 128,
         fused: int = 128,
+        glimpses: int = GLIMPSES,
     ) -> None:
         super().__init__()
         c2, c3 = width, 2 * width
@@ -115,9 +154,13 @@ class TinyVLM(nn.Module):
         self.norm = nn.GroupNorm(1, fused)
         self.film = nn.Linear(hidden, 2 * fused)
         self.mix = nn.Conv1d(fused, fused, 1)
+        self.attend = nn.Conv1d(fused, glimpses, 1)
+        self.pointer = nn.Sequential(nn.Linear(fused, 64), nn.ReLU(), nn.Linear(64, 1))
         self.head = nn.Sequential(
-            nn.Linear(hidden + 2 * fused, 256), nn.ReLU(), nn.Linear(256, n_answers)
+            nn.Linear(hidden + (3 + glimpses) * fused, 256), nn.ReLU(), nn.Linear(256, n_answers)
         )
+        self.masks: torch.Tensor
+        self.register_buffer("masks", family_masks(), persistent=False)
 
     def grid(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, H, W, 3) -> features (N, C+2, 8, 8), the grid coordinates appended."""
@@ -141,16 +184,26 @@ class TinyVLM(nn.Module):
         image_index: torch.Tensor,
         tokens: torch.Tensor,
         lengths: torch.Tensor,
+        boxes: torch.Tensor,
+        family: torch.Tensor,
     ) -> torch.Tensor:
-        """Logits (Q, n_answers) for Q questions; ``image_index[q]`` is question q's image."""
+        """Logits (Q, n_answers) for Q questions; ``image_index[q]`` is question q's image,
+        ``boxes`` (Q, MAX_BOXES, cells) its box weights, ``family`` (Q,) its answer family."""
         g = self.grid(images).flatten(2)  # each image encoded once, however many questions
         q = self.question(tokens, lengths)
         gamma, beta = self.film(q).unsqueeze(-1).chunk(2, dim=1)  # (Q, F, 1) each
         cells = self.norm(self.proj(g) + self.pos)[image_index]  # (Q, F, P)
         h = torch.relu(cells * (1 + gamma) + beta)
         h = torch.relu(self.mix(h))
-        pooled = torch.cat([h.amax(dim=2), h.mean(dim=2)], dim=1)
-        return self.head(torch.cat([q, pooled], dim=1))
+        att = torch.softmax(self.attend(h), dim=2)  # (Q, G, P)
+        glimpses = torch.einsum("qfp,qgp->qgf", h, att).flatten(1)
+        per_box = torch.einsum("qfp,qkp->qkf", h, boxes)  # (Q, K, F)
+        pooled = [h.amax(dim=2), h.mean(dim=2), glimpses, per_box[:, 0]]
+        logits = self.head(torch.cat([q, *pooled], dim=1))
+        has_box = boxes.sum(dim=2) > 0  # (Q, K)
+        ptr = self.pointer(per_box).squeeze(-1) * has_box  # (Q, K)
+        logits = logits.index_add(1, torch.tensor(LETTER_INDEX), ptr)
+        return logits.masked_fill(~self.masks[family], -1e4)
 
 
 def n_parameters(model: nn.Module) -> int:

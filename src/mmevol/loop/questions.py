@@ -1,27 +1,29 @@
 """Question types of the closed loop's world, each with an exact answer from the scene graph.
 
 This module owns the question *types* (``QTYPES``), the closed answer vocabulary (``ANSWERS``,
-so a tiny classifier can answer every question), the ``Question`` record and one generator per
-type. A generator reads only the ``Scene`` (and, for POPE-style absent objects, corpus
-statistics in ``PopeStats``) and returns up to ``n`` distinct questions; a type that cannot be
-asked about a scene (no printed word for OCR, no unique object to refer to) returns fewer.
+so a tiny classifier can answer every question) split into answer kinds (``FAMILIES``: a
+question form always asks for one kind, e.g. a colour, so the model scores only those), the
+``Question`` record and one generator per type. A generator reads only the ``Scene`` (and, for
+POPE-style absent objects, corpus statistics in ``pope.PopeStats``) and returns up to ``n``
+distinct questions; a type that cannot be asked about a scene (no printed word for OCR, no
+unique object to refer to) returns fewer.
 
 Existence questions come in POPE's variants: ``present`` (answer yes) and three ways of picking
-an absent object (answer no): ``random`` (any absent colour+kind), ``popular`` (the most frequent
-names of the corpus that are absent here) and ``cooccur`` (the names that co-occur most with this
-scene's objects in the corpus, absent here).
+an absent object (answer no), ``random``, ``popular`` and ``cooccur`` (see ``loop.pope``).
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mmevol.loop.pope import ALL_NAMES, PopeStats, absent_name
 from mmevol.loop.world import COLORS, SHAPES, SIZES, WORDS, Scene, Shape, plural
+
+__all__ = ["ALL_NAMES", "PopeStats", "absent_name"]  # re-exported: older imports keep working
 
 QTYPES: tuple[str, ...] = (
     "existence", "counting", "attribute", "grounding", "referring",
@@ -35,6 +37,17 @@ ANSWERS: tuple[str, ...] = (
     *LETTERS, *SHAPES, *RELATIONS, *WORDS,
 )  # fmt: skip
 ABSENT_VARIANTS: tuple[str, ...] = ("random", "popular", "cooccur")
+FAMILIES: dict[str, tuple[str, ...]] = {  # the answer kinds; every question form asks for one
+    "yes_no": ("yes", "no"),
+    "number": tuple(str(i) for i in range(MAX_COUNT + 1)),
+    "color": tuple(COLORS),
+    "size": tuple(SIZES),
+    "letter": LETTERS,
+    "shape": SHAPES,
+    "relation": RELATIONS,
+    "word": WORDS,
+}
+FAMILY_OF: dict[str, str] = {a: f for f, answers in FAMILIES.items() for a in answers}
 SIZE_RANK = {s: i for i, s in enumerate(SIZES)}
 
 
@@ -49,28 +62,13 @@ class Question(BaseModel):
     text: str
     answer: str
     variant: str = ""
+    family: str = Field(default="", description="the answer kind the question form asks for")
     meta: dict[str, object] = Field(default_factory=dict)
 
-
-@dataclass
-class PopeStats:
-    """Name frequencies and co-occurrences of a scene corpus (object name = ``colour kind``)."""
-
-    freq: Counter[str] = field(default_factory=Counter)
-    co: dict[str, Counter[str]] = field(default_factory=dict)
-
-    @classmethod
-    def from_scenes(cls, scenes: Iterable[Scene]) -> PopeStats:
-        stats = cls()
-        for scene in scenes:
-            names = sorted({s.name for s in scene.shapes})
-            stats.freq.update(names)
-            for a in names:
-                stats.co.setdefault(a, Counter()).update(b for b in names if b != a)
-        return stats
-
-
-ALL_NAMES: tuple[str, ...] = tuple(f"{c} {k}" for c in COLORS for k in SHAPES)
+    def answer_family(self) -> str:
+        """``family``, or for old records the family of the gold answer (the same thing: each
+        question form of every generator always asks for one kind of answer)."""
+        return self.family or FAMILY_OF[self.answer]
 
 
 def _unique(scene: Scene) -> list[Shape]:
@@ -96,26 +94,6 @@ def relation(a: Shape, b: Shape) -> str | None:
     if abs(dx) > abs(dy):
         return "left" if dx < 0 else "right"
     return "above" if dy < 0 else "below"
-
-
-def absent_name(scene: Scene, variant: str, rng: random.Random, stats: PopeStats) -> str | None:
-    """An object name certainly absent from ``scene``, picked the POPE ``variant`` way."""
-    present = {s.name for s in scene.shapes}
-    absent = [n for n in ALL_NAMES if n not in present]
-    if not absent:
-        return None
-    if variant == "random":
-        return rng.choice(absent)
-    if variant == "popular":
-        ranked = sorted(absent, key=lambda n: (-stats.freq[n], n))
-    elif variant == "cooccur":
-        score = Counter[str]()
-        for p in present:
-            score.update(stats.co.get(p, Counter()))
-        ranked = sorted(absent, key=lambda n: (-score[n], -stats.freq[n], n))
-    else:
-        raise ValueError(f"unknown absent-object variant {variant!r}")
-    return rng.choice(ranked[:8])
 
 
 Cand = tuple[str, str, str, dict[str, object]]  # text, answer, variant, meta
@@ -307,6 +285,7 @@ def make_questions(
                 text=text,
                 answer=answer,
                 variant=variant,
+                family=FAMILY_OF[answer],
                 meta=meta,
             )
         )

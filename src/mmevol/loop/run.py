@@ -8,11 +8,15 @@ outputs) and the run directory it writes:
     round_K/metrics.json     dev (mining) and held-out (reporting) accuracy per type, training log
     round_K/abs.json         error rates, weights, quotas, bad cases, query images (K < rounds)
     round_K/generated_*.jsonl  the scenes and questions generated after round K
+    round_K/engine/TYPE/     with ``generator="engine"``: the engine's images and run.sqlite
     metrics.json, table.md, accuracy.png, accuracy.svg   every round together
 
 Round 0 trains on the base set only; round K trains a fresh model (same seed) on the base set
 plus everything generated after rounds 0..K-1, as the MLLM-DataEngine paper retrains from the
 base each round. Only the dev split is mined; the held-out split is only ever scored.
+New questions come from the scene graph (``abs.generate_for_type``) or, with
+``generator="engine"``, from the evolution engine on the same query scenes
+(``evolved.engine_for_type``).
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
+from mmevol.backends.base import Backend, make_backend
 from mmevol.fsutil import write_json
 from mmevol.loop.abs import bad_cases, generate_for_type, pick_query_images, quotas, type_weights
 from mmevol.loop.evaluate import embed_images, evaluate
+from mmevol.loop.evolved import engine_for_type
 from mmevol.loop.questions import QTYPES, Question
 from mmevol.loop.splits import (
     ImageCache,
+    WorldConfig,
     build_splits,
     draw_scenes,
     write_questions,
@@ -60,6 +67,12 @@ class LoopConfig(BaseModel):
     pool_factor: int = Field(default=3, ge=1)
     bad_cases_per_type: int = Field(default=8, ge=0)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
+    world: WorldConfig = Field(default_factory=lambda: WorldConfig())
+    # scene_graph: questions computed from the scene graph; engine: the query scenes go
+    # through the evolution engine with ``engine_backend`` (loop.evolved.engine_for_type)
+    generator: Literal["scene_graph", "engine"] = "scene_graph"
+    engine_backend: str = "grounded"
+    engine_options: dict[str, str] = Field(default_factory=dict)
 
 
 def _round_dir(out: Path, k: int) -> Path:
@@ -73,7 +86,9 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
     console = console or Console(quiet=True)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", cfg.model_dump())
-    splits, stats, used = build_splits(cfg.seed, cfg.n_train, cfg.n_dev, cfg.n_heldout)
+    splits, stats, used = build_splits(
+        cfg.seed, cfg.n_train, cfg.n_dev, cfg.n_heldout, world=cfg.world
+    )
     (out / "data").mkdir(exist_ok=True)
     for name, split in splits.items():
         write_scenes(out / "data" / f"{name}_scenes.jsonl", split.scenes)
@@ -83,6 +98,9 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
     cache.add(scenes)
     generated: list[Question] = []
     history: list[dict[str, object]] = []
+    backend: Backend | None = None
+    if cfg.generator == "engine":
+        backend = make_backend(cfg.engine_backend, **cfg.engine_options)
     rng = random.Random(f"loop:{cfg.seed}")
     for k in range(cfg.rounds + 1):
         t0 = time.perf_counter()
@@ -104,7 +122,9 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
             quota = quotas(weights, cfg.budget)
             cases = bad_cases(splits["dev"].questions, dev.predictions, cfg.bad_cases_per_type, rng)
             n_pool = cfg.pool_factor * (math.ceil(cfg.budget / cfg.per_image) + len(QTYPES))
-            pool = draw_scenes(f"pool{k}", cfg.seed, n_pool, used)  # never dev or held-out
+            pool = draw_scenes(
+                f"pool{k}", cfg.seed, n_pool, used, cfg.world
+            )  # never dev or held-out
             cache.add(pool)
             pool_ids = list(pool)
             pool_emb = embed_images(trained, pool_ids, cache)
@@ -121,7 +141,12 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
                 order = sim + rand
                 # extra scenes in case some cannot carry this type (no word to read, ...)
                 order += [s for s in pool_ids if s not in taken and s not in set(order)]
-                made = generate_for_type(t, quota[t], order, pool, rng, stats, cfg.per_image, k)
+                if backend is not None:
+                    made = engine_for_type(
+                        t, quota[t], order, pool, cfg.per_image, k, rdir / "engine" / t, backend
+                    )
+                else:
+                    made = generate_for_type(t, quota[t], order, pool, rng, stats, cfg.per_image, k)
                 taken.update(q.scene_id for q in made)
                 queries[t] = {"similar": sim, "random": rand}
                 new += made

@@ -19,12 +19,26 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
 
 from mmevol.fsutil import write_jsonl
 from mmevol.loop.questions import PopeStats, Question, questions_for_scene
 from mmevol.loop.world import Scene, make_scene, render
 
 SPLITS = ("train", "dev", "heldout")
+
+
+class WorldConfig(BaseModel):
+    """How the loop's scenes are drawn (``world.make_scene``): Zipf-like skew of kinds and
+    colours, the chance that a pair partner comes along, and the printed word's size."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skew: float = Field(default=1.0, ge=0, le=3)
+    pair_prob: float = Field(default=0.6, ge=0, le=1)
+    text_scale: float = Field(default=0.45, gt=0, le=0.5)
+    text_prob: float = Field(default=0.5, ge=0, le=1)
+    text_stroke: float = Field(default=0.1, ge=0, le=0.3)
 
 
 def scene_digest(scene: Scene) -> str:
@@ -45,13 +59,23 @@ class Split:
         return {scene_digest(s) for s in self.scenes.values()}
 
 
-def draw_scenes(namespace: str, seed: int, n: int, reserved: set[str]) -> dict[str, Scene]:
+def draw_scenes(
+    namespace: str, seed: int, n: int, reserved: set[str], world: WorldConfig | None = None
+) -> dict[str, Scene]:
     """``n`` scenes from the stream ``namespace:seed``, skipping any whose digest is reserved
     (and adding the new digests to ``reserved``)."""
+    w = world or WorldConfig()
     out: dict[str, Scene] = {}
     i = 0
     while len(out) < n:
-        scene = make_scene(random.Random(f"{namespace}:{seed}:{i}"))
+        scene = make_scene(
+            random.Random(f"{namespace}:{seed}:{i}"),
+            text_prob=w.text_prob,
+            skew=w.skew,
+            pair_prob=w.pair_prob,
+            text_scale=w.text_scale,
+            text_stroke=w.text_stroke,
+        )
         digest = scene_digest(scene)
         if digest not in reserved:
             reserved.add(digest)
@@ -61,15 +85,20 @@ def draw_scenes(namespace: str, seed: int, n: int, reserved: set[str]) -> dict[s
 
 
 def build_splits(
-    seed: int, n_train: int, n_dev: int, n_heldout: int, per_type: int = 1
+    seed: int,
+    n_train: int,
+    n_dev: int,
+    n_heldout: int,
+    per_type: int = 1,
+    world: WorldConfig | None = None,
 ) -> tuple[dict[str, Split], PopeStats, set[str]]:
     """The three fixed splits of a run, the POPE statistics (from training scenes only) and
     the set of digests already used (pass it on to every later pool)."""
     used: set[str] = set()
     scenes = {
-        "heldout": draw_scenes("heldout", seed, n_heldout, used),
-        "dev": draw_scenes("dev", seed, n_dev, used),
-        "train": draw_scenes("train", seed, n_train, used),
+        "heldout": draw_scenes("heldout", seed, n_heldout, used, world),
+        "dev": draw_scenes("dev", seed, n_dev, used, world),
+        "train": draw_scenes("train", seed, n_train, used, world),
     }
     stats = PopeStats.from_scenes(scenes["train"].values())
     splits: dict[str, Split] = {}

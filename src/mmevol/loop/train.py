@@ -17,7 +17,14 @@ from dataclasses import dataclass
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmevol.loop.model import TinyVLM, Vocab, encode_batch, n_parameters
+from mmevol.loop.model import (
+    FAMILY_NAMES,
+    TinyVLM,
+    Vocab,
+    box_cells,
+    encode_batch,
+    n_parameters,
+)
 from mmevol.loop.questions import ANSWERS, Question
 from mmevol.loop.splits import ImageCache
 
@@ -31,11 +38,12 @@ class TrainConfig(BaseModel):
 
     image_size: int = Field(default=64, ge=32, le=256)
     width: int = Field(default=32, ge=4, le=256)
-    epochs: int = Field(default=12, ge=1)
-    lr: float = Field(default=3e-3, gt=0)
+    epochs: int = Field(default=10, ge=1)
+    lr: float = Field(default=1.5e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     batch_questions: int = Field(default=32, ge=1)
     threads: int = Field(default=1, ge=1)
+    glimpses: int = Field(default=2, ge=1, le=4)
 
 
 @dataclass
@@ -44,7 +52,14 @@ class Batch:
     image_index: torch.Tensor
     tokens: torch.Tensor
     lengths: torch.Tensor
+    boxes: torch.Tensor
+    family: torch.Tensor
     questions: list[Question]
+
+    def logits(self, model: TinyVLM) -> torch.Tensor:
+        return model(
+            self.images, self.image_index, self.tokens, self.lengths, self.boxes, self.family
+        )
 
 
 def make_batch(questions: list[Question], cache: ImageCache, vocab: Vocab) -> Batch:
@@ -53,7 +68,9 @@ def make_batch(questions: list[Question], cache: ImageCache, vocab: Vocab) -> Ba
     images = torch.from_numpy(cache.batch(scene_ids))
     index = torch.tensor([where[q.scene_id] for q in questions], dtype=torch.long)
     tokens, lengths = encode_batch(vocab, [q.text for q in questions])
-    return Batch(images, index, tokens, lengths, questions)
+    boxes = torch.stack([box_cells(q.text) for q in questions])
+    family = torch.tensor([FAMILY_NAMES.index(q.answer_family()) for q in questions])
+    return Batch(images, index, tokens, lengths, boxes, family, questions)
 
 
 def scene_batches(
@@ -94,7 +111,7 @@ def train_model(
     """Train a fresh model on ``questions`` (their scenes must be in ``cache``)."""
     set_determinism(seed, cfg.threads)
     vocab = Vocab.build([q.text for q in questions])
-    model = TinyVLM(len(vocab), len(ANSWERS), width=cfg.width)
+    model = TinyVLM(len(vocab), len(ANSWERS), width=cfg.width, glimpses=cfg.glimpses)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     most_batches = len(questions) // cfg.batch_questions + 1  # whole scenes per batch: at most
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -109,9 +126,7 @@ def train_model(
         for qs in scene_batches(questions, cfg.batch_questions, rng):
             b = make_batch(qs, cache, vocab)
             target = torch.tensor([ANSWER_INDEX[q.answer] for q in qs], dtype=torch.long)
-            loss = torch.nn.functional.cross_entropy(
-                model(b.images, b.image_index, b.tokens, b.lengths), target
-            )
+            loss = torch.nn.functional.cross_entropy(b.logits(model), target)
             opt.zero_grad()
             loss.backward()
             opt.step()

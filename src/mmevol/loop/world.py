@@ -1,7 +1,10 @@
 """Rendered scenes with an exact scene graph: the bundled demo data and the closed loop's world.
 
 A ``Scene`` is a list of flat shapes (kind, colour, size class, pixel box, optional printed
-word) placed without overlap on a plain background. ``render`` draws it with Pillow;
+word) placed without overlap on a plain background. By default kinds and colours are uniform;
+with ``skew > 0`` they follow Zipf-like frequencies (rank ``r`` has weight ``1 / (r + 1) ** skew``)
+and with ``pair_prob > 0`` the fixed ``PAIRS`` tend to appear together, so a corpus has popular
+and co-occurring objects, as natural images do (what POPE's popular and adversarial splits probe). ``render`` draws it with Pillow;
 ``scene_to_seed`` turns it into a ``Seed`` whose captions, objects and seed Q&A are all written
 from the scene graph, so every fact about the image is known exactly. ``write_demo_set`` renders
 a deterministic demo set (generated, so freely redistributable).
@@ -41,6 +44,13 @@ WORDS: tuple[str, ...] = (
 )  # fmt: skip
 TEXT_SHAPES: tuple[str, ...] = ("circle", "square", "hexagon")
 BACKGROUND: tuple[int, int, int] = (250, 250, 247)
+PAIRS: tuple[tuple[str, str], ...] = (  # names that co-occur when ``pair_prob > 0`` (both ways)
+    ("red circle", "blue square"),
+    ("orange triangle", "green star"),
+    ("yellow diamond", "purple hexagon"),
+    ("pink circle", "brown triangle"),
+)
+PARTNER: dict[str, str] = {a: b for x, y in PAIRS for a, b in ((x, y), (y, x))}
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -76,6 +86,8 @@ class Scene(BaseModel):
     width: int = 256
     height: int = 256
     shapes: list[Shape] = Field(default_factory=list)
+    text_scale: float = Field(default=0.25, description="printed word height / shape side")
+    text_stroke: float = Field(default=0.0, description="stroke width / font size (bolder)")
 
     def count(self, shape: str | None = None, color: str | None = None) -> int:
         """How many shapes match the given kind and/or colour."""
@@ -99,6 +111,26 @@ def number_word(n: int) -> str:
     return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
 
 
+def _zipf(items: tuple[str, ...], skew: float) -> list[float]:
+    return [1 / (r + 1) ** skew for r in range(len(items))]
+
+
+def _names(rng: random.Random, n: int, skew: float, pair_prob: float) -> list[tuple[str, str]]:
+    """``n`` (kind, colour) draws from the skewed frequencies; a drawn name that has a partner
+    in ``PAIRS`` brings the partner along with probability ``pair_prob``."""
+    kinds_w, colors_w, colors = _zipf(SHAPES, skew), _zipf(tuple(COLORS), skew), list(COLORS)
+    out: list[tuple[str, str]] = []
+    while len(out) < n:
+        kind = rng.choices(SHAPES, kinds_w)[0]
+        color = rng.choices(colors, colors_w)[0]
+        out.append((kind, color))
+        partner = PARTNER.get(f"{color} {kind}")
+        if partner and len(out) < n and rng.random() < pair_prob:
+            pc, pk = partner.split()
+            out.append((pk, pc))
+    return out
+
+
 def make_scene(
     rng: random.Random,
     width: int = 256,
@@ -106,18 +138,31 @@ def make_scene(
     min_shapes: int = 3,
     max_shapes: int = 6,
     text_prob: float = 0.4,
+    skew: float = 0.0,
+    pair_prob: float = 0.0,
+    text_scale: float = 0.25,
+    text_stroke: float = 0.0,
 ) -> Scene:
-    """Draw a random scene: a few shape kinds (repeats allowed), placed without overlap."""
+    """Draw a random scene: a few shape kinds (repeats allowed), placed without overlap.
+
+    With the defaults (``skew=0``, ``pair_prob=0``) kinds and colours are uniform (the demo
+    set); otherwise names are drawn by ``_names``.
+    """
     n = rng.randint(min_shapes, max_shapes)
-    kinds = rng.sample(SHAPES, rng.randint(2, min(4, n)))
-    chosen = kinds + [rng.choice(kinds) for _ in range(n - len(kinds))]
-    rng.shuffle(chosen)
+    named: list[tuple[str, str]] | None = None
+    if skew > 0 or pair_prob > 0:
+        named = _names(rng, n, skew, pair_prob)
+        chosen = [k for k, _ in named]
+    else:
+        kinds = rng.sample(SHAPES, rng.randint(2, min(4, n)))
+        chosen = kinds + [rng.choice(kinds) for _ in range(n - len(kinds))]
+        rng.shuffle(chosen)
     side_ref = min(width, height)
     placed: list[list[int]] = []
     shapes: list[Shape] = []
     words = list(WORDS)
     rng.shuffle(words)
-    for kind in chosen:
+    for pos, kind in enumerate(chosen):
         size = rng.choice(list(SIZES))
         lo, hi = SIZES[size]
         side = rng.randint(round(lo * side_ref), round(hi * side_ref))
@@ -130,18 +175,13 @@ def make_scene(
             text = words.pop()
         bbox = [round(box[0] / width, 3), round(box[1] / height, 3)]
         bbox += [round(box[2] / width, 3), round(box[3] / height, 3)]
+        color = named[pos][1] if named is not None else rng.choice(list(COLORS))
         shapes.append(
-            Shape(
-                id=len(shapes),
-                shape=kind,
-                color=rng.choice(list(COLORS)),
-                size=size,
-                box=box,
-                bbox=bbox,
-                text=text,
-            )
+            Shape(id=len(shapes), shape=kind, color=color, size=size, box=box, bbox=bbox, text=text)
         )
-    return Scene(width=width, height=height, shapes=shapes)
+    return Scene(
+        width=width, height=height, shapes=shapes, text_scale=text_scale, text_stroke=text_stroke
+    )
 
 
 def _place(
@@ -206,10 +246,15 @@ def render(scene: Scene) -> Image.Image:
         else:
             draw.polygon(_fit(_unit_polygon(s.shape), s.box), fill=rgb)
         if s.text:
-            font = ImageFont.load_default(size=max(9, (x2 - x1) // 4))
+            size = max(9, int((x2 - x1) * scene.text_scale))
+            font = ImageFont.load_default(size=size)
             dark = sum(rgb) < 400
             ink = (255, 255, 255) if dark else (20, 20, 20)
-            draw.text(((x1 + x2) / 2, (y1 + y2) / 2), s.text, fill=ink, font=font, anchor="mm")
+            stroke = round(size * scene.text_stroke)
+            draw.text(
+                ((x1 + x2) / 2, (y1 + y2) / 2), s.text, fill=ink, font=font, anchor="mm",
+                stroke_width=stroke, stroke_fill=ink,
+            )  # fmt: skip
     return img
 
 

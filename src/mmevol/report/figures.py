@@ -16,6 +16,7 @@ from typing import Any
 
 from mmevol.errors import MmevolError
 from mmevol.evolve.stats import compute_stats
+from mmevol.report.prompt_versions import version_quality
 from mmevol.report.verbnoun import diversity, extractor, pair_counts, top_nested
 from mmevol.store import Store
 
@@ -106,6 +107,7 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
         "drop_reasons": dict(drops.most_common()),
         "cost_by_stage_round": dict(sorted(cost.items())),
         "lineages": example_lineages(samples, rounds),
+        "prompt_versions": version_quality(run_dir, samples),
     }
 
 

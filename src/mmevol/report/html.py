@@ -11,6 +11,7 @@ from typing import Any
 
 from mmevol import __version__
 from mmevol.report.plots import PLOTS
+from mmevol.report.prompt_versions import prompt_versions_html
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
@@ -130,6 +131,7 @@ def render_report(runs: list[dict[str, Any]]) -> str:
         parts.append("</div>")
     if not two:
         parts.append("</div>")
+    parts.append(prompt_versions_html(runs))
     parts.append(f"<h2>Example lineages</h2><div class='{row}'>")
     for f in runs:
         parts.append(f"<div>{_lineages(f)}</div>")

@@ -1,0 +1,225 @@
+"""Generation through the evolution engine: world scenes -> seeds -> evolved samples -> questions.
+
+This module owns the bridge between the closed loop and ``mmevol.evolve``:
+
+1. ``scenes_to_seeds`` renders scenes and writes their ``Seed`` records (symbolic context:
+   objects with boxes and attributes, captions, seed Q&A), remembering which scene each is;
+2. ``evolve_scenes`` runs the engine (``evolve.engine.Engine``) on them with any backend (the
+   grounded one by default, an LLM backend, or ``loop.perturb``'s erring generator), and
+   returns every candidate, kept or dropped, with its verdict;
+3. ``to_questions`` maps an evolved sample to questions the tiny VLM can learn, i.e. whose
+   answer is one word of its closed answer space. It reads only the evolved text;
+4. ``engine_for_type`` is the loop's generation step for one type's quota through the engine
+   (``mmevol loop --generator engine``).
+
+Which evolved forms are used (everything else is dropped and counted by ``why_dropped``):
+
+- one-question forms whose answer starts with the answer: yes/no and true/false questions
+  (``yes_no``, ``true_false_justify``, short yes/no reasoning), ``short_answer`` seed items
+  (colour, count, printed word), multiple choice naming an object (mapped to the object's kind);
+  "is X above or below Y" (the relation word of the answer);
+- multi-part forms split into one question per part, each part's answer read from its own
+  sentence: existence checks ("Yes, there is a star ..." / "No, there is no star."), colour of
+  each object ("The square is blue ..."), counts ("There are 2 circles ... and 1 diamond"),
+  region descriptions ("The region [box] contains a medium orange triangle") and region
+  matching ("1-b (circle)"), error correction ("the square is blue, not yellow").
+
+Dropped: answers that are boxes (the tiny VLM outputs no coordinates), orderings, fill-in-the-
+blank, region selection, open descriptions, and any part whose answer is not in its space.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mmevol.backends.base import Backend
+from mmevol.evolve.config import EvolveConfig
+from mmevol.evolve.engine import Engine
+from mmevol.loop.questions import FAMILY_OF, RELATIONS, Question
+from mmevol.loop.world import COLORS, NUMBER_WORDS, SHAPES, WORDS, Scene, render, scene_to_seed
+from mmevol.schema import Sample, Seed
+from mmevol.store import Store
+
+_NUM = {w: str(i) for i, w in enumerate(NUMBER_WORDS)} | {str(i): str(i) for i in range(10)}
+_SHAPE = "|".join(SHAPES)
+_COLOR = "|".join(COLORS)
+_EXIST_PART = re.compile(rf"\b(yes|no),? there (?:is|are) (?:no |an? |\d+ )?((?:[a-z]+ )*?(?:{_SHAPE}))s?\b")  # fmt: skip
+_COLOUR_PART = re.compile(rf"\bthe ((?:[a-z]+ )*?(?:{_SHAPE})) is ({_COLOR})\b")
+_COUNT_PART = re.compile(rf"\b(\d+|{'|'.join(NUMBER_WORDS)}) ((?:[a-z]+ )*?(?:{_SHAPE}))s?\b")
+_REGION_PART = re.compile(rf"(\[[\d., ]+\]) contains an? (?:[a-z]+ )?({_COLOR}) ({_SHAPE})")
+_RELATION = re.compile(r"\bis (above|below|to the left of|to the right of)\b")
+
+
+@dataclass
+class Mapped:
+    """Questions made from evolved samples, and why the rest were dropped."""
+
+    questions: list[Question] = field(default_factory=list)
+    why_dropped: Counter[str] = field(default_factory=Counter)
+
+
+def scenes_to_seeds(scenes: dict[str, Scene], image_dir: Path) -> tuple[list[Seed], dict[str, str]]:
+    """Render every scene to ``image_dir`` and build its seed; returns the seeds and a map
+    seed id -> scene id."""
+    image_dir.mkdir(parents=True, exist_ok=True)
+    seeds, owner = [], {}
+    for sid, scene in scenes.items():
+        path = image_dir / f"{sid}.png"
+        render(scene).save(path, format="PNG")
+        seed = scene_to_seed(scene, path)
+        seeds.append(seed)
+        owner[seed.id] = sid
+    return seeds, owner
+
+
+def evolve_scenes(
+    seeds: list[Seed], run_dir: Path, backend: Backend, rounds: int = 1, seed: int = 0
+) -> list[Sample]:
+    """Run the engine on ``seeds``; every sample: the seed items (round 0) and every candidate
+    of every round, kept or dropped."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = EvolveConfig(
+        seeds=str(run_dir / "seeds.jsonl"), out=str(run_dir), rounds=rounds, seed=seed,
+        backend=backend.name, progress=False, concurrency=4, max_error_rate=1.0,
+    )  # fmt: skip
+    store = Store(run_dir / "run.sqlite")
+    engine = Engine(cfg, store, backend)
+    asyncio.run(engine.run(seeds))
+    return list(store.iter_samples(kept_only=False))
+
+
+def _answer_word(text: str) -> str | None:
+    word = re.match(r"\s*([A-Za-z]+|\d+)", text)
+    if not word:
+        return None
+    w = word.group(1)
+    low = w.lower()
+    if low in ("yes", "true"):
+        return "yes"
+    if low in ("no", "false"):
+        return "no"
+    if w in WORDS:
+        return w
+    return _NUM.get(low, low)
+
+
+def _parts(question: str, answer: str) -> list[tuple[str, str, str]]:
+    """(question text, answer, qtype) for every part the rules can read."""
+    q, a, low = question.strip(), answer.strip(), answer.lower()
+    ql = q.lower()
+    first = q.split("?")[0] + "?" if "?" in q else q
+    out: list[tuple[str, str, str]] = []
+    if ql.startswith("check the image for"):
+        for yes, name in _EXIST_PART.findall(low):
+            out.append((f"Is there a {name} in the image?", yes, "existence"))
+    elif ql.startswith("what colour is each") or ql.startswith("find and correct"):
+        for name, colour in _COLOUR_PART.findall(low.replace(", not ", ". not ")):
+            out.append((f"What color is the {name}?", colour, "attribute"))
+    elif (ql.startswith("how many") and " and how many " in ql) or ql.startswith("count the"):
+        for n, name in _COUNT_PART.findall(low.split(":")[0]):
+            out.append((f"How many {name}s are there?", _NUM[n], "counting"))
+    elif ql.startswith("describe the object inside each"):
+        for box, colour, kind in _REGION_PART.findall(low):
+            out.append((f"What shape is in the box {box}?", kind, "referring"))
+            out.append((f"What color is the shape in the box {box}?", colour, "referring"))
+    elif ql.startswith("match each region"):
+        boxes = re.findall(r"\d\. (\[[\d., ]+\])", q)
+        for idx, kind in re.findall(rf"(\d)-[a-z] \(({_SHAPE})\)", a):
+            if 0 < int(idx) <= len(boxes):
+                out.append((f"What shape is in the box {boxes[int(idx) - 1]}?", kind, "referring"))
+    elif " above or below " in ql and (m := _RELATION.search(low.split(". ")[-1])):
+        rel = m.group(1).split()[-2] if "of" in m.group(1) else m.group(1)
+        out.append((first, rel if rel in RELATIONS else "", "spatial"))
+    elif "\na. " in ql or "\nb. " in ql:  # multiple choice naming an object
+        word = re.match(rf"\s*[A-D]\.\s*({_SHAPE})\b", a)
+        if word:
+            out.append((first, word.group(1), "referring"))
+    elif "?" in q or ql.startswith("true or false"):
+        ans = _answer_word(a)
+        text = q.split(". ")[0] + "?" if ql.startswith("true or false") else first
+        if ans in ("yes", "no"):
+            spatial = any(w in ql for w in (" left ", " right ", " above ", " below "))
+            exists = re.match(r"(is|are) there (a|an|any)\b", ql)
+            kind = "existence" if exists else "spatial" if spatial else "comparison"
+            out.append((text, ans, kind))
+        elif ans is not None and ql.startswith(("what color", "what colour")):
+            out.append((text, ans, "attribute"))
+        elif ans is not None and ql.startswith("how many"):
+            out.append((text, ans, "counting"))
+        elif ans is not None and ql.startswith("what word"):
+            out.append((text, ans, "ocr"))
+    return out
+
+
+def to_questions(samples: list[Sample], owner: dict[str, str], kept_only: bool) -> Mapped:
+    """Questions the tiny VLM can learn from evolved ``samples`` (only kept ones when
+    ``kept_only``); ``owner`` maps seed ids to scene ids."""
+    out = Mapped()
+    seen: set[tuple[str, str]] = set()
+    for s in samples:
+        if kept_only and not s.lineage.kept:
+            continue
+        parts = _parts(s.qa.question, s.qa.answer)
+        if not parts:
+            out.why_dropped[f"format:{s.qa.format}"] += 1
+        for k, (text, answer, qtype) in enumerate(parts):
+            sid = owner[s.seed_id]
+            if answer not in FAMILY_OF:
+                out.why_dropped["answer outside the answer space"] += 1
+                continue
+            if (sid, text) in seen:
+                out.why_dropped["duplicate"] += 1
+                continue
+            seen.add((sid, text))
+            out.questions.append(
+                Question(
+                    id=f"evo:{s.id}:{k}", scene_id=sid, qtype=qtype, text=text, answer=answer,
+                    variant="evolved", family=FAMILY_OF[answer],
+                    meta={"sample": s.id, "kept": s.lineage.kept, "format": s.qa.format},
+                )
+            )  # fmt: skip
+    return out
+
+
+def engine_for_type(
+    qtype: str,
+    quota: int,
+    order: list[str],
+    scenes: dict[str, Scene],
+    per_image: int,
+    round_: int,
+    work_dir: Path,
+    backend: Backend,
+) -> list[Question]:
+    """The loop's generation step through the engine for one question type's quota.
+
+    The query scenes (``order``: ABS's picks first) become seeds and are evolved for one round;
+    the kept evolutions are mapped to questions, those of ``qtype`` first, at most
+    ``per_image`` per scene, until ``quota``. The engine's directions do not aim at question
+    types, so a type it never produces (grounding boxes, OCR, multi-step colour chains) is
+    filled with the other types it made on the same scenes; the round's record says how many
+    of each were made.
+    """
+    n_img = 2 * math.ceil(quota / per_image)  # slack: not every scene yields usable items
+    picked = {sid: scenes[sid] for sid in order[:n_img]}
+    seeds, owner = scenes_to_seeds(picked, work_dir / "images")
+    samples = evolve_scenes(seeds, work_dir / "run", backend, rounds=1, seed=round_)
+    mapped = to_questions([s for s in samples if s.round > 0], owner, kept_only=True)
+    rank = {sid: i for i, sid in enumerate(order)}
+    ranked = sorted(mapped.questions, key=lambda q: (q.qtype != qtype, rank[q.scene_id]))
+    out: list[Question] = []
+    per_scene: Counter[str] = Counter()
+    for q in ranked:
+        if len(out) >= quota:
+            break
+        if per_scene[q.scene_id] < per_image:
+            per_scene[q.scene_id] += 1
+            q.id = f"r{round_}:{q.id}"
+            q.meta["round"] = round_
+            out.append(q)
+    return out

@@ -1,0 +1,289 @@
+"""``mmevol evolve --mode batch|hybrid`` over real HTTP against the fake server's Batch API.
+
+Every run uses the same port (the endpoint is part of each sample's lineage), so datasets of
+online, batch and hybrid runs can be compared byte for byte. The fake server counts every
+answered request once per body (``repeated_completed``) and every custom_id submitted in a batch
+(``resubmitted_ids``), which is how "nothing was paid twice" is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from mmevol.backends.batch_api import OutputLine, RequestLine, line_error, write_inputs
+from mmevol.backends.fakebatch import FakeBatchConfig
+from mmevol.backends.fakeserver import FakeServerConfig, running_server
+from mmevol.cli import app
+from mmevol.evolve.config import EvolveConfig
+from mmevol.evolve.run import run_evolve
+from mmevol.loop.world import write_demo_set
+from mmevol.seeds import write_seeds
+
+MODEL = {"bad_rate": 0.25, "broken_json_rate": 0.08, "judge_error_rate": 0.03, "seed": 7}
+POLL = 0.05
+
+
+def server(port: int, **batch: Any) -> FakeServerConfig:
+    return FakeServerConfig(port=port, batch=FakeBatchConfig(**batch), **MODEL)  # type: ignore[arg-type]
+
+
+def config(seeds: Path, out: Path, url: str, mode: str, **more: Any) -> EvolveConfig:
+    return EvolveConfig(
+        seeds=str(seeds),
+        out=str(out),
+        rounds=2,
+        backend="openai",
+        model="fake-mllm",
+        base_url=url,
+        timeout_s=5.0,
+        concurrency=4,
+        progress=False,
+        mode=mode,  # type: ignore[arg-type]
+        batch_poll_s=POLL,
+        **more,
+    )
+
+
+def fake(url: str, path: str) -> dict[str, Any]:
+    return dict(httpx.get(url.rsplit("/v1", 1)[0] + path).json())
+
+
+def journal(run_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    db = run_dir / "run.sqlite"
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return list(con.execute(sql))
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("batch")
+    path = root / "seeds.jsonl"
+    write_seeds(write_demo_set(root / "scenes", n=10, seed=5), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def online(seeds: Path, port: int, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The dataset of an ordinary online run: what every batch-mode run must reproduce."""
+    out = tmp_path_factory.mktemp("online") / "run"
+    with running_server(server(port)) as url:
+        result = run_evolve(config(seeds, out, url, "online"))
+        assert fake(url, "/_fake/batches")["created"] == 0
+    assert result.complete
+    return (out / "dataset.jsonl").read_text()
+
+
+def test_batch_run_matches_online(seeds: Path, port: int, online: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with running_server(server(port, delay_s=0.05)) as url:
+        result = run_evolve(config(seeds, out, url, "batch"))
+        stats, batches = fake(url, "/_fake/stats"), fake(url, "/_fake/batches")
+    assert result.complete, result.stats["failures"]
+    assert (out / "dataset.jsonl").read_text() == online
+    assert stats["received"] == 0, "no call may bypass the batches"
+    assert stats["repeated_completed"] == 0 and batches["resubmitted_ids"] == 0
+    assert batches["by_status"] == {"completed": batches["created"]}
+    # rounds run in step: one batch per round phase (evolve, judge), plus re-asks
+    assert 4 <= batches["created"] <= 10, batches
+    assert journal(out, "SELECT COUNT(*) FROM calls")[0][0] == stats["completed"]
+    assert journal(out, "SELECT DISTINCT status FROM batches") == [("collected",)]
+
+
+def test_hybrid_finishes_failed_expired_and_late_batches_online(
+    seeds: Path, port: int, online: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    # batch 1 fails, batch 2 expires half done, batch 3 runs 0.2 s per line: past the 0.3 s
+    # deadline it is cancelled; every call they did not answer (and every failed line) goes online
+    outcomes = ["failed", "expired", "slow"]
+    cfg = server(port, outcomes=outcomes, line_s=0.2, line_error_rate=0.2)
+    with running_server(cfg) as url:
+        result = run_evolve(config(seeds, out, url, "hybrid", batch_deadline_s=0.3))
+        stats, batches = fake(url, "/_fake/stats"), fake(url, "/_fake/batches")
+    assert result.complete, result.stats["failures"]
+    assert (out / "dataset.jsonl").read_text() == online
+    status = batches["by_status"]
+    assert status.get("failed") == 1 and status.get("expired") == 1, status
+    assert status.get("cancelled") == 1 and batches["line_errors"] >= 1, batches
+    assert stats["received"] > 0, "stragglers and failed lines went online"
+    # lines a batch answered before it expired or was cancelled were not asked again online
+    assert stats["repeated_completed"] == 0
+    assert journal(out, "SELECT COUNT(*) FROM calls")[0][0] == stats["completed"]
+
+
+def test_line_errors_are_typed_failures_and_rerun_retries_them(
+    seeds: Path, port: int, online: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    with running_server(server(port, line_error_rate=0.15)) as url:
+        cfg = config(seeds, out, url, "batch", max_error_rate=1.0)
+        first = run_evolve(cfg)
+        assert not first.complete
+        failures = [json.loads(x) for x in (out / "failures.jsonl").read_text().splitlines()]
+        assert failures and {f["error_class"] for f in failures} == {"server_error"}
+        assert all("HTTP 500" in f["message"] and "batch " in f["message"] for f in failures)
+        shown = CliRunner().invoke(app, ["stats", str(out)], terminal_width=200)
+        assert shown.exit_code == 0 and "open server_error" in shown.output, shown.output
+        as_json = json.loads(CliRunner().invoke(app, ["stats", str(out), "--json"]).output)
+        assert as_json["failures"]["by_class"] == {"server_error": len(failures)}
+        again = run_evolve(cfg)  # the fake errs on a request once: a resubmission succeeds
+        stats, batches = fake(url, "/_fake/stats"), fake(url, "/_fake/batches")
+    assert again.complete and not (out / "failures.jsonl").read_text().strip()
+    assert (out / "dataset.jsonl").read_text() == online
+    assert stats["repeated_completed"] == 0, "only the failed lines were submitted again"
+    assert batches["resubmitted_ids"] == batches["line_errors"] > 0
+
+
+def evolve_cmd(seeds: Path, out: Path, url: str, poll: float, mode: str = "batch") -> list[str]:
+    return [
+        sys.executable, "-m", "mmevol.cli", "evolve", str(seeds), "--out", str(out),
+        "--backend", "openai", "--model", "fake-mllm", "--base-url", url, "--rounds", "2",
+        "--concurrency", "4", "--timeout", "5", "--mode", mode, "--batch-poll", str(poll),
+    ]  # fmt: skip
+
+
+def wait_for(cond: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("rerun_mode", "lose_batch_id"),
+    [("batch", False), ("online", True)],
+    ids=["rerun-batch", "rerun-online-id-lost"],
+)
+def test_sigkill_after_submit_then_rerun_collects_without_resubmitting(
+    seeds: Path, port: int, online: str, tmp_path: Path, rerun_mode: str, lose_batch_id: bool
+) -> None:
+    out = tmp_path / "run"
+    with running_server(server(port, delay_s=0.2)) as url:
+        # the first run polls every 60 s: its batch completes on the server, uncollected
+        proc = subprocess.Popen(evolve_cmd(seeds, out, url, 60.0), stdout=subprocess.DEVNULL)
+        try:
+            wait_for(
+                lambda: journal(out, "SELECT batch_id FROM batches WHERE status='submitted'"),
+                "a batch journalled as submitted",
+            )
+            wait_for(
+                lambda: fake(url, "/_fake/batches")["by_status"].get("completed") == 1,
+                "the batch to complete on the server",
+            )
+            assert proc.poll() is None, "the run finished before it could be killed"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        paid = fake(url, "/_fake/stats")["completed"]
+        assert paid > 0 and journal(out, "SELECT COUNT(*) FROM calls")[0][0] == 0
+        if lose_batch_id:  # the journal as a kill between upload and the create's answer leaves it
+            con = sqlite3.connect(out / "run.sqlite")
+            con.execute("UPDATE batches SET batch_id=NULL, status='creating'")
+            con.commit()
+            con.close()
+        again = subprocess.run(
+            evolve_cmd(seeds, out, url, POLL, rerun_mode), capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr[-2000:]
+        stats, batches = fake(url, "/_fake/stats"), fake(url, "/_fake/batches")
+    assert batches["resubmitted_ids"] == 0 and stats["repeated_completed"] == 0, batches
+    # an online re-run still waits for the open batch, then makes its later calls online
+    assert (stats["received"] > 0) if rerun_mode == "online" else (stats["received"] == 0)
+    assert journal(out, "SELECT COUNT(*) FROM calls")[0][0] == stats["completed"] > paid
+    assert journal(out, "SELECT DISTINCT status FROM batches") == [("collected",)]
+    assert (out / "dataset.jsonl").read_text() == online
+
+
+def test_batch_mode_needs_a_batch_api(seeds: Path, tmp_path: Path) -> None:
+    for backend in ("grounded", "fake"):
+        res = CliRunner().invoke(
+            app, ["evolve", str(seeds), "--out", str(tmp_path / backend), "--backend", backend,
+                  "--mode", "batch"],
+        )  # fmt: skip
+        assert res.exit_code == 2
+        assert f"--mode batch: backend '{backend}' has no batch API" in res.output
+        assert not (tmp_path / backend).exists(), "nothing is written for a refused run"
+    res = CliRunner().invoke(app, ["evolve", str(seeds), "--out", str(tmp_path / "m"),
+                                   "--mode", "nightly"])  # fmt: skip
+    assert res.exit_code == 2 and "--mode" in res.output
+
+
+def test_estimate_shows_the_batch_price(seeds: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        app,
+        ["evolve", str(seeds), "--out", str(tmp_path / "e"), "--backend", "openai",
+         "--model", "gpt-4o-mini", "--mode", "batch", "--estimate"],
+        )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # the console wraps long lines
+    found = re.search(r"\$([\d.]+) with --mode batch \(\$([\d.]+) online\)", text)
+    assert found, text
+    batch, online = float(found[1]), float(found[2])
+    assert batch > 0 and abs(online - 2 * batch) <= 0.0002, text
+    assert "batch prices are typically half" in text
+
+
+def test_inputs_split_at_the_providers_limits(tmp_path: Path) -> None:
+    lines = [RequestLine(custom_id=f"k{i}", body={"messages": ["x" * 50]}) for i in range(7)]
+    size = len(lines[0].model_dump_json()) + 1
+    by_count = write_inputs(lines, tmp_path, max_requests=3, max_bytes=10**6)
+    assert [keys for _, keys in by_count] == [["k0", "k1", "k2"], ["k3", "k4", "k5"], ["k6"]]
+    by_bytes = write_inputs(lines, tmp_path, max_requests=100, max_bytes=2 * size + 1)
+    assert [len(keys) for _, keys in by_bytes] == [2, 2, 2, 1]
+    for path, keys in by_bytes:
+        assert [json.loads(x)["custom_id"] for x in path.read_text().splitlines()] == keys
+
+
+def test_output_lines_map_to_the_online_failures() -> None:
+    def line(status: int | None, code: str | None = None) -> OutputLine:
+        return OutputLine.model_validate(
+            {
+                "custom_id": "abc",
+                "response": None if status is None else {"status_code": status, "body": {}},
+                "error": None if code is None else {"code": code, "message": "m"},
+            }
+        )
+
+    assert line_error(line(200), "b") is None
+    classes = {
+        s: type(line_error(line(s), "b")).__name__ for s in (429, 500, 503, 400)
+    }  # fmt: skip
+    assert classes == {
+        429: "RateLimited",
+        500: "ServerError",
+        503: "ServerError",
+        400: "ClientError",
+    }
+    expired = line_error(line(None, "batch_expired"), "b")
+    assert expired is not None and expired.error_class == "batch_incomplete"
