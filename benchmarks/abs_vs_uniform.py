@@ -7,6 +7,10 @@ after the last round, and the accuracy on the weakest type, where "weakest" is c
 dev split after round 0 (identical for both strategies, since round 0 trains on the base data
 only). Nothing is tuned on the held-out split.
 
+Arms: ``uniform``; ``abs`` (the paper's ABS, weights linear in the dev error rate); ``abs_gain``
+(ours: weights proportional to what half of the training data did for each type on dev, see
+``loop.abs``; it costs one extra probe training per round).
+
     python benchmarks/abs_vs_uniform.py [--seeds 0 1 2] [--rounds 3] [--budget 600] [--quick]
 """
 
@@ -30,6 +34,11 @@ from mmevol.loop.questions import QTYPES
 from mmevol.loop.run import LoopConfig, run_loop
 
 RESULTS = Path(__file__).parent / "results"
+ARMS: dict[str, tuple[str, str]] = {  # arm -> (strategy, weighting)
+    "uniform": ("uniform", "linear"),
+    "abs": ("abs", "linear"),
+    "abs_gain": ("abs", "gain"),
+}
 
 
 def _final(history: list[dict], split: str) -> dict:
@@ -38,19 +47,20 @@ def _final(history: list[dict], split: str) -> dict:
 
 def one_run(job: tuple[int, str, argparse.Namespace]) -> dict:
     """One loop run; the weakest type is read from round 0's dev accuracies."""
-    seed, strategy, args = job
+    seed, arm, args = job
+    strategy, weighting = ARMS[arm]
     cfg = LoopConfig.model_validate(
         {"rounds": args.rounds, "strategy": strategy, "budget": args.budget, "seed": seed,
-         "weighting": args.weighting, "n_train": args.n_train, "train": {"epochs": args.epochs}}
+         "weighting": weighting, "n_train": args.n_train, "train": {"epochs": args.epochs}}
     )  # fmt: skip
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        hist = run_loop(cfg, Path(tmp) / f"{strategy}-{seed}")
+        hist = run_loop(cfg, Path(tmp) / f"{arm}-{seed}")
     dev0 = hist[0]["dev"]["per_type"]
     weakest = min(QTYPES, key=lambda q: (dev0[q], QTYPES.index(q)))
     held = _final(hist, "heldout")
     return {
-        "seed": seed, "strategy": strategy, "weakest_on_dev": weakest,
+        "seed": seed, "strategy": arm, "weakest_on_dev": weakest,
         "heldout_mean": held["macro"], "heldout_weakest": held["per_type"][weakest],
         "heldout_round0_mean": hist[0]["heldout"]["macro"],
         "heldout_round0_weakest": hist[0]["heldout"]["per_type"][weakest],
@@ -67,7 +77,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--budget", type=int, default=600)
-    ap.add_argument("--weighting", default="linear")
+    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--n-train", type=int, default=300, help="base training scenes")
     ap.add_argument("--epochs", type=int, default=10)
@@ -77,7 +87,7 @@ def main() -> None:
     if args.quick:
         args.seeds, args.rounds, args.budget, args.n_train, args.epochs = [0], 1, 40, 20, 1
     stem = "abs_vs_uniform.quick" if args.quick else "abs_vs_uniform"
-    jobs = [(seed, strategy, args) for seed in args.seeds for strategy in ("uniform", "abs")]
+    jobs = [(seed, arm, args) for seed in args.seeds for arm in args.arms]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:  # each job: 1 torch thread
         runs = list(pool.map(one_run, jobs))
@@ -89,17 +99,15 @@ def main() -> None:
         return {"mean": round(statistics.mean(xs), 2),
                 "sd": round(statistics.stdev(xs), 2) if len(xs) > 1 else 0.0}  # fmt: skip
 
-    summary = {s: {k: agg(s, k) for k in ("heldout_mean", "heldout_weakest")} for s in ("uniform", "abs")}  # fmt: skip
+    summary = {s: {k: agg(s, k) for k in ("heldout_mean", "heldout_weakest")} for s in args.arms}  # fmt: skip
+    base = {r["seed"]: r for r in runs if r["strategy"] == "uniform"}
     diffs = {
-        k: [
-            round(100 * (a[k] - u[k]), 2)
-            for a, u in zip(
-                [r for r in runs if r["strategy"] == "abs"],
-                [r for r in runs if r["strategy"] == "uniform"],
-                strict=True,
-            )
-        ]
-        for k in ("heldout_mean", "heldout_weakest")
+        arm: {
+            k: [round(100 * (r[k] - base[r["seed"]][k]), 2) for r in runs if r["strategy"] == arm]
+            for k in ("heldout_mean", "heldout_weakest")
+        }
+        for arm in args.arms
+        if arm != "uniform" and base
     }
     result = {
         "command": "python " + " ".join(sys.argv),
@@ -117,13 +125,15 @@ def main() -> None:
                 "rounds": args.rounds,
                 "budget": args.budget,
                 "n_train": args.n_train,
-                "weighting": args.weighting,
                 "train": {"epochs": args.epochs},
             }
         ).model_dump(),
         "seconds": round(time.perf_counter() - t0, 1),
         "summary_percent": summary,
-        "abs_minus_uniform_per_seed_points": diffs,
+        "arms": {
+            arm: dict(zip(("strategy", "weighting"), ARMS[arm], strict=True)) for arm in args.arms
+        },
+        "minus_uniform_per_seed_points": diffs,
         "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -142,18 +152,21 @@ def main() -> None:
         + ". The weakest type "
         "is chosen on the dev split after round 0.",
         "",
-        "| strategy | mean over types | weakest type |",
+        "| arm | mean over types | weakest type |",
         "| --- | --- | --- |",
     ]
-    for s in ("uniform", "abs"):
+    for s in args.arms:
         m, w = summary[s]["heldout_mean"], summary[s]["heldout_weakest"]
         lines.append(f"| {s} | {m['mean']:.1f} ± {m['sd']:.1f} | {w['mean']:.1f} ± {w['sd']:.1f} |")
+    lines.append("")
+    for arm, d in diffs.items():
+        lines.append(
+            f"{arm} − uniform per seed (points): mean over types {d['heldout_mean']}, "
+            f"weakest type {d['heldout_weakest']}.  "
+        )
     lines += [
         "",
-        f"ABS − uniform per seed (points): mean over types {diffs['heldout_mean']}, "
-        f"weakest type {diffs['heldout_weakest']}.",
-        "",
-        "| seed | strategy | weakest (dev) | round 0 mean | final mean | round 0 weakest | final weakest |",
+        "| seed | arm | weakest (dev) | round 0 mean | final mean | round 0 weakest | final weakest |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in runs:

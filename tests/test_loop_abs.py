@@ -27,6 +27,20 @@ def test_sqrt_weights_by_hand() -> None:
     assert lin == pytest.approx({"a": 0.8, "b": 0.2})  # sqrt is flatter than linear
 
 
+def test_gain_weights_follow_the_probe_not_the_error_by_hand() -> None:
+    errors = {"ocr": 0.94, "grounding": 0.5, "existence": 0.3}  # ocr: at chance, learns nothing
+    gains = {"ocr": -0.01, "grounding": 0.15, "existence": 0.05}
+    # floor 0.1 -> 0.1 + 0.7 * g / 0.2 (a negative gain counts as none)
+    w = type_weights(errors, "gain", floor=0.1, gains=gains)
+    assert w == pytest.approx({"ocr": 0.1, "grounding": 0.625, "existence": 0.275})
+    assert type_weights(errors, "linear", floor=0.1)["ocr"] > 0.4  # the paper's ABS: most to ocr
+    # no type gained: nothing to tell them apart but the errors
+    flat = {"ocr": 0.0, "grounding": -0.02, "existence": 0.0}
+    assert type_weights(errors, "gain", 0.1, flat) == type_weights(errors, "linear", 0.1)
+    with pytest.raises(ValueError, match="gains"):
+        type_weights(errors, "gain")
+
+
 def test_uniform_and_no_errors_give_equal_weights() -> None:
     assert type_weights({"a": 0.9, "b": 0.1}, "uniform") == {"a": 0.5, "b": 0.5}
     assert type_weights({"a": 0.0, "b": 0.0}, "linear") == {"a": 0.5, "b": 0.5}

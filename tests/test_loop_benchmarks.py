@@ -35,12 +35,13 @@ def _bench(name: str) -> ModuleType:
 
 def test_abs_vs_uniform_core_runs_and_reports_in_range() -> None:
     bench = _bench("abs_vs_uniform")
-    args = argparse.Namespace(rounds=1, budget=30, weighting="linear", n_train=15, epochs=1)
-    run = bench.one_run((0, "abs", args))
-    assert run["weakest_on_dev"] in QTYPES
-    assert len(run["heldout_per_round_mean"]) == 2
-    assert 0.0 <= run["heldout_mean"] <= 1.0 and 0.0 <= run["heldout_weakest"] <= 1.0
-    assert sum(run["quotas"][0].values()) == 30
+    args = argparse.Namespace(rounds=1, budget=30, n_train=15, epochs=1)
+    for arm in ("abs", "abs_gain"):
+        run = bench.one_run((0, arm, args))
+        assert run["strategy"] == arm and run["weakest_on_dev"] in QTYPES
+        assert len(run["heldout_per_round_mean"]) == 2
+        assert 0.0 <= run["heldout_mean"] <= 1.0 and 0.0 <= run["heldout_weakest"] <= 1.0
+        assert sum(run["quotas"][0].values()) == 30
 
 
 def test_mmevol_ablation_core_runs_at_equal_count() -> None:

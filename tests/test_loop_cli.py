@@ -52,3 +52,20 @@ def test_loop_cli_rejects_unknown_strategy(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["loop", "--strategy", "best", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2
     assert "--strategy" in res.output
+
+
+def test_loop_gain_weighting_records_the_probe_and_follows_it(tmp_path: Path) -> None:
+    out = tmp_path / "loop"
+    res = CliRunner().invoke(
+        app,
+        ["loop", "--rounds", "1", "--budget", "40", "--n-train", "20", "--epochs", "1",
+         "--weighting", "gain", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "round_0" / "abs.json").read_text())
+    gains, weights = rec["gains_dev"], rec["weights"]
+    assert rec["weighting"] == "gain" and set(gains) == set(QTYPES)
+    if any(g > 0 for g in gains.values()):  # else the documented fall back to linear
+        best = max(QTYPES, key=lambda t: gains[t])
+        assert weights[best] == max(weights.values())
+        assert all(weights[t] == min(weights.values()) for t in QTYPES if gains[t] <= 0)

@@ -422,7 +422,12 @@ def loop(
     strategy: Annotated[str, typer.Option(help="abs (targeted) or uniform.")] = "abs",
     budget: Annotated[int, typer.Option(min=1, help="New questions per round.")] = 600,
     seed: Annotated[int, typer.Option()] = 0,
-    weighting: Annotated[str, typer.Option(help="ABS weights: linear or sqrt.")] = "linear",
+    weighting: Annotated[
+        str,
+        typer.Option(
+            help="ABS weights: linear or sqrt (the paper), or gain (by what more data did on dev)."
+        ),
+    ] = "linear",
     n_train: Annotated[int, typer.Option(min=1, help="Base training scenes.")] = 300,
     epochs: Annotated[int, typer.Option(min=1)] = 10,
     generator: Annotated[

@@ -5,7 +5,10 @@ This module owns the step from an evaluation on the dev split to the next round'
 1. per-type error rates -> sampling weights: ``linear`` (proportional to the error rate) or
    ``sqrt`` (to its square root, flatter), mixed with a floor so no type ever gets less than
    ``floor`` of the budget: ``w_t = floor + (1 - T * floor) * s(e_t) / sum_u s(e_u)``;
-   ``uniform`` gives every type ``1 / T`` (the baseline at equal budget);
+   ``uniform`` gives every type ``1 / T`` (the baseline at equal budget); ``gain`` (ours, not
+   the paper's) is proportional to what more data did for the type on dev (``gains``: accuracy
+   of the model minus that of a probe trained on half its data), so a type the model cannot
+   learn at this size (at chance however much data it sees) gets only the floor;
 2. weights -> integer quotas summing to the budget (largest remainder, ties by type order);
 3. the bad cases of each type (question, gold answer, model answer) are kept as in-context
    examples for LLM backends (recorded in the round's snapshot);
@@ -26,13 +29,17 @@ import numpy as np
 from mmevol.loop.questions import QTYPES, PopeStats, Question, make_questions
 from mmevol.loop.world import Scene
 
-Weighting = Literal["linear", "sqrt", "uniform"]
+Weighting = Literal["linear", "sqrt", "uniform", "gain"]
 
 
 def type_weights(
-    error_rates: dict[str, float], mode: Weighting = "linear", floor: float = 0.02
+    error_rates: dict[str, float],
+    mode: Weighting = "linear",
+    floor: float = 0.02,
+    gains: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """Sampling weight per type (sums to 1; every type gets at least ``floor``)."""
+    """Sampling weight per type (sums to 1; every type gets at least ``floor``). ``gain``
+    needs ``gains``; when no type gained, it falls back to ``linear``."""
     types = list(error_rates)
     if not types:
         return {}
@@ -40,8 +47,16 @@ def type_weights(
         raise ValueError(f"floor {floor} is too large for {len(types)} types")
     if mode == "uniform":
         return {t: 1 / len(types) for t in types}
-    if mode not in ("linear", "sqrt"):
-        raise ValueError(f"unknown weighting {mode!r} (linear, sqrt, uniform)")
+    if mode not in ("linear", "sqrt", "gain"):
+        raise ValueError(f"unknown weighting {mode!r} (linear, sqrt, uniform, gain)")
+    if mode == "gain":
+        if gains is None:
+            raise ValueError("gain weighting needs the per-type gains of a probe")
+        raw = {t: max(0.0, gains.get(t, 0.0)) for t in types}
+        if sum(raw.values()) > 0:
+            rest = 1 - floor * len(types)
+            return {t: floor + rest * raw[t] / sum(raw.values()) for t in types}
+        mode = "linear"
     f = math.sqrt if mode == "sqrt" else float
     raw = {t: f(max(0.0, error_rates[t])) for t in types}
     total = sum(raw.values())

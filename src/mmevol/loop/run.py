@@ -35,7 +35,7 @@ from rich.table import Table
 from mmevol.backends.base import Backend, make_backend
 from mmevol.fsutil import write_json
 from mmevol.loop.abs import bad_cases, generate_for_type, pick_query_images, quotas, type_weights
-from mmevol.loop.evaluate import embed_images, evaluate
+from mmevol.loop.evaluate import Evaluation, embed_images, evaluate
 from mmevol.loop.evolved import engine_for_type
 from mmevol.loop.questions import QTYPES, Question
 from mmevol.loop.splits import (
@@ -56,7 +56,7 @@ class LoopConfig(BaseModel):
 
     rounds: int = Field(default=3, ge=0, le=20)
     strategy: Literal["abs", "uniform"] = "abs"
-    weighting: Literal["linear", "sqrt"] = "linear"
+    weighting: Literal["linear", "sqrt", "gain"] = "linear"
     floor: float = Field(default=0.03, ge=0, le=0.11)
     budget: int = Field(default=600, ge=1)
     seed: int = 0
@@ -118,7 +118,10 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
         if k < cfg.rounds:
             errors = {t: round(1 - dev.per_type.get(t, 0.0), 4) for t in QTYPES}
             mode = "uniform" if cfg.strategy == "uniform" else cfg.weighting
-            weights = type_weights(errors, mode, cfg.floor)
+            gains = learnability(
+                splits["train"].questions + generated, splits["dev"].questions, cache, cfg, dev, k
+            )
+            weights = type_weights(errors, mode, cfg.floor, gains if mode == "gain" else None)
             quota = quotas(weights, cfg.budget)
             cases = bad_cases(splits["dev"].questions, dev.predictions, cfg.bad_cases_per_type, rng)
             n_pool = cfg.pool_factor * (math.ceil(cfg.budget / cfg.per_image) + len(QTYPES))
@@ -158,6 +161,7 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
             write_json(
                 rdir / "abs.json",
                 {"strategy": cfg.strategy, "weighting": mode, "error_rates_dev": errors,
+                 "gains_dev": gains,
                  "weights": weights, "quotas": quota, "generated": made_per_type,
                  "bad_cases": cases, "query_images": queries},
             )  # fmt: skip
@@ -175,6 +179,26 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
     (out / "table.md").write_text(markdown_table(history), "utf-8")
     plot_history(history, out / "accuracy.png", out / "accuracy.svg", cfg)
     return history
+
+
+def learnability(
+    questions: list[Question],
+    dev_questions: list[Question],
+    cache: ImageCache,
+    cfg: LoopConfig,
+    dev: Evaluation,
+    k: int,
+) -> dict[str, float] | None:
+    """For ``weighting="gain"``: per-type dev accuracy of the round's model minus that of a
+    probe trained (same seed, same settings) on a random half of its training scenes, i.e.
+    what the second half of the data did for each type. None for other weightings."""
+    if cfg.strategy != "abs" or cfg.weighting != "gain":
+        return None
+    scenes = sorted({q.scene_id for q in questions})
+    half = set(random.Random(f"probe:{cfg.seed}:{k}").sample(scenes, len(scenes) // 2))
+    probe = train_model([q for q in questions if q.scene_id in half], cache, cfg.train, cfg.seed)
+    probe_dev = evaluate(probe, dev_questions, cache)
+    return {t: round(dev.per_type.get(t, 0.0) - probe_dev.per_type.get(t, 0.0), 4) for t in QTYPES}
 
 
 def _cells(rec: dict[str, object]) -> list[str]:
