@@ -89,7 +89,9 @@ def main() -> None:
     stem = "abs_vs_uniform.quick" if args.quick else "abs_vs_uniform"
     jobs = [(seed, arm, args) for seed in args.seeds for arm in args.arms]
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:  # each job: 1 torch thread
+    # each job: 1 torch thread, in a fresh process, so that its numbers are exactly those of
+    # `mmevol loop` with the same settings (a reused worker drifted in the last digits)
+    with ProcessPoolExecutor(max_workers=args.jobs, max_tasks_per_child=1) as pool:
         runs = list(pool.map(one_run, jobs))
     for r in runs:
         print(json.dumps({k: v for k, v in r.items() if k != "quotas"}), flush=True)

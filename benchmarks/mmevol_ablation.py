@@ -124,7 +124,7 @@ def main() -> None:
     if a.quick:
         a.seeds, a.n_train, a.n_pool, a.n_heldout, a.epochs = a.seeds[:1], 30, 30, 40, 1
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=a.jobs) as ex:
+    with ProcessPoolExecutor(max_workers=a.jobs, max_tasks_per_child=1) as ex:  # fresh each
         runs = list(ex.map(_job, [(s, a) for s in a.seeds]))
     result = {
         "command": "python " + " ".join(sys.argv),

@@ -133,3 +133,27 @@ def test_loop_generation_through_the_engine(tmp_path: Path) -> None:
     assert list((out / "round_0" / "engine").glob("*/run/run.sqlite"))
     bad = CliRunner().invoke(app, ["loop", "--generator", "llm", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0
+
+
+def test_engine_generation_sends_the_bad_cases_to_the_model(tmp_path: Path) -> None:
+    import json
+
+    from mmevol.backends.base import make_backend
+    from mmevol.loop.evolved import engine_for_type
+    from mmevol.store import Store
+
+    scenes = draw_scenes("focus", 0, 3, set())
+    cases = [{"scene_id": "s", "question": "How many red stars are there?", "answer": "2",
+              "model_answer": "3"}]  # fmt: skip
+    llm = make_backend("fake", bad_rate=0.0, broken_json_rate=0.0)  # an LLM stand-in
+    engine_for_type(
+        "counting", 4, list(scenes), scenes, 2, 1, tmp_path / "counting", llm, bad_cases=cases
+    )
+    db = Store(tmp_path / "counting" / "run" / "run.sqlite")
+    requests = [json.loads(r) for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+    db.close()
+    assert len(requests) == 3
+    for req in requests:  # the user message carries the context block, focus included
+        user = req["messages"][-1]["content"]
+        assert "How many red stars are there?" in user and '"model_answer": "3"' in user
+        assert '"question_type": "counting"' in user

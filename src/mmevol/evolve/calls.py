@@ -45,17 +45,21 @@ def evolve_call(
     temperature: float,
     max_tokens: int,
     template: Template | None = None,
+    focus: dict[str, Any] | None = None,
 ) -> ModelCall:
     """The call asking a model to evolve every item of one image in one direction
-    (``template``: a run's own version of the direction's prompt, else the bundled one)."""
+    (``template``: a run's own version of the direction's prompt, else the bundled one;
+    ``focus``: a targeted round's question type and bad cases, see ``EvolveConfig.focus``)."""
     template = template or load_template(direction)
-    context = {
+    context: dict[str, Any] = {
         "task": "evolve",
         "direction": direction,
         "round": round_,
         **scene_context(seed),
         "items": [{"index": i, **item_context(qa)} for i, qa in enumerate(items)],
     }
+    if focus:
+        context["focus"] = focus
     return ModelCall(
         task="evolve",
         template=template.name,

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mmevol import __version__
 from mmevol.errors import InputError
@@ -42,6 +42,26 @@ OPERATIONAL = {
 
 EngineName = Literal["local", "ray"]
 ModeName = Literal["online", "batch", "hybrid"]
+
+
+class BadCase(BaseModel):
+    """A question the model in training answered wrongly (from ``mmevol loop``'s ABS)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    answer: str
+    model_answer: str
+
+
+class Focus(BaseModel):
+    """What a targeted round should aim at: a question type and its bad cases, which reach the
+    model as in-context examples in every evolve call's context (``focus``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question_type: str
+    bad_cases: list[BadCase] = Field(default_factory=list, max_length=16)
 
 
 class EvolveConfig(BaseModel):
@@ -88,6 +108,8 @@ class EvolveConfig(BaseModel):
     mode: ModeName = "online"
     batch_poll_s: float = Field(default=10.0, gt=0)
     batch_deadline_s: float = Field(default=3600.0, gt=0)
+    # a targeted round (ABS): the question type to aim at and its bad cases
+    focus: Focus | None = None
 
     @field_validator("direction_weights")
     @classmethod

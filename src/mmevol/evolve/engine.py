@@ -175,6 +175,7 @@ class Engine:
             temperature=self.config.temperature,
             max_tokens=self.config.max_tokens,
             template=self.templates.get(direction),
+            focus=self.config.focus.model_dump() if self.config.focus else None,
         )
         output = await self.call_and_parse(call, EvolveOutput, unit, stats)
         by_source: dict[int, QA] = {}

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmevol.backends.base import Backend
-from mmevol.evolve.config import EvolveConfig
+from mmevol.evolve.config import BadCase, EvolveConfig, Focus
 from mmevol.evolve.engine import Engine
 from mmevol.loop.questions import FAMILY_OF, RELATIONS, Question
 from mmevol.loop.world import COLORS, NUMBER_WORDS, SHAPES, WORDS, Scene, render, scene_to_seed
@@ -78,14 +78,19 @@ def scenes_to_seeds(scenes: dict[str, Scene], image_dir: Path) -> tuple[list[See
 
 
 def evolve_scenes(
-    seeds: list[Seed], run_dir: Path, backend: Backend, rounds: int = 1, seed: int = 0
+    seeds: list[Seed],
+    run_dir: Path,
+    backend: Backend,
+    rounds: int = 1,
+    seed: int = 0,
+    focus: Focus | None = None,
 ) -> list[Sample]:
     """Run the engine on ``seeds``; every sample: the seed items (round 0) and every candidate
-    of every round, kept or dropped."""
+    of every round, kept or dropped. ``focus`` goes into every evolve call's context."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = EvolveConfig(
         seeds=str(run_dir / "seeds.jsonl"), out=str(run_dir), rounds=rounds, seed=seed,
-        backend=backend.name, progress=False, concurrency=4, max_error_rate=1.0,
+        backend=backend.name, progress=False, concurrency=4, max_error_rate=1.0, focus=focus,
     )  # fmt: skip
     store = Store(run_dir / "run.sqlite")
     engine = Engine(cfg, store, backend)
@@ -195,10 +200,13 @@ def engine_for_type(
     round_: int,
     work_dir: Path,
     backend: Backend,
+    bad_cases: list[dict[str, str]] | None = None,
 ) -> list[Question]:
     """The loop's generation step through the engine for one question type's quota.
 
-    The query scenes (``order``: ABS's picks first) become seeds and are evolved for one round;
+    The query scenes (``order``: ABS's picks first) become seeds and are evolved for one round,
+    with the type and its ``bad_cases`` as the calls' ``focus`` (in-context examples for an LLM;
+    the grounded generator does not read them);
     the kept evolutions are mapped to questions, those of ``qtype`` first, at most
     ``per_image`` per scene, until ``quota``. The engine's directions do not aim at question
     types, so a type it never produces (grounding boxes, OCR, multi-step colour chains) is
@@ -208,7 +216,14 @@ def engine_for_type(
     n_img = 2 * math.ceil(quota / per_image)  # slack: not every scene yields usable items
     picked = {sid: scenes[sid] for sid in order[:n_img]}
     seeds, owner = scenes_to_seeds(picked, work_dir / "images")
-    samples = evolve_scenes(seeds, work_dir / "run", backend, rounds=1, seed=round_)
+    focus = Focus(
+        question_type=qtype,
+        bad_cases=[
+            BadCase(question=c["question"], answer=c["answer"], model_answer=c["model_answer"])
+            for c in (bad_cases or [])[:16]
+        ],
+    )
+    samples = evolve_scenes(seeds, work_dir / "run", backend, rounds=1, seed=round_, focus=focus)
     mapped = to_questions([s for s in samples if s.round > 0], owner, kept_only=True)
     rank = {sid: i for i, sid in enumerate(order)}
     ranked = sorted(mapped.questions, key=lambda q: (q.qtype != qtype, rank[q.scene_id]))

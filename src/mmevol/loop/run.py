@@ -146,8 +146,9 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
                 order += [s for s in pool_ids if s not in taken and s not in set(order)]
                 if backend is not None:
                     made = engine_for_type(
-                        t, quota[t], order, pool, cfg.per_image, k, rdir / "engine" / t, backend
-                    )
+                        t, quota[t], order, pool, cfg.per_image, k, rdir / "engine" / t, backend,
+                        cases[t] if cfg.strategy == "abs" else None,
+                    )  # fmt: skip
                 else:
                     made = generate_for_type(t, quota[t], order, pool, rng, stats, cfg.per_image, k)
                 taken.update(q.scene_id for q in made)
