@@ -142,6 +142,10 @@ def test_vlmevalkit_hit_column_and_prediction_fallback(tmp_path: Path) -> None:
     got = Imported()
     read_vlmevalkit(tsv, got, None)
     assert {t: x.accuracy for t, x in got.per_type.items()} == {"adversarial": 0.5, "random": 0.5}
+    assert got.bad_cases == {  # the wrong rows, as in-context examples for the next round
+        "adversarial": [{"question": "q", "answer": "No", "model_answer": "Yes"}],
+        "random": [{"question": "q", "answer": "C", "model_answer": "B. a dog"}],
+    }
     assert matches("B) text", "b") and not matches("Because", "B")
 
 
@@ -214,3 +218,39 @@ def test_cli_bad_inputs_are_one_line(tmp_path: Path) -> None:
     mapping.write_text('{"a": ""}')
     res = runner.invoke(app, ["weights", "--from-lmms-eval", str(bad), "--map", str(mapping), "--out", str(out)])  # fmt: skip
     assert res.exit_code == 2 and "m.json: a: the question type must be" in res.output
+
+
+def test_plan_bad_cases_reach_the_model_through_evolve_focus(
+    tmp_path: Path, world_seeds: tuple[Path, list[Any]]
+) -> None:
+    rows = [
+        {**lmms_row(i, "exact_match", float(i == 0), question=f"How many stars are in picture {i}?"),
+         "target": "3", "filtered_resps": [f"{i + 4}"]}
+        for i in range(12)
+    ]  # fmt: skip
+    logs = jsonl(tmp_path / "logs" / "samples_count.jsonl", rows)
+    plan_file = tmp_path / "plan.json"
+    res = runner.invoke(app, ["weights", "--from-lmms-eval", str(logs), "--out", str(plan_file)])
+    assert res.exit_code == 0, res.output
+    cases = load_plan(plan_file).bad_cases["count"]
+    assert len(cases) == 8  # the first 8 of the 11 wrong rows
+    assert cases[0] == {"question": "How many stars are in picture 1?", "answer": "3",
+                        "model_answer": "5"}  # fmt: skip
+
+    seeds, _ = world_seeds
+    out = tmp_path / "run"
+    args = ["evolve", str(seeds), "--out", str(out), "--backend", "fake", "--rounds", "1"]
+    wrong = runner.invoke(app, [*args, "--focus", str(plan_file), "--focus-type", "ocr"])
+    assert wrong.exit_code == 2 and "--focus-type must name one of its types: count" in wrong.output
+    assert not out.exists()
+    res = runner.invoke(app, [*args, "--focus", str(plan_file), "--focus-type", "count"])
+    assert res.exit_code == 0, res.output
+    from mmevol.store import Store
+
+    db = Store(out / "run.sqlite")
+    requests = [json.loads(r) for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+    db.close()
+    assert requests
+    for req in requests:
+        user = req["messages"][-1]["content"]
+        assert "How many stars are in picture 1?" in user and '"question_type": "count"' in user

@@ -202,15 +202,27 @@ def evolve(
     batch_deadline: Annotated[
         float, typer.Option(min=0.01, help="hybrid: seconds before a batch is cut short.")
     ] = 3600.0,
+    focus: Annotated[
+        Path | None,
+        typer.Option(
+            help="Aim at a question type: a `mmevol weights` plan (with --focus-type) or a JSON"
+            " {question_type, bad_cases}; its bad cases go to the model as examples."
+        ),
+    ] = None,
+    focus_type: Annotated[
+        str | None, typer.Option(help="With --focus PLAN: the type whose bad cases to use.")
+    ] = None,
 ) -> None:
     """Evolve seeds for N rounds (evolve -> eliminate -> dedup); re-running resumes."""
-    from mmevol.evolve.config import EngineName, EvolveConfig, ModeName
+    from mmevol.evolve.config import EngineName, EvolveConfig, ModeName, load_focus
     from mmevol.evolve.estimate import estimate_run, render_estimate
     from mmevol.evolve.run import run_evolve
 
     parts = [float(x) for x in weights.split(",")]
     if len(parts) != 3:
         raise MmevolError("--weights: expected three numbers perception,reasoning,interactive")
+    if focus_type and not focus:
+        raise MmevolError("--focus-type: needs --focus PLAN.json (a `mmevol weights` plan)")
     options: dict[str, Any] = {}
     for kv in backend_option or []:
         key, _, raw = kv.partition("=")
@@ -248,6 +260,7 @@ def evolve(
         mode=cast(ModeName, mode),  # checked by the model
         batch_poll_s=batch_poll,
         batch_deadline_s=batch_deadline,
+        focus=load_focus(focus, focus_type) if focus else None,
     )
     if estimate:
         out.print(render_estimate(estimate_run(config)))

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mmevol import __version__
 from mmevol.errors import InputError
@@ -62,6 +62,33 @@ class Focus(BaseModel):
 
     question_type: str
     bad_cases: list[BadCase] = Field(default_factory=list, max_length=16)
+
+
+def load_focus(path: Path, question_type: str | None) -> Focus:
+    """``--focus FILE [--focus-type T]``: a ``Focus`` JSON, or a ``mmevol weights`` plan and the
+    type whose bad cases to aim at."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except OSError as e:
+        raise InputError(path, None, f"cannot read it ({e.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(path, None, f"not JSON ({e})") from None
+    if isinstance(data, dict) and "per_type" in data:  # a plan of ``mmevol weights``
+        types = list(data["per_type"]) if isinstance(data["per_type"], dict) else []
+        if question_type not in types:
+            raise InputError(
+                path, "per_type", f"--focus-type must name one of its types: {', '.join(types)}"
+            )
+        cases = data.get("bad_cases", {})
+        data = {"question_type": question_type, "bad_cases": cases.get(question_type, [])}
+    elif question_type is not None and isinstance(data, dict):
+        data = {**data, "question_type": question_type}
+    try:
+        return Focus.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or None
+        raise InputError(path, where, first["msg"]) from None
 
 
 class EvolveConfig(BaseModel):

@@ -39,6 +39,8 @@ LMMS_METRICS = (
 TASK_RE = re.compile(r"samples_(.+?)(?:_\d{4}-\d{2}-\d{2}T[\d\-:.]+)?\.jsonl$")
 TRUTHY = ("true", "1", "1.0")
 FALSY = ("false", "0", "0.0")
+MAX_BAD_CASES = 8  # per type: in-context examples for the next round (``evolve --focus``)
+QUESTION_KEYS = ("question", "prompt", "query", "text")
 LETTER_RE = re.compile(r"^\(?([A-Za-z])\)?(?:[.:)\s]|$)")
 
 
@@ -54,17 +56,25 @@ class TypeTally:
 
 @dataclass
 class Imported:
-    """Per-type tallies of everything read, the files, and rows no mapping covered."""
+    """Per-type tallies of everything read, the files, rows no mapping covered, and the first
+    wrongly answered rows of each type (``bad_cases``: question, gold answer, model answer)."""
 
     per_type: dict[str, TypeTally] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     metrics: Counter[str] = field(default_factory=Counter)
+    bad_cases: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
-    def add(self, qtype: str, score: float) -> None:
+    def add(self, qtype: str, score: float, case: tuple[Any, Any, Any] | None = None) -> None:
+        """Count one row; ``case`` (question, answer, prediction) is kept when it was wrong."""
         tally = self.per_type.setdefault(qtype, TypeTally())
         tally.n += 1
         tally.correct += score
+        if score < 0.5 and case is not None and all(c not in (None, "") for c in case):
+            kept = self.bad_cases.setdefault(qtype, [])
+            if len(kept) < MAX_BAD_CASES:
+                q, a, m = (" ".join(str(c).split())[:500] for c in case)
+                kept.append({"question": q, "answer": a, "model_answer": m})
 
 
 def load_mapping(path: Path) -> dict[str, str]:
@@ -151,9 +161,19 @@ def read_lmms_eval(
             if qtype is None:
                 into.skipped[f"{task}:{cat}" if cat else task] += 1
                 continue
-            into.add(qtype, _score(value, f"line {i}: {key}", path))
+            into.add(qtype, _score(value, f"line {i}: {key}", path), _lmms_case(row, doc))
             into.metrics[key] += 1
         into.files.append(str(path))
+
+
+def _lmms_case(row: dict[str, Any], doc: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(question, target, model answer) of a logged sample, as far as the log has them."""
+    question = next((doc[k] for k in QUESTION_KEYS if isinstance(doc.get(k), str)), None)
+    answer = row.get("target")
+    resp: Any = row.get("filtered_resps") or row.get("resps")
+    while isinstance(resp, list) and resp:
+        resp = resp[0]
+    return question, answer if not isinstance(answer, (list, dict)) else None, resp
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -243,6 +263,6 @@ def read_vlmevalkit(
             score = 1.0 if matches(cell("prediction"), cell("answer")) else 0.0
         else:
             score = _score(cell(judge), f"line {line}: {judge}", path)
-        into.add(qtype, score)
+        into.add(qtype, score, (cell("question"), cell("answer"), cell("prediction")))
         into.metrics[judge] += 1
     into.files.append(str(path))

@@ -48,6 +48,8 @@ class AbsPlan(BaseModel):
     budget: int
     quotas: dict[str, int]
     evolve_weights: str | None = None
+    # per type, the first wrongly answered rows: ``mmevol evolve --focus PLAN --focus-type T``
+    bad_cases: dict[str, list[dict[str, str]]] = {}
 
 
 def plan(
@@ -83,6 +85,7 @@ def plan(
         budget=budget,
         quotas=quotas(weights, budget),
         evolve_weights=evolve,
+        bad_cases=got.bad_cases,
     )
 
 
