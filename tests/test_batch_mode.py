@@ -292,3 +292,36 @@ def test_output_lines_map_to_the_online_failures() -> None:
     }
     expired = line_error(line(None, "batch_expired"), "b")
     assert expired is not None and expired.error_class == "batch_incomplete"
+
+
+def test_an_unusable_collected_reply_is_dropped_so_a_rerun_asks_again(tmp_path: Path) -> None:
+    import asyncio
+
+    from mmevol.backends.base import BadResponse, ModelCall
+    from mmevol.backends.batch import BatchBackend
+    from mmevol.backends.openai_compat import OpenAIBackend
+    from mmevol.store import Store
+
+    store = Store(tmp_path / "run.sqlite")
+    inner = OpenAIBackend(model="m", base_url="http://127.0.0.1:9/v1", api_key_env="NO_SUCH_KEY")
+    backend = BatchBackend(inner, store, tmp_path / "batches", "batch")
+    call = ModelCall(
+        task="evolve", template="t", template_version="t@1", context={},
+        messages=[{"role": "user", "content": "hi"}],
+    )  # fmt: skip
+    key = call.cache_key(backend.identity())
+    refusal = {"choices": [{"message": {"content": None, "refusal": "no"}}]}
+    store.add_batch("b1", "file-1", [key])
+    store.collect_batch("b1", "completed", {key: json.dumps(refusal)})
+
+    async def ask() -> None:
+        try:
+            await backend.complete(call)
+        finally:
+            await asyncio.sleep(0)  # let the collector task start before it is closed
+            await backend.aclose()
+
+    with pytest.raises(BadResponse, match="no text content"):
+        asyncio.run(ask())
+    assert store.batch_result(key) is None  # not served again: the re-run submits it anew
+    store.close()

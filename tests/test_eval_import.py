@@ -254,3 +254,13 @@ def test_plan_bad_cases_reach_the_model_through_evolve_focus(
     for req in requests:
         user = req["messages"][-1]["content"]
         assert "How many stars are in picture 1?" in user and '"question_type": "count"' in user
+
+
+def test_only_the_newest_log_of_a_task_is_read(lmms_dir: Path) -> None:
+    root = lmms_dir / "model"
+    older = [lmms_row(i, "pope_accuracy", {"score": 0.0}) for i in range(4)]
+    jsonl(root / "2024-05-01_09-00-00_samples_pope.jsonl", older)  # an earlier run, all wrong
+    got = Imported()
+    read_lmms_eval(lmms_dir, got, MAPPING)
+    assert (got.per_type["existence"].n, got.per_type["existence"].accuracy) == (10, 0.7)
+    assert got.superseded == [str(root / "2024-05-01_09-00-00_samples_pope.jsonl")]

@@ -15,6 +15,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from mmevol.cli import app
+from mmevol.errors import MmevolError
 from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
 
@@ -128,3 +129,46 @@ def test_train_bad_inputs_are_one_line_and_write_nothing(tiny_vlm: Path, tmp_pat
         result.exit_code == 2 and "bad.jsonl: line 1: images: missing.png: file not found" in line
     )
     assert not out.exists() and not list(tmp_path.glob("out.tmp-*"))
+
+
+def test_out_never_replaces_a_run_a_model_or_other_folders(
+    tiny_vlm: Path, grounded_run: Path, tmp_path: Path
+) -> None:
+    before = sorted(p.name for p in grounded_run.iterdir())
+    for fmt in ("trl", "llamafactory", "mmevol"):  # exporting into the run itself
+        res = runner.invoke(app, ["export", str(grounded_run), "--format", fmt, "--out", str(grounded_run)])  # fmt: skip
+        assert res.exit_code == 2 and "is not an earlier output of this command" in res.output
+    res = _train(tiny_vlm, grounded_run, grounded_run)
+    assert res.exit_code == 2 and "is not an earlier output" in " ".join(res.output.split())
+    assert sorted(p.name for p in grounded_run.iterdir()) == before
+    # an earlier export of the same kind is replaced, as a re-export should be
+    out = tmp_path / "trl"
+    for _ in range(2):
+        res = runner.invoke(app, ["export", str(grounded_run), "--format", "trl", "--out", str(out)])  # fmt: skip
+        assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize(
+    ("messages", "problem"),
+    [
+        ([{"role": "system", "content": "Be brief."},
+          {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What?"}]},
+          {"role": "assistant", "content": [{"type": "text", "text": "A box."}]}],
+         "mixes plain-text and typed-block contents"),
+        ([{"role": "user", "content": [{"type": "text", "text": "What?"}]},
+          {"role": "assistant", "content": [{"type": "text", "text": "A box."}]}],
+         "0 image placeholders for 1 images"),
+    ],
+)  # fmt: skip
+def test_training_records_the_trainer_cannot_take_are_refused(
+    tmp_path: Path, messages: list[dict[str, object]], problem: str
+) -> None:
+    from PIL import Image
+
+    from mmevol.train.data import load_records
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({"images": ["a.png"], "messages": messages}) + "\n")
+    with pytest.raises(MmevolError, match=f"data.jsonl: line 1: messages: {problem}"):
+        load_records(data)

@@ -278,3 +278,8 @@ class Store:
         """The reply body a collected batch holds for a request key."""
         row = self.db.execute("SELECT response FROM batch_results WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def drop_batch_result(self, key: str) -> None:
+        """Forget a collected reply that turned out unusable, so a re-run asks again."""
+        with self.db:
+            self.db.execute("DELETE FROM batch_results WHERE key=?", (key,))

@@ -116,7 +116,11 @@ class BatchBackend(Backend):
             started = time.monotonic()
             try:
                 if stored is not None:
-                    return self._reply(call, json.loads(stored), 0.0)
+                    try:
+                        return self._reply(call, json.loads(stored), 0.0)
+                    except CallError:  # e.g. a refusal with no text: not an answer to keep
+                        self.store.drop_batch_result(key)
+                        raise
                 fut = self._waiting.get(key)
                 if fut is None:
                     if self.mode == "online":
@@ -131,7 +135,11 @@ class BatchBackend(Backend):
                 if isinstance(outcome, CallError):
                     raise outcome
                 assert outcome.response is not None
-                return self._reply(call, outcome.response.body, time.monotonic() - started)
+                try:
+                    return self._reply(call, outcome.response.body, time.monotonic() - started)
+                except CallError:
+                    self.store.drop_batch_result(key)
+                    raise
             except CallError:
                 if self.mode == "batch":
                     raise

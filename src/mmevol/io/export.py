@@ -55,9 +55,22 @@ def conversations(samples: list[Sample], group: str) -> list[tuple[str, ImageRef
     return out
 
 
+def check_replaceable(out: Path, earlier: Callable[[Path], bool]) -> None:
+    """Refuse to replace anything but an empty folder or an earlier output of the same kind
+    (``earlier(out)``): an ``--out`` pointing at a run, a model or the data must not be lost."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise InputError(out, None, "a file is in the way (expected a folder to write)")
+    if out.is_dir() and any(out.iterdir()) and not earlier(out):
+        raise InputError(
+            out, None, "exists and is not an earlier output of this command; choose a new --out"
+        )
+
+
 @contextlib.contextmanager
-def atomic_dir(out: Path) -> Iterator[Path]:
-    """Build a directory in ``<out>.tmp-XXXX``; on success replace ``out`` with it."""
+def atomic_dir(out: Path, earlier: Callable[[Path], bool]) -> Iterator[Path]:
+    """Build a directory in ``<out>.tmp-XXXX``; on success replace ``out`` with it. ``out``
+    may only be an empty folder or what ``earlier`` recognises as an earlier output."""
+    check_replaceable(out, earlier)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
     try:
@@ -127,7 +140,7 @@ def export_llamafactory(
     ``images``, one ``<image>`` token in the first user turn), ``dataset_info.json`` registering
     it as ``mmevol``, and ``images/<digest>.<ext>`` copies referenced relative to the folder
     (LLaMA-Factory's default media dir)."""
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, lambda d: (d / "dataset_info.json").is_file()) as tmp:
         (tmp / "images").mkdir()
         copied: dict[str, str] = {}
         records = []
@@ -156,7 +169,7 @@ def export_trl(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, grou
     """A folder for TRL's ``SFTTrainer`` (vision): ``data.jsonl`` with ``images`` + typed-block
     ``messages`` (see ``io.trl``) and ``images/<digest>.<ext>`` copies, referenced relative to
     the folder (``mmevol train`` resolves them)."""
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, lambda d: (d / TRL_DATA).is_file()) as tmp:
         (tmp / "images").mkdir()
         copied: dict[str, str] = {}
         records = []
@@ -187,9 +200,14 @@ def export_mmevol(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, g
             raise InputError(sid, "seed_id", "samples name a seed missing from seeds.jsonl")
         used.append(seeds[sid])
     used.sort(key=lambda s: s.id)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, _only_json_files) as tmp:
         write_official(used, samples, tmp)
     return out
+
+
+def _only_json_files(folder: Path) -> bool:
+    """An earlier ``--format mmevol`` export: nothing but per-image ``.json`` files."""
+    return all(p.is_file() and p.suffix == ".json" for p in folder.iterdir())
 
 
 EXPORTERS: dict[str, Exporter] = {

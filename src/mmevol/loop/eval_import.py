@@ -64,6 +64,7 @@ class Imported:
     skipped: Counter[str] = field(default_factory=Counter)
     metrics: Counter[str] = field(default_factory=Counter)
     bad_cases: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    superseded: list[str] = field(default_factory=list)  # older logs of a task, not read
 
     def add(self, qtype: str, score: float, case: tuple[Any, Any, Any] | None = None) -> None:
         """Count one row; ``case`` (question, answer, prediction) is kept when it was wrong."""
@@ -116,14 +117,25 @@ def _score(value: Any, where: str, path: Path) -> float:
     raise InputError(path, where, f"{value!r} is not a per-sample score in 0..1")
 
 
-def lmms_files(src: Path) -> list[Path]:
+def lmms_files(src: Path, superseded: list[str] | None = None) -> list[Path]:
+    """The sample logs under ``src``. lmms-eval adds a dated file per task at every run, so in
+    one model folder only the newest file of each task is read (older ones go to
+    ``superseded``): counting two runs of a task together would mix their accuracies."""
     if src.is_file():
         return [src]
     if src.is_dir():
         found = sorted(p for p in src.rglob("*.jsonl") if TASK_RE.search(p.name))
-        if found:
-            return found
-        raise MmevolError(f"{src}: no lmms-eval samples_<task>.jsonl file inside")
+        if not found:
+            raise MmevolError(f"{src}: no lmms-eval samples_<task>.jsonl file inside")
+        newest: dict[tuple[Path, str], Path] = {}
+        for p in found:  # names carry the run's date and time, so the last in order is newest
+            m = TASK_RE.search(p.name)
+            task = m.group(1) if m else p.stem
+            old = newest.get((p.parent, task))
+            if old is not None and superseded is not None:
+                superseded.append(str(old))
+            newest[(p.parent, task)] = p
+        return sorted(newest.values())
     raise MmevolError(f"{src}: no such file or folder")
 
 
@@ -137,7 +149,7 @@ def read_lmms_eval(
     category_field: str = "category",
 ) -> None:
     """Add every logged sample of an lmms-eval output (file or folder) to ``into``."""
-    for path in lmms_files(src):
+    for path in lmms_files(src, into.superseded):
         m = TASK_RE.search(path.name)
         task = m.group(1) if m else path.stem
         rows = list(_jsonl(path))

@@ -156,6 +156,12 @@ def weights_cmd(
             f"{result.weights[t]:.3f}", str(result.quotas[t]),
         )  # fmt: skip
     out.print(table)
+    if got.superseded:
+        out.print(
+            f"read only the newest log of each task; older runs left out: {', '.join(got.superseded)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.skipped:
         shown = ", ".join(f"{k} ({n})" for k, n in list(result.skipped.items())[:6])
         out.print(f"skipped rows the mapping does not cover: {shown}", highlight=False)

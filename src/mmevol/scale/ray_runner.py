@@ -22,6 +22,7 @@ and that leaves the worker through the ledger before the worker uses it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import queue
 import threading
@@ -43,6 +44,7 @@ from mmevol.scale.ledger import ReplyLedger
 from mmevol.scale.worker import bound_worker
 from mmevol.schema import Seed
 
+FINAL_DRAINS = 5  # after an error: replies still arriving from running units
 DRAIN_S = 0.1
 _END = object()
 
@@ -142,19 +144,27 @@ async def run_ray(engine: Engine, seeds: Iterable[Seed]) -> None:
         engine.counters.in_flight = len(rows)
         feeder = threading.Thread(target=_consume, args=(dataset, results), daemon=True)
         feeder.start()
-        while True:
-            await driver.drain()
-            try:
-                item = results.get_nowait()
-            except queue.Empty:
-                await asyncio.sleep(DRAIN_S)
-                continue
-            if item is _END:
-                break
-            if isinstance(item, BaseException):
-                first = (str(item).strip().splitlines() or [type(item).__name__])[-1]
-                raise MmevolError(f"the Ray pipeline failed: {first[:300]}") from item
-            await driver.merge(SliceDelta.model_validate_json(item))
-            engine.counters.in_flight -= 1
+        try:
+            while True:
+                await driver.drain()
+                try:
+                    item = results.get_nowait()
+                except queue.Empty:
+                    await asyncio.sleep(DRAIN_S)
+                    continue
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    first = (str(item).strip().splitlines() or [type(item).__name__])[-1]
+                    raise MmevolError(f"the Ray pipeline failed: {first[:300]}") from item
+                await driver.merge(SliceDelta.model_validate_json(item))
+                engine.counters.in_flight -= 1
+        except BaseException:  # an error or Ctrl-C: keep the replies workers already paid for
+            with contextlib.suppress(Exception):
+                await ledger.stop.remote("the driver is stopping")
+                for _ in range(FINAL_DRAINS):
+                    await driver.drain()
+                    await asyncio.sleep(DRAIN_S)
+            raise
         await driver.drain()
         feeder.join()

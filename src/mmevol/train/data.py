@@ -64,7 +64,12 @@ def _check(rec: Any, file: Path, at: str) -> dict[str, Any]:
         placeholders += _check_blocks(msg.get("content"), file, f"{where}.content")
     if not any(m["role"] == "assistant" for m in messages):
         raise InputError(file, f"{at}: messages", "no assistant turn to learn from")
-    if placeholders not in (0, len(images)):
+    kinds = {isinstance(m.get("content"), str) for m in messages}
+    if len(kinds) > 1:  # the trainer's dataset needs one content type in every message
+        raise InputError(
+            file, f"{at}: messages", "mixes plain-text and typed-block contents; use one kind"
+        )
+    if kinds == {False} and placeholders != len(images):  # plain text: TRL places the images
         raise InputError(
             file,
             f"{at}: messages",

@@ -22,7 +22,7 @@ from mmevol import __version__
 from mmevol.backends.local import check_model_dir, offline
 from mmevol.errors import InputError, MmevolError
 from mmevol.fsutil import write_json
-from mmevol.io.export import atomic_dir
+from mmevol.io.export import atomic_dir, check_replaceable
 from mmevol.train.data import load_records, records_digest
 
 INSTALL_HINT = "mmevol train needs TRL: pip install 'mmevol[train]'"
@@ -72,7 +72,7 @@ def _dataset(datasets: Any, records: list[dict[str, Any]]) -> Any:
     return ds.cast_column("images", image_list(datasets.Image()))
 
 
-def _load(transformers: Any, path: Path) -> tuple[Any, Any]:
+def _load(transformers: Any, torch: Any, path: Path) -> tuple[Any, Any]:
     try:
         processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -80,8 +80,9 @@ def _load(transformers: Any, path: Path) -> tuple[Any, Any]:
     if getattr(processor, "image_processor", None) is None:
         raise InputError(path, None, "not a vision-language model (no image processor)")
     try:
+        # float32 weights: a bf16 checkpoint trained in bf16 loses most small updates
         model = transformers.AutoModelForImageTextToText.from_pretrained(
-            path, local_files_only=True
+            path, local_files_only=True, dtype=torch.float32
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
         raise InputError(path, None, f"cannot load the model ({_first_line(err)})") from None
@@ -95,14 +96,15 @@ def train_sft(settings: SFTSettings) -> dict[str, Any]:
     out = Path(settings.out)
     if out.resolve() == model_dir:
         raise InputError(out, None, "--out must differ from --model (the base stays as it was)")
+    check_replaceable(out, lambda d: (d / "train_config.json").is_file())  # before the slow part
     datasets, torch, transformers, trl = _libraries()
-    processor, model = _load(transformers, model_dir)
+    processor, model = _load(transformers, torch, model_dir)
     device = settings.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dataset = _dataset(datasets, records)
 
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, lambda d: (d / "train_config.json").is_file()) as tmp:
         args = trl.SFTConfig(
             output_dir=str(tmp / "trainer"),
             num_train_epochs=settings.epochs,
