@@ -21,12 +21,17 @@ CORPUS = [
     "Is there a yellow diamond in the picture? Yes, near the top right corner.",
     "grounding referencing calculating ocr existence reasoning perception interactive",
 ]
+# the assistant's turns (with their end token) inside {% generation %}: TRL then puts the loss
+# on the answers only (``assistant_only_loss``)
 CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}"
+    "{% macro body(m) %}{% if m['content'] is string %}{{ m['content'] }}{% else %}"
     "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>\n"
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
-    "<|end|>\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+    "<|end|>\n{% endmacro %}"
+    "{% for m in messages %}<|{{ m['role'] }}|>\n"
+    "{% if m['role'] == 'assistant' %}{% generation %}{{ body(m) }}{% endgeneration %}"
+    "{% else %}{{ body(m) }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
 

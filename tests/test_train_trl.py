@@ -87,6 +87,7 @@ def test_train_end_to_end(tiny_vlm: Path, grounded_run: Path, tmp_path: Path) ->
     assert metrics["steps"] == 3 and [x["step"] for x in metrics["losses"]] == [1, 2, 3]
     assert all(math.isfinite(x["loss"]) and x["loss"] > 0 for x in metrics["losses"])
     assert metrics["device"] == "cpu" and metrics["records"] >= 3
+    assert metrics["loss_on"] == "assistant turns"  # the template marks them: answers only
     config = json.loads((out / "train_config.json").read_text())
     assert config["settings"]["max_steps"] == 3 and config["settings"]["lr"] == 1e-3
     assert config["versions"]["trl"] and len(config["data_sha256"]) == 64
@@ -172,3 +173,24 @@ def test_training_records_the_trainer_cannot_take_are_refused(
     data.write_text(json.dumps({"images": ["a.png"], "messages": messages}) + "\n")
     with pytest.raises(MmevolError, match=f"data.jsonl: line 1: messages: {problem}"):
         load_records(data)
+
+
+def test_a_template_without_assistant_markers_trains_on_everything_and_says_so(
+    tiny_vlm: Path, grounded_run: Path, tmp_path: Path
+) -> None:
+    import datasets
+    import trl
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from mmevol.train.data import load_records
+    from mmevol.train.trl_sft import SFTSettings, _dataset, _trainer
+
+    processor = AutoProcessor.from_pretrained(tiny_vlm, local_files_only=True)
+    processor.chat_template = processor.chat_template.replace("{% generation %}", "").replace(
+        "{% endgeneration %}", ""
+    )
+    model = AutoModelForImageTextToText.from_pretrained(tiny_vlm, local_files_only=True)
+    data = _dataset(datasets, load_records(grounded_run))
+    settings = SFTSettings(model=str(tiny_vlm), data=str(grounded_run), out=str(tmp_path / "o"))
+    _, loss_on = _trainer(trl, model, processor, data, tmp_path, settings, "cpu")
+    assert loss_on == "whole conversation"

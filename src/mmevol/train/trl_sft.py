@@ -10,6 +10,7 @@ digest, library versions). The folder is built beside ``OUT`` and renamed into p
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import time
@@ -25,6 +26,7 @@ from mmevol.fsutil import write_json
 from mmevol.io.export import atomic_dir, check_replaceable
 from mmevol.train.data import load_records, records_digest
 
+log = logging.getLogger(__name__)
 INSTALL_HINT = "mmevol train needs TRL: pip install 'mmevol[train]'"
 
 
@@ -89,22 +91,19 @@ def _load(transformers: Any, torch: Any, path: Path) -> tuple[Any, Any]:
     return processor, model
 
 
-def train_sft(settings: SFTSettings) -> dict[str, Any]:
-    """Run the training and write ``settings.out``; returns the metrics written."""
-    model_dir, _ = check_model_dir(settings.model)
-    records = load_records(Path(settings.data))
-    out = Path(settings.out)
-    if out.resolve() == model_dir:
-        raise InputError(out, None, "--out must differ from --model (the base stays as it was)")
-    check_replaceable(out, lambda d: (d / "train_config.json").is_file())  # before the slow part
-    datasets, torch, transformers, trl = _libraries()
-    processor, model = _load(transformers, torch, model_dir)
-    device = settings.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dataset = _dataset(datasets, records)
-
-    with atomic_dir(out, lambda d: (d / "train_config.json").is_file()) as tmp:
+def _trainer(
+    trl: Any,
+    model: Any,
+    processor: Any,
+    dataset: Any,
+    tmp: Path,
+    settings: SFTSettings,
+    device: str,
+) -> tuple[Any, str]:
+    """The ``SFTTrainer``, with the loss on the assistant's answers only when the model's chat
+    template allows it (TRL needs ``{% generation %}`` markers or a template it can patch);
+    otherwise on the whole conversation, said in ``metrics.json`` (``loss_on``) and printed."""
+    for assistant_only in (True, False):
         args = trl.SFTConfig(
             output_dir=str(tmp / "trainer"),
             num_train_epochs=settings.epochs,
@@ -121,10 +120,43 @@ def train_sft(settings: SFTSettings) -> dict[str, Any]:
             dataloader_num_workers=0,
             disable_tqdm=True,
             max_length=None,  # cutting a sequence would cut its image tokens
+            assistant_only_loss=assistant_only,
         )
-        trainer = trl.SFTTrainer(
-            model=model, args=args, train_dataset=dataset, processing_class=processor
-        )
+        try:
+            trainer = trl.SFTTrainer(
+                model=model, args=args, train_dataset=dataset, processing_class=processor
+            )
+        except ValueError as err:
+            if assistant_only and "chat template" in str(err):
+                log.warning(
+                    "the model's chat template does not mark the assistant's turns; the loss "
+                    "covers the whole conversation (questions and image tokens too)"
+                )
+                continue
+            raise MmevolError(
+                f"{settings.model}: cannot set up training ({_first_line(err)})"
+            ) from None
+        return trainer, "assistant turns" if assistant_only else "whole conversation"
+    raise AssertionError("unreachable")
+
+
+def train_sft(settings: SFTSettings) -> dict[str, Any]:
+    """Run the training and write ``settings.out``; returns the metrics written."""
+    model_dir, _ = check_model_dir(settings.model)
+    records = load_records(Path(settings.data))
+    out = Path(settings.out)
+    if out.resolve() == model_dir:
+        raise InputError(out, None, "--out must differ from --model (the base stays as it was)")
+    check_replaceable(out, lambda d: (d / "train_config.json").is_file())  # before the slow part
+    datasets, torch, transformers, trl = _libraries()
+    processor, model = _load(transformers, torch, model_dir)
+    device = settings.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dataset = _dataset(datasets, records)
+
+    with atomic_dir(out, lambda d: (d / "train_config.json").is_file()) as tmp:
+        trainer, loss_on = _trainer(trl, model, processor, dataset, tmp, settings, device)
         start = time.monotonic()
         try:
             result = trainer.train()
@@ -155,6 +187,7 @@ def train_sft(settings: SFTSettings) -> dict[str, Any]:
             "records": len(records),
             "runtime_s": round(runtime, 3),
             "device": device,
+            "loss_on": loss_on,
         }
         write_json(tmp / "metrics.json", metrics)
         config = {
