@@ -14,6 +14,7 @@ from mmevol.backends.base import Backend, ModelCall, Reply
 from mmevol.backends.fakeserver import FakeServerConfig, running_server
 from mmevol.backends.openai_compat import OpenAIBackend
 from mmevol.cli import app
+from mmevol.errors import MmevolError
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import run_evolve
 from mmevol.loop.ipo import RevisionFailed, collect_reviews, revise
@@ -241,3 +242,29 @@ def test_loop_run_reviews_map_to_question_types(tmp_path: Path) -> None:
     notes.write_text(json.dumps({"sample_id": "nope", "verdict": "bad"}))
     with pytest.raises(Exception, match="line 1: sample_id"):
         collect_reviews(run, notes)
+
+
+def test_an_edit_made_during_a_revision_is_not_overridden(tmp_path: Path) -> None:
+    store = PromptStore.of_run(tmp_path / "run")
+    base = (
+        "Ask counting questions whose answers the scene graph fixes.\n=== user ===\n{{context}}\n"
+    )
+    store.add("counting", base, author="user", reason="first")
+    # the revision was asked of v1; meanwhile a person stored v2
+    store.add("counting", base.replace("Ask", "Write"), author="user", reason="meanwhile")
+    with pytest.raises(MmevolError, match=r"changed while the revision was being written"):
+        store.add(
+            "counting", base.replace("Ask", "Pose"), author="llm", reason="r", expected_parent=1
+        )
+    assert [v.version for v in store.versions("counting")] == [1, 2]
+    assert not (tmp_path / "run/prompts/counting/v3.txt").exists()
+
+    # writers in parallel (threads; the lock is a file lock, so processes too) never lose one
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [base.replace("Ask", f"Ask (variant {i})") for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda t: store.add("counting", t, author="user", reason="x"), texts))
+    hist = store.versions("counting")
+    assert [v.version for v in hist] == list(range(1, 11))
+    assert all(store.text(v) for v in hist)  # every recorded hash matches its file

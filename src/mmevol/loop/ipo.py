@@ -201,6 +201,7 @@ def revise(
         reviews=[r.ref for r in used],
         backend=backend.name,
         model=backend.model,
+        expected_parent=current.version,  # a person's edit meanwhile is not silently overridden
         usage=(
             sum(r.usage.input_tokens for r in replies),
             sum(r.usage.output_tokens for r in replies),

@@ -17,10 +17,13 @@ separator, the ``{{context}}`` block in the user part and no unknown placeholder
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -204,15 +207,51 @@ class PromptStore:
         backend: str | None = None,
         model: str | None = None,
         usage: tuple[int, int, float] = (0, 0, 0.0),
+        expected_parent: int | None = None,
     ) -> PromptVersion:
         """Check and store a new version; it becomes the current one (``usage``: input
-        tokens, output tokens and cost of the calls that wrote it)."""
+        tokens, output tokens and cost of the calls that wrote it). One writer at a time (a
+        lock file); with ``expected_parent``, refused when another version was stored since."""
         try:
             check_prompt(name, text)
         except ValueError as e:
             raise MmevolError(f"prompt {name!r}: {e}") from None
+        with self._locked(name):
+            return self._add_locked(
+                name, text, author, reason, reviews, backend, model, usage, expected_parent
+            )
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        folder = self._dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / ".lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _add_locked(
+        self,
+        name: str,
+        text: str,
+        author: Literal["user", "llm", "bundled"],
+        reason: str,
+        reviews: list[ReviewRef] | None,
+        backend: str | None,
+        model: str | None,
+        usage: tuple[int, int, float],
+        expected_parent: int | None,
+    ) -> PromptVersion:
         history = self.versions(name)
         parent = history[-1] if history else None
+        if expected_parent is not None and (parent is None or parent.version != expected_parent):
+            now = parent.id if parent else "none"
+            raise MmevolError(
+                f"prompt {name!r} changed while the revision was being written (current: {now},"
+                f" revised: v{expected_parent}); run `mmevol prompts revise` again"
+            )
         if parent is not None and content_hash(text) == parent.content_hash:
             raise MmevolError(f"prompt {name!r}: the text is identical to {parent.id}")
         v = PromptVersion(
