@@ -19,7 +19,8 @@ that reached the provider but is missing from its batch listing when the re-run 
 Modes: ``batch``: a failed line or batch is the call's typed failure (a re-run retries it);
 ``hybrid``: a batch still running after ``deadline_s`` is cancelled (lines it finished are kept)
 and every call it did not answer well is made online through the admission-controlled path;
-``online`` with batches left open by an earlier run: those are followed, new calls go online.
+``online`` with batches left open by an earlier run: those are followed as in ``hybrid`` (cut
+short after ``deadline_s``, what they did not answer made online), new calls go online.
 """
 
 from __future__ import annotations

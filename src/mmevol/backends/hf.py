@@ -162,7 +162,10 @@ class HFBackend(Backend):
         )
         if with_image and call.image is not None:
             image = load_image(call.image, self.image_long_side)
-            enc = self._processor(text=prompt, images=[image], return_tensors="pt")
+            # the chat template already wrote any BOS token: the tokenizer must not add one
+            enc = self._processor(
+                text=prompt, images=[image], return_tensors="pt", add_special_tokens=False
+            )
         else:
             enc = self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
         return {k: v.to(self.device) for k, v in enc.items()}
