@@ -268,3 +268,45 @@ def test_an_edit_made_during_a_revision_is_not_overridden(tmp_path: Path) -> Non
     hist = store.versions("counting")
     assert [v.version for v in hist] == list(range(1, 11))
     assert all(store.text(v) for v in hist)  # every recorded hash matches its file
+
+
+def test_loop_engine_generation_uses_and_records_the_types_prompt_version(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("torch")
+    from mmevol.loop.ipo_reviews import run_samples
+    from mmevol.loop.run import LoopConfig, run_loop
+    from mmevol.store import Store
+
+    out = tmp_path / "loop"
+    store = PromptStore.of_run(out)
+    text = "Ask how many objects of one colour and kind there are; never count the background.\n=== user ===\n{{context}}\n"  # fmt: skip
+    v1 = store.add("counting", text, author="user", reason="first")
+    cfg = LoopConfig.model_validate(
+        {
+            "rounds": 1,
+            "budget": 27,
+            "n_train": 12,
+            "n_dev": 20,
+            "n_heldout": 20,
+            "generator": "engine",
+            "engine_backend": "grounded",
+            "train": {"epochs": 1},
+        }
+    )  # grounded ignores the guidance, but every call still carries it
+    run_loop(cfg, out)
+    db = Store(out / "round_0" / "engine" / "counting" / "run" / "run.sqlite")
+    requests = [json.loads(r) for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+    db.close()
+    assert requests and all(
+        "never count the background" in r["messages"][-1]["content"] for r in requests
+    )
+    samples = run_samples(out)
+    made = [s for sid, s in samples.items() if s.version == v1.tag]
+    assert made, "the questions of the counting call record the version that made them"
+    other = out / "round_0" / "engine" / "ocr" / "run" / "run.sqlite"
+    if other.exists():  # a type with no version of its own gets no guidance
+        db = Store(other)
+        reqs = [r for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+        db.close()
+        assert not any("never count the background" in r for r in reqs)

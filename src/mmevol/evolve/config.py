@@ -62,6 +62,9 @@ class Focus(BaseModel):
 
     question_type: str
     bad_cases: list[BadCase] = Field(default_factory=list, max_length=16)
+    # how to ask this type of question: the run's current prompt version for the type
+    # (``mmevol prompts edit|revise TYPE``), when it has one
+    guidance: str = ""
 
 
 def load_focus(path: Path, question_type: str | None) -> Focus:

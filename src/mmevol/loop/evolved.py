@@ -42,6 +42,7 @@ from mmevol.evolve.config import BadCase, EvolveConfig, Focus
 from mmevol.evolve.engine import Engine
 from mmevol.loop.questions import FAMILY_OF, RELATIONS, Question
 from mmevol.loop.world import COLORS, NUMBER_WORDS, SHAPES, WORDS, Scene, render, scene_to_seed
+from mmevol.prompts import Template
 from mmevol.schema import Sample, Seed
 from mmevol.store import Store
 
@@ -84,16 +85,18 @@ def evolve_scenes(
     rounds: int = 1,
     seed: int = 0,
     focus: Focus | None = None,
+    templates: dict[str, Template] | None = None,
 ) -> list[Sample]:
     """Run the engine on ``seeds``; every sample: the seed items (round 0) and every candidate
-    of every round, kept or dropped. ``focus`` goes into every evolve call's context."""
+    of every round, kept or dropped. ``focus`` goes into every evolve call's context;
+    ``templates``: a run's own versions of the direction prompts."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = EvolveConfig(
         seeds=str(run_dir / "seeds.jsonl"), out=str(run_dir), rounds=rounds, seed=seed,
         backend=backend.name, progress=False, concurrency=4, max_error_rate=1.0, focus=focus,
     )  # fmt: skip
     store = Store(run_dir / "run.sqlite")
-    engine = Engine(cfg, store, backend)
+    engine = Engine(cfg, store, backend, templates)
     asyncio.run(engine.run(seeds))
     return list(store.iter_samples(kept_only=False))
 
@@ -201,12 +204,15 @@ def engine_for_type(
     work_dir: Path,
     backend: Backend,
     bad_cases: list[dict[str, str]] | None = None,
+    guidance: tuple[str, str] | None = None,
+    templates: dict[str, Template] | None = None,
 ) -> list[Question]:
     """The loop's generation step through the engine for one question type's quota.
 
     The query scenes (``order``: ABS's picks first) become seeds and are evolved for one round,
     with the type and its ``bad_cases`` as the calls' ``focus`` (in-context examples for an LLM;
-    the grounded generator does not read them);
+    the grounded generator does not read them) and ``guidance`` (the tag and text of the run's
+    current prompt version for the type, recorded in each question's ``meta.prompt_version``);
     the kept evolutions are mapped to questions, those of ``qtype`` first, at most
     ``per_image`` per scene, until ``quota``. The engine's directions do not aim at question
     types, so a type it never produces (grounding boxes, OCR, multi-step colour chains) is
@@ -222,8 +228,11 @@ def engine_for_type(
             BadCase(question=c["question"], answer=c["answer"], model_answer=c["model_answer"])
             for c in (bad_cases or [])[:16]
         ],
+        guidance=guidance[1] if guidance else "",
     )
-    samples = evolve_scenes(seeds, work_dir / "run", backend, rounds=1, seed=round_, focus=focus)
+    samples = evolve_scenes(
+        seeds, work_dir / "run", backend, rounds=1, seed=round_, focus=focus, templates=templates
+    )
     mapped = to_questions([s for s in samples if s.round > 0], owner, kept_only=True)
     rank = {sid: i for i, sid in enumerate(order)}
     ranked = sorted(mapped.questions, key=lambda q: (q.qtype != qtype, rank[q.scene_id]))
@@ -236,5 +245,7 @@ def engine_for_type(
             per_scene[q.scene_id] += 1
             q.id = f"r{round_}:{q.id}"
             q.meta["round"] = round_
+            if guidance:
+                q.meta["prompt_version"] = guidance[0]
             out.append(q)
     return out

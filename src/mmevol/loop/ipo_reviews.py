@@ -79,7 +79,8 @@ def run_samples(run_dir: Path) -> dict[str, SampleInfo]:
         for line in path.read_text("utf-8").splitlines():
             if line.strip():
                 q = json.loads(line)
-                out[q["id"]] = SampleInfo(q["qtype"], None, q["text"], q["answer"])
+                version = (q.get("meta") or {}).get("prompt_version")  # engine generation
+                out[q["id"]] = SampleInfo(q["qtype"], version, q["text"], q["answer"])
     return out
 
 

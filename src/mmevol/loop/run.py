@@ -47,6 +47,8 @@ from mmevol.loop.splits import (
     write_scenes,
 )
 from mmevol.loop.train import TrainConfig, train_model
+from mmevol.prompts import Template
+from mmevol.prompts.versions import SEPARATOR, PromptStore, active_templates, kind_of
 
 
 class LoopConfig(BaseModel):
@@ -99,8 +101,11 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
     generated: list[Question] = []
     history: list[dict[str, object]] = []
     backend: Backend | None = None
+    guidance: dict[str, tuple[str, str]] = {}
+    templates: dict[str, Template] = {}
     if cfg.generator == "engine":
         backend = make_backend(cfg.engine_backend, **cfg.engine_options)
+        guidance, templates = run_prompts(out)
     rng = random.Random(f"loop:{cfg.seed}")
     for k in range(cfg.rounds + 1):
         t0 = time.perf_counter()
@@ -147,7 +152,7 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
                 if backend is not None:
                     made = engine_for_type(
                         t, quota[t], order, pool, cfg.per_image, k, rdir / "engine" / t, backend,
-                        cases[t] if cfg.strategy == "abs" else None,
+                        cases[t] if cfg.strategy == "abs" else None, guidance.get(t), templates,
                     )  # fmt: skip
                 else:
                     made = generate_for_type(t, quota[t], order, pool, rng, stats, cfg.per_image, k)
@@ -180,6 +185,18 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
     (out / "table.md").write_text(markdown_table(history), "utf-8")
     plot_history(history, out / "accuracy.png", out / "accuracy.svg", cfg)
     return history
+
+
+def run_prompts(out: Path) -> tuple[dict[str, tuple[str, str]], dict[str, Template]]:
+    """The loop run's own prompt versions (``mmevol prompts ... --run OUT``): per question type,
+    the current version's tag and system text (the ``guidance`` of its ``focus``), and the
+    direction templates the engine uses instead of the bundled ones."""
+    store = PromptStore.of_run(out)
+    guidance: dict[str, tuple[str, str]] = {}
+    for t in QTYPES:
+        if kind_of(t) == "question_type" and (v := store.current(t)) is not None:
+            guidance[t] = (v.tag, store.text(v).split(SEPARATOR, 1)[0].strip())
+    return guidance, active_templates(out)
 
 
 def learnability(
