@@ -325,3 +325,20 @@ def test_an_unusable_collected_reply_is_dropped_so_a_rerun_asks_again(tmp_path: 
         asyncio.run(ask())
     assert store.batch_result(key) is None  # not served again: the re-run submits it anew
     store.close()
+
+
+def test_batches_step_down_from_a_refused_structured_mode(
+    seeds: Path, port: int, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    cfg = server(port)
+    cfg = cfg.model_copy(update={"response_formats": ["json_object"]})  # no json_schema
+    with running_server(cfg) as url:
+        result = run_evolve(config(seeds, out, url, "batch"))
+        stats, batches = fake(url, "/_fake/stats"), fake(url, "/_fake/batches")
+    assert result.complete, result.stats["failures"]
+    assert stats["received"] == 0, "no call may bypass the batches"
+    # the first batch was refused line by line for json_schema; every later line used json_object
+    assert batches["resubmitted_ids"] > 0 and stats["response_formats"] == {
+        "json_object": stats["completed"]
+    }

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections import Counter
@@ -50,7 +51,7 @@ from mmevol.backends.batch_api import (
     line_error,
     write_inputs,
 )
-from mmevol.backends.openai_compat import OpenAIBackend
+from mmevol.backends.openai_compat import OpenAIBackend, ResponseFormatRejected
 from mmevol.errors import ConfigError
 from mmevol.store import Store
 
@@ -58,6 +59,8 @@ Mode = Literal["online", "batch", "hybrid"]
 BATCH_BACKENDS = frozenset({"openai"})  # backends whose endpoint has a Batch API
 Outcome = OutputLine | CallError | None  # None: the batch never existed, submit the call anew
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -97,6 +100,7 @@ class BatchBackend(Backend):
         self._pending: dict[str, ModelCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
+        self._sent_mode: dict[str, str] = {}  # key -> structured mode its line was written with
 
     def identity(self) -> str:
         return self.inner.identity()  # the same cache keys as online calls
@@ -133,6 +137,8 @@ class BatchBackend(Backend):
                 outcome = await fut
                 if outcome is None:
                     continue  # its batch was never created: ask again
+                if isinstance(outcome, ResponseFormatRejected) and self._downgrade(key):
+                    continue  # asked again in the next batch, with a simpler structured mode
                 if isinstance(outcome, CallError):
                     raise outcome
                 assert outcome.response is not None
@@ -146,6 +152,21 @@ class BatchBackend(Backend):
                     raise
                 self.counters["online_fallback"] += 1
                 return await self.inner.complete(call)
+
+    def _downgrade(self, key: str) -> bool:
+        """After a line was refused for its ``response_format``: step the structured mode down
+        (schema -> object -> none) as an online call would, once per mode however many lines
+        of a batch were refused; True when the call should be asked again."""
+        inner, sent = self.inner, self._sent_mode.pop(key, None)
+        if inner.json_mode != "auto" or sent is None or sent == "none":
+            return False
+        if inner.structured_mode == sent:
+            inner._mode = "object" if sent == "schema" else "none"
+            log.warning(
+                "%s batches refuse response_format %r; using %r from now on",
+                inner.base_url, sent, inner._mode,
+            )  # fmt: skip
+        return True
 
     def _reply(self, call: ModelCall, body: dict[str, Any], latency: float) -> Reply:
         reply = self.inner._reply(call, body, latency)
@@ -220,8 +241,10 @@ class BatchBackend(Backend):
                 n = len(self._pending)
                 await asyncio.sleep(self.idle_s)
             items, self._pending = self._pending, {}
+            mode = self.inner.structured_mode
+            self._sent_mode.update(dict.fromkeys(items, mode))
             try:
-                chunks = await asyncio.to_thread(self._write, items, self.inner.structured_mode)
+                chunks = await asyncio.to_thread(self._write, items, mode)
             except Exception as exc:  # an unreadable image: the calls fail as online ones would
                 for k in items:
                     fut = self._waiting.pop(k, None)

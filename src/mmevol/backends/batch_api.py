@@ -28,6 +28,7 @@ from mmevol.backends.base import (
     RateLimited,
     ServerError,
 )
+from mmevol.backends.openai_compat import ResponseFormatRejected
 
 CHAT_URL = "/v1/chat/completions"
 BatchStatus = Literal[
@@ -142,6 +143,8 @@ def line_error(line: OutputLine, where: str) -> CallError | None:
             return RateLimited(msg)
         if resp.status_code >= 500:
             return ServerError(msg, status=resp.status_code)
+        if resp.status_code == 400 and "response_format" in str(text):
+            return ResponseFormatRejected(msg)  # the structured mode, not the request, is wrong
         return ClientError(msg)
     code = line.error.code if line.error else None
     message = line.error.message if line.error else "no response"
