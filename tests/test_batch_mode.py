@@ -342,3 +342,22 @@ def test_batches_step_down_from_a_refused_structured_mode(
     assert batches["resubmitted_ids"] > 0 and stats["response_formats"] == {
         "json_object": stats["completed"]
     }
+
+
+def test_hybrid_never_pays_online_for_a_batch_whose_output_it_cannot_read(
+    seeds: Path, port: int, online: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    # the first run's 4 tries to download the output fail: its outcome is unknown to it
+    with running_server(server(port, output_failures=4)) as url:
+        cfg = config(seeds, out, url, "hybrid", max_error_rate=1.0)
+        first = run_evolve(cfg)
+        stats = fake(url, "/_fake/stats")
+        assert not first.complete and stats["received"] == 0, "nothing may be asked online"
+        failures = [json.loads(x) for x in (out / "failures.jsonl").read_text().splitlines()]
+        assert {f["error_class"] for f in failures} == {"batch_undelivered"}
+        again = run_evolve(cfg)  # follows the open batch, downloads it, goes on
+        stats, batches = fake(url, "/_fake/stats"), fake(url, "/_fake/batches")
+    assert again.complete, again.stats["failures"]
+    assert (out / "dataset.jsonl").read_text() == online
+    assert stats["repeated_completed"] == 0 and batches["resubmitted_ids"] == 0

@@ -21,6 +21,9 @@ Modes: ``batch``: a failed line or batch is the call's typed failure (a re-run r
 and every call it did not answer well is made online through the admission-controlled path;
 ``online`` with batches left open by an earlier run: those are followed as in ``hybrid`` (cut
 short after ``deadline_s``, what they did not answer made online), new calls go online.
+In every mode, a batch whose outcome cannot be read (polling or downloading keeps failing) may
+have run and be billed, so its calls are never made online meanwhile: they fail as
+``batch_undelivered`` and a re-run follows the batch again.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from mmevol.backends.batch_api import (
     TERMINAL,
     BatchClient,
     BatchIncomplete,
+    BatchUndelivered,
     NotFound,
     OutputLine,
     RequestLine,
@@ -147,9 +151,9 @@ class BatchBackend(Backend):
                 except CallError:
                     self.store.drop_batch_result(key)
                     raise
-            except CallError:
-                if self.mode == "batch":
-                    raise
+            except CallError as err:
+                if self.mode == "batch" or isinstance(err, BatchUndelivered):
+                    raise  # undelivered: asking online too could pay twice for one answer
                 self.counters["online_fallback"] += 1
                 return await self.inner.complete(call)
 
@@ -328,8 +332,8 @@ class BatchBackend(Backend):
                 return
             except CallError as err:
                 misses += 1
-                if not err.retryable or misses >= 8:
-                    self._settle(held, {}, err)  # stays open in the journal for a re-run
+                if not err.retryable or misses >= 8:  # stays open in the journal for a re-run
+                    self._settle(held, {}, BatchUndelivered(f"batch {batch_id}: {err}"))
                     return
                 continue
             misses = 0
@@ -348,8 +352,8 @@ class BatchBackend(Backend):
             for fid in (batch.output_file_id, batch.error_file_id):
                 with contextlib.suppress(NotFound):  # deleted: its calls must be made again
                     lines += await self._retry(partial(self.client.lines, fid)) if fid else []
-        except CallError as err:
-            self._settle(held, {}, err)  # not collected: a re-run downloads it again
+        except CallError as err:  # not collected: a re-run downloads it again
+            self._settle(held, {}, BatchUndelivered(f"{where} ended, its output unread: {err}"))
             return
         results: dict[str, Outcome] = {}
         ok: dict[str, str] = {}

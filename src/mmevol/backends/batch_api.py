@@ -47,6 +47,14 @@ MAX_BYTES = 190 * 2**20
 _W = TypeVar("_W", bound=BaseModel)
 
 
+class BatchUndelivered(CallError):
+    """The batch may have run (and be billed) but its outcome could not be read: polling or
+    downloading kept failing. Never made online meanwhile; a re-run follows the batch again."""
+
+    error_class = "batch_undelivered"
+    retryable = False
+
+
 class BatchIncomplete(CallError):
     """The batch ended (failed, expired, cancelled, not collectable) before this request ran."""
 

@@ -57,6 +57,8 @@ class FakeBatchConfig(BaseModel):
     outcomes: list[Literal["ok", "failed", "expired", "slow"]] = Field(default_factory=list)
     expire_share: float = Field(default=0.5, ge=0, le=1)
     line_error_rate: float = Field(default=0.0, ge=0, le=1)
+    # the first N downloads of a batch's output or error file answer 503 (output unreadable)
+    output_failures: int = Field(default=0, ge=0)
 
 
 def _error(status: int, message: str) -> Response:
@@ -76,6 +78,7 @@ class FakeBatches:
         self.submitted: Counter[str] = Counter()  # custom_id -> times it came in a batch
         self.errored: set[str] = set()
         self.line_errors = 0
+        self.output_failures_left = config.output_failures
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -250,6 +253,9 @@ def batch_routes(st: FakeServerState, config: FakeBatchConfig) -> list[Route]:
         entry = fb.files.get(request.path_params["fid"])
         if entry is None:
             return _error(404, "No such file")
+        if entry[0].purpose != "batch" and fb.output_failures_left > 0:
+            fb.output_failures_left -= 1
+            return _error(503, "The file service is unavailable (injected).")
         return Response(entry[1], media_type="application/jsonl")
 
     async def create(request: Request) -> Response:
