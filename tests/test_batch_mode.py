@@ -361,3 +361,23 @@ def test_hybrid_never_pays_online_for_a_batch_whose_output_it_cannot_read(
     assert again.complete, again.stats["failures"]
     assert (out / "dataset.jsonl").read_text() == online
     assert stats["repeated_completed"] == 0 and batches["resubmitted_ids"] == 0
+
+
+def test_a_creation_whose_answer_was_lost_is_found_later_not_paid_twice(
+    seeds: Path, port: int, online: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    # the first batch is created but its answer is lost, and the listing lags by 2 s: the run
+    # cannot confirm it, so it must neither abandon it nor ask its calls online
+    with running_server(server(port, create_lost=1, listing_lag_s=2.0)) as url:
+        cfg = config(seeds, out, url, "hybrid", max_error_rate=1.0)
+        first = run_evolve(cfg)
+        assert not first.complete and fake(url, "/_fake/stats")["received"] == 0
+        failures = [json.loads(x) for x in (out / "failures.jsonl").read_text().splitlines()]
+        assert {f["error_class"] for f in failures} == {"batch_undelivered"}
+        time.sleep(2.5)  # the listing catches up
+        again = run_evolve(cfg)
+        stats, batches = fake(url, "/_fake/stats"), fake(url, "/_fake/batches")
+    assert again.complete, again.stats["failures"]
+    assert (out / "dataset.jsonl").read_text() == online
+    assert batches["resubmitted_ids"] == 0 and stats["repeated_completed"] == 0

@@ -281,16 +281,16 @@ class BatchBackend(Backend):
         try:
             batch = await self.client.create(file.id, {"mmevol_batch": held.local_id})
         except CallError as err:
-            found = None
-            if not isinstance(err, ClientError):  # it may exist although the answer was lost
-                try:
-                    found = await self._retry(lambda: self.client.find(file.id))
-                except CallError:
-                    self._settle(held, {}, err)  # unknown: left open, a re-run looks it up
-                    return
-            if found is None:
+            if isinstance(err, ClientError):  # refused: no batch was made
                 self.store.update_batch(held.local_id, status="abandoned")
                 self._settle(held, {}, err)
+                return
+            try:  # it may exist although the answer was lost
+                found = await self._retry(lambda: self.client.find(file.id))
+            except CallError:
+                found = None
+            if found is None:  # unknown (a listing can lag a creation): a re-run looks it up
+                self._settle(held, {}, BatchUndelivered(f"batch creation unconfirmed: {err}"))
                 return
             batch = found
         self.store.update_batch(

@@ -59,6 +59,10 @@ class FakeBatchConfig(BaseModel):
     line_error_rate: float = Field(default=0.0, ge=0, le=1)
     # the first N downloads of a batch's output or error file answer 503 (output unreadable)
     output_failures: int = Field(default=0, ge=0)
+    # the first N creations go through but answer 503 (the answer is lost on the way), and the
+    # listing leaves out batches younger than ``listing_lag_s``
+    create_lost: int = Field(default=0, ge=0)
+    listing_lag_s: float = Field(default=0.0, ge=0)
 
 
 def _error(status: int, message: str) -> Response:
@@ -79,6 +83,7 @@ class FakeBatches:
         self.errored: set[str] = set()
         self.line_errors = 0
         self.output_failures_left = config.output_failures
+        self.create_lost_left = config.create_lost
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -283,6 +288,9 @@ def batch_routes(st: FakeServerState, config: FakeBatchConfig) -> list[Route]:
         task = asyncio.get_running_loop().create_task(fb.process(bid, outcome))
         fb.tasks.add(task)
         task.add_done_callback(fb.tasks.discard)
+        if fb.create_lost_left > 0:
+            fb.create_lost_left -= 1
+            return _error(503, "The server had an error while processing (injected).")
         return JSONResponse(fb.batches[bid].model_dump())
 
     def found(request: Request) -> BatchObject | None:
@@ -301,7 +309,12 @@ def batch_routes(st: FakeServerState, config: FakeBatchConfig) -> list[Route]:
         return JSONResponse(b.model_dump())
 
     async def listing(request: Request) -> Response:
-        newest = sorted(fb.batches, reverse=True)
+        now = time.time()
+        newest = [
+            b
+            for b in sorted(fb.batches, reverse=True)
+            if now - fb.batches[b].created_at >= config.listing_lag_s
+        ]
         after = request.query_params.get("after")
         if after in fb.batches:
             newest = newest[newest.index(after) + 1 :]
