@@ -381,3 +381,40 @@ def test_a_creation_whose_answer_was_lost_is_found_later_not_paid_twice(
     assert again.complete, again.stats["failures"]
     assert (out / "dataset.jsonl").read_text() == online
     assert batches["resubmitted_ids"] == 0 and stats["repeated_completed"] == 0
+
+
+def test_max_cost_in_batch_mode_submits_only_what_the_budget_covers(
+    seeds: Path, port: int, tmp_path: Path
+) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"fake-mllm": {"input": 100.0, "output": 400.0}}))
+    out = tmp_path / "run"
+    with running_server(server(port)) as url:
+        probe = batch_backend_for(url, prices)
+        one = probe.cost_estimate(first_evolve_call(seeds))  # batch price of one call
+        cfg = config(seeds, out, url, "batch", max_cost=3.5 * one, prices_file=str(prices))
+        result = run_evolve(cfg)
+        batches = fake(url, "/_fake/batches")
+    assert result.stop_reason and "budget" in result.stop_reason
+    # all ten round-1 evolve calls would have gone into the first batch (and their ten judge
+    # calls into the next); running calls are reserved, so only what the budget covers went
+    calls = result.stats["calls"]
+    assert 1 <= calls["by_task"]["evolve"]["calls"] <= 3 and batches["lines"] <= 6, batches
+    assert calls["cost_usd"] <= 3.5 * one
+
+
+def batch_backend_for(url: str, prices: Path) -> Any:
+    from mmevol.backends.batch import BatchBackend
+    from mmevol.backends.openai_compat import OpenAIBackend
+    from mmevol.store import Store
+
+    inner = OpenAIBackend(model="fake-mllm", base_url=url, prices=str(prices))
+    return BatchBackend(inner, Store(Path(":memory:")), Path("/nonexistent"), "batch")
+
+
+def first_evolve_call(seeds: Path) -> Any:
+    from mmevol.evolve.calls import evolve_call
+    from mmevol.seeds import read_seeds
+
+    seed = next(iter(read_seeds(seeds)))
+    return evolve_call(seed, seed.items, "perception", 1, temperature=1.0, max_tokens=2048)

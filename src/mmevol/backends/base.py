@@ -160,6 +160,11 @@ class Backend(ABC):
         """Settings recorded in config.json (never secrets)."""
         return {"backend": self.name, "model": self.model, "vision": self.vision}
 
+    def cost_estimate(self, call: ModelCall) -> float:
+        """Dollars ``call`` is likely to cost, reserved against ``--max-cost`` while it runs
+        (0 for backends that cost nothing, or whose price is unknown)."""
+        return 0.0
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; most backends hold none."""
 

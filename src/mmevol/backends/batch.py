@@ -157,6 +157,9 @@ class BatchBackend(Backend):
                 self.counters["online_fallback"] += 1
                 return await self.inner.complete(call)
 
+    def cost_estimate(self, call: ModelCall) -> float:
+        return self.inner.cost_estimate(call) * self.inner.prices.batch_factor(self.inner.model)
+
     def _downgrade(self, key: str) -> bool:
         """After a line was refused for its ``response_format``: step the structured mode down
         (schema -> object -> none) as an online call would, once per mode however many lines

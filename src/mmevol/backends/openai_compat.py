@@ -38,7 +38,7 @@ from mmevol.backends.base import (
     register,
 )
 from mmevol.backends.payload import image_data_url
-from mmevol.backends.pricing import PriceTable
+from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM, PriceTable
 
 log = logging.getLogger(__name__)
 JSON_MODES = ("auto", "schema", "object", "none")
@@ -236,6 +236,16 @@ class OpenAIBackend(Backend):
         elif mode in {"schema", "object"}:
             body["response_format"] = {"type": "json_object"}
         return body
+
+    def cost_estimate(self, call: ModelCall) -> float:
+        """Input tokens as measured by ``_estimate_input``, output tokens as ``--estimate``
+        assumes them per item of the call."""
+        items = call.context.get("items") or call.context.get("pairs") or [None]
+        per_item = OUT_TOKENS_PER_ITEM.get(call.task, OUT_TOKENS_PER_ITEM["evolve"])
+        out = min(call.max_tokens, per_item * len(items))
+        return self.prices.cost(
+            self.model, Usage(input_tokens=self._estimate_input(call), output_tokens=out)
+        )
 
     def _estimate_input(self, call: ModelCall) -> int:
         chars = sum(len(m.content) for m in call.messages)

@@ -18,6 +18,8 @@ from typing import Any
 
 from mmevol.backends.base import Usage
 
+# output tokens per item of a call, as ``--estimate`` and the ``--max-cost`` reservation assume
+OUT_TOKENS_PER_ITEM = {"evolve": 220, "judge": 45}
 # USD per 1M tokens: (input, output)
 BUILTIN_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),

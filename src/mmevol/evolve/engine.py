@@ -109,6 +109,7 @@ class Engine:
         self.counters = Counters()
         self.stop_reason: str | None = None
         self._spent = store.spent()
+        self._reserved = 0.0  # estimated cost of the calls running now (``--max-cost``)
         self._last_error = ""
         # the run's own prompt versions (``mmevol prompts``) replace the bundled templates
         self.templates = templates or {}
@@ -121,9 +122,19 @@ class Engine:
         if cached is not None:
             self.counters.cached_calls += 1
             return cached
-        if self.config.max_cost is not None and self._spent >= self.config.max_cost:
-            raise BudgetExceeded(f"spent ${self._spent:.4f} of --max-cost ${self.config.max_cost}")
-        reply = await self.backend.complete(call)
+        est = 0.0
+        if self.config.max_cost is not None:  # what runs now is reserved, so no phase overshoots
+            est = self.backend.cost_estimate(call)
+            limit = self.config.max_cost
+            if self._spent >= limit or self._spent + self._reserved + est > limit:
+                raise BudgetExceeded(
+                    f"spent ${self._spent:.4f} (+${self._reserved:.4f} running) of --max-cost ${limit}"
+                )
+        self._reserved += est
+        try:
+            reply = await self.backend.complete(call)
+        finally:
+            self._reserved -= est
         self.store.put_call(key, unit, self.backend.name, call, reply)
         self._spent += reply.cost_usd
         c = self.counters

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mmevol.backends.base import Usage
+from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM
 from mmevol.evolve.calls import evolve_call, judge_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import validate_seeds
@@ -21,7 +22,6 @@ from mmevol.seeds import read_seeds
 SAMPLE_SEEDS = 200
 CHARS_PER_TOKEN = 4
 IMAGE_TOKENS = {"low": 85, "high": 765, "auto": 765}
-OUT_TOKENS_PER_ITEM = {"evolve": 220, "judge": 45}
 SURVIVAL = 0.8
 
 
