@@ -55,7 +55,7 @@ from mmevol.backends.batch_api import (
     line_error,
     write_inputs,
 )
-from mmevol.backends.openai_compat import OpenAIBackend, ResponseFormatRejected
+from mmevol.backends.openai_compat import OpenAIBackend, ResponseFormatRejected, simpler_mode
 from mmevol.errors import ConfigError
 from mmevol.store import Store
 
@@ -168,7 +168,7 @@ class BatchBackend(Backend):
         if inner.json_mode != "auto" or sent is None or sent == "none":
             return False
         if inner.structured_mode == sent:
-            inner._mode = "object" if sent == "schema" else "none"
+            inner._mode = simpler_mode(sent)
             log.warning(
                 "%s batches refuse response_format %r; using %r from now on",
                 inner.base_url, sent, inner._mode,

@@ -60,6 +60,11 @@ class _Secret:
     __str__ = __repr__
 
 
+def simpler_mode(mode: str) -> str:
+    """The structured-output mode to try after ``mode`` was refused: schema -> object -> none."""
+    return "object" if mode == "schema" else "none"
+
+
 class ResponseFormatRejected(ClientError):
     """A 400 that names ``response_format``: the server does not take that structured mode."""
 
@@ -309,7 +314,7 @@ class OpenAIBackend(Backend):
             except ResponseFormatRejected as err:
                 if self.json_mode != "auto" or mode == "none":
                     raise
-                self._mode = "object" if mode == "schema" else "none"
+                self._mode = simpler_mode(mode)
                 log.warning(
                     "%s does not accept response_format %r; using %r from now on (%s)",
                     self.base_url,
@@ -350,4 +355,4 @@ class OpenAIBackend(Backend):
         )
 
 
-__all__ = ["OpenAIBackend", "ResponseFormatRejected", "parse_retry_after"]
+__all__ = ["OpenAIBackend", "ResponseFormatRejected", "parse_retry_after", "simpler_mode"]

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmevol import __version__
-from mmevol.backends.local import check_model_dir, offline
+from mmevol.backends.local import check_model_dir, first_line, offline
 from mmevol.errors import InputError, MmevolError
 from mmevol.fsutil import write_json
 from mmevol.io.export import atomic_dir, check_replaceable
@@ -45,11 +45,6 @@ class SFTSettings(BaseModel):
     grad_accum: int = Field(default=1, ge=1)
     seed: int = 0
     device: str = "auto"
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}"[:300]
 
 
 def _libraries() -> tuple[Any, Any, Any, Any]:
@@ -78,7 +73,7 @@ def _load(transformers: Any, torch: Any, path: Path) -> tuple[Any, Any]:
     try:
         processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(path, None, f"cannot load a processor ({_first_line(err)})") from None
+        raise InputError(path, None, f"cannot load a processor ({first_line(err)})") from None
     if getattr(processor, "image_processor", None) is None:
         raise InputError(path, None, "not a vision-language model (no image processor)")
     try:
@@ -87,7 +82,7 @@ def _load(transformers: Any, torch: Any, path: Path) -> tuple[Any, Any]:
             path, local_files_only=True, dtype=torch.float32
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
-        raise InputError(path, None, f"cannot load the model ({_first_line(err)})") from None
+        raise InputError(path, None, f"cannot load the model ({first_line(err)})") from None
     return processor, model
 
 
@@ -134,10 +129,15 @@ def _trainer(
                 )
                 continue
             raise MmevolError(
-                f"{settings.model}: cannot set up training ({_first_line(err)})"
+                f"{settings.model}: cannot set up training ({first_line(err)})"
             ) from None
         return trainer, "assistant turns" if assistant_only else "whole conversation"
     raise AssertionError("unreachable")
+
+
+def _earlier_output(folder: Path) -> bool:
+    """A folder an earlier ``mmevol train`` wrote (it may be replaced)."""
+    return (folder / "train_config.json").is_file()
 
 
 def train_sft(settings: SFTSettings) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def train_sft(settings: SFTSettings) -> dict[str, Any]:
     out = Path(settings.out)
     if out.resolve() == model_dir:
         raise InputError(out, None, "--out must differ from --model (the base stays as it was)")
-    check_replaceable(out, lambda d: (d / "train_config.json").is_file())  # before the slow part
+    check_replaceable(out, _earlier_output)  # before the slow part
     datasets, torch, transformers, trl = _libraries()
     processor, model = _load(transformers, torch, model_dir)
     device = settings.device
@@ -155,13 +155,13 @@ def train_sft(settings: SFTSettings) -> dict[str, Any]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dataset = _dataset(datasets, records)
 
-    with atomic_dir(out, lambda d: (d / "train_config.json").is_file()) as tmp:
+    with atomic_dir(out, _earlier_output) as tmp:
         trainer, loss_on = _trainer(trl, model, processor, dataset, tmp, settings, device)
         start = time.monotonic()
         try:
             result = trainer.train()
         except (RuntimeError, ValueError) as err:
-            raise MmevolError(f"{model_dir}: training failed ({_first_line(err)})") from None
+            raise MmevolError(f"{model_dir}: training failed ({first_line(err)})") from None
         runtime = time.monotonic() - start
         losses = [
             {"step": int(h["step"]), "loss": float(h["loss"])}
