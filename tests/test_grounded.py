@@ -597,19 +597,8 @@ def coco_seed() -> Seed:
     )
 
 
-def test_coco_like_context_without_attributes() -> None:
-    seed = coco_seed()
-    truth = Truth(seed.objects)
-    kinds: Counter[str] = Counter()
-    for s in range(4):
-        backend = GroundedBackend(seed=s)
-        for d in DIRECTIONS:
-            for round_items in run_rounds(backend, seed, d):
-                for item in round_items:
-                    kinds[check_item(truth, item)] += 1
-                    assert "car" not in re.findall(r"\w+", item["answer"]) or "no car" not in item["answer"]  # fmt: skip
-    print("coco question types:", dict(kinds))
-    assert len(kinds) >= 10 and kinds["h_seed"] == 0
+# Evolutions of COCO-like contexts (no colour/size attributes, varied wording, crowd regions)
+# are checked in tests/test_grounded_variety.py, by a checker that does not depend on wording.
 
 
 def _call(context: dict[str, Any]) -> ModelCall:

@@ -164,9 +164,10 @@ def write_four_rounds(root: Path) -> tuple[Path, Path, dict[str, dict[str, Any]]
             _v("Translate the sign and say where it hangs.", score="7/10"),
         ],
     }  # fmt: skip
-    q = {"id": "q", "image": "q.jpg", "caption": [], "det": [],
-         "conversations_v0": [_v("Is the wall blue?")],
-         "conversations_v1": [_v("Is the wall blue, and is anything on it?")]}  # fmt: skip
+    q = {"id": "q", "image": "q.jpg", "caption": [], "det": [],  # the authors' own labels
+         "conversations_v0": [_v("Is the wall blue?", skills=["Existence Ability"], format="Norm")],
+         "conversations_v1": [_v("Is the wall blue, and is anything on it?",
+                                 skills=["Grounding Ability"], format="Norm")]}  # fmt: skip
     c = {"id": "ü", "image": "straße.png",
          "conversations_v0": [_v("Is it green?")],
          "conversations_v1": [_v("Which shade of green is it?", format="Multiple Choice")]}  # fmt: skip
@@ -199,11 +200,17 @@ def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
         "unknown": {"candidates": 5, "kept": 5, "kept_share": 1.0}
     }
     assert stats["dataset"] == {"total": 14, "seed_items": 5, "evolved": 9}
-    # Counting, OCR -> mapped; "Visual Reasoning" dropped; journey_mapping unknown;
-    # "Multiple Choice" -> multiple_choice
+    # Counting, OCR, Grounding Ability -> mapped; "Visual Reasoning" kept as other:;
+    # journey_mapping kept as other:; "Multiple Choice" and "Norm" mapped
     norm = stats["normalization"]
-    assert (norm["skill_mapped"], norm["skill_dropped"]) == (2, 1)
-    assert (norm["format_unknown"], norm["format_mapped"]) == (1, 1)
+    assert (norm["skills_total"], norm["skill_mapped"], norm["skill_unknown"]) == (10, 3, 1)
+    assert (norm["formats_total"], norm["format_unknown"], norm["format_mapped"]) == (9, 1, 2)
+    assert "skill_dropped" not in norm
+    vocab = stats["vocabulary"]
+    assert (vocab["skills"]["exact"], vocab["skills"]["unknown_share"]) == (6, 0.1)
+    assert (vocab["formats"]["exact"], vocab["formats"]["mapped_share"]) == (6, round(2 / 9, 4))
+    assert vocab["unknown_skills"] == {"Visual Reasoning": 1}
+    assert vocab["unknown_formats"] == {"journey_mapping": 1}
 
     config = json.loads((run / "config.json").read_text())
     assert config["config"]["rounds"] == 3 and config["format"] == "mmevol"
@@ -212,6 +219,8 @@ def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
     assert counts["import_scores_extra"] == 1 and counts["import_scores_missing"] == 1
     assert counts["import_scores_out_of_range"] == 1 and counts["import_duplicate_images"] == 1
     assert counts["official_boxes_dropped"] == 1 and counts["import_files_skipped"] == 4
+    # the seed items' labels are mapped on reading (q and its duplicate file: one each)
+    assert counts["official_seed_skill_mapped"] == 2 and counts["official_seed_format_mapped"] == 2
     skipped = " ".join(config["skipped"])
     for name in ("zz-broken.json", "list.json", "latin1.json", "q~dup.json"):
         assert name in skipped
@@ -227,7 +236,12 @@ def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
     assert "closer to item 1 of round 1" in shifted["reason"]  # ... but recorded
     assert "verdict" not in rows[f"{pid}#1@r2"]["lineage"]  # the score list ran out
     assert "verdict" not in rows[f"{pid}#0@r3"]["lineage"]  # 85 is not a 0..10 score
-    assert rows[f"{pid}#0@r3"]["qa"]["format"] == "open_ended"
+    assert rows[f"{pid}#0@r3"]["qa"]["format"] == "other:journey_mapping"
+    assert rows[f"{pid}#0@r3"]["qa"]["raw_format"] == "journey_mapping"
+    sign = rows[f"{pid}#2@r1"]["qa"]
+    assert sign["skills"] == ["ocr", "other:Visual Reasoning"]
+    assert sign["raw_skills"] == ["OCR", "Visual Reasoning"]
+    assert "raw_skills" not in rows[f"{pid}#0@r1"]["qa"]  # unchanged rows carry no raw fields
     assert all(r["lineage"]["kept"] for r in rows.values())
     seeds = [json.loads(x) for x in (run / "seeds.jsonl").read_text().splitlines()]
     p_seed = next(s for s in seeds if s["id"] == pid)
@@ -251,7 +265,7 @@ def test_round_trip_through_export_mmevol(tmp_path: Path) -> None:
     res = runner.invoke(app, ["export", str(run), "--format", "mmevol", "--out", str(back)])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in back.iterdir()) == ["café-ü.json", "p.json", "q.json"]
-    keys = ("question", "answer", "objects", "steps", "image_position")
+    keys = ("question", "answer", "objects", "skills", "format", "steps", "image_position")
     for stem, original in records.items():
         exported = json.loads((back / f"{stem}.json").read_text(encoding="utf-8"))
         assert exported["id"] == original["id"]
@@ -269,14 +283,21 @@ def test_round_trip_through_export_mmevol(tmp_path: Path) -> None:
     assert [x.get("score") for x in p["conversations_v1"]] == [9, 8, 6]  # item, then the list
     assert [x.get("score") for x in p["conversations_v2"]] == [8, None]
     assert [x.get("score") for x in p["conversations_v3"]] == [None, 7]
-    assert [x["format"] for x in p["conversations_v3"]] == ["open_ended", "short_answer"]
-    assert p["conversations_v1"][1]["skills"] == ["calculating"]
+    # the authors' strings go back as they were, mapped or not
+    assert [x["format"] for x in p["conversations_v3"]] == ["journey_mapping", "short_answer"]
+    assert p["conversations_v1"][1]["skills"] == ["Counting"]
+    q = json.loads((back / "q.json").read_text())
+    assert [(x["skills"], x["format"]) for k in (0, 1) for x in q[f"conversations_v{k}"]] == [
+        (["Existence Ability"], "Norm"),
+        (["Grounding Ability"], "Norm"),
+    ]
     # and the exported folder imports again to the same numbers
     again = tmp_path / "again"
     args = ["import", str(back), "--format", "mmevol", "--out", str(again), "--images", "/"]
     assert runner.invoke(app, args).exit_code == 0
     s1, s2 = (json.loads((d / "stats.json").read_text()) for d in (run, again))
     assert s1["dataset"] == s2["dataset"] and s1["rounds"] == s2["rounds"]
+    assert s1["normalization"] == s2["normalization"] and s1["vocabulary"] == s2["vocabulary"]
 
 
 def test_import_api_into_empty_dir_and_strict_duplicates(tmp_path: Path) -> None:

@@ -195,3 +195,31 @@ def test_errors(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text("[]")
     with pytest.raises(InputError, match=r"a\.json: \(top level\): expected a JSON object"):
         read_official(tmp_path)
+
+
+def test_authors_labels_map_on_reading_and_go_back_as_written(tmp_path: Path) -> None:
+    _img(tmp_path, "x.png", 7)
+    folder = tmp_path / "src"
+    folder.mkdir()
+    seed_item = _item("Is there a dog?", skills=["Existence Ability", "Vibe Check"], format="Norm")
+    later = _item("Where is the dog?", skills=["Grounding Ability"], format="Multi-Choice")
+    doc = {"id": "h", "image": "x.png", "hash_id": "h", "conversations_v0": [seed_item],
+           "conversations_v1": [later]}  # fmt: skip
+    (folder / "h.json").write_text(json.dumps(doc))
+    counts: Counter[str] = Counter()
+    [rec] = iter_official(folder, image_root=tmp_path, counts=counts)
+    [qa] = rec.seed.items
+    assert (qa.skills, qa.format) == (["existence", "other:Vibe Check"], "open_ended")
+    assert (qa.raw_skills, qa.raw_format) == (["Existence Ability", "Vibe Check"], "Norm")
+    assert counts["official_seed_skill_mapped"] == 1 and counts["official_seed_skill_unknown"] == 1
+    [r1] = rec.rounds[1]  # later rounds keep the strings for the importer to map and count
+    assert (r1.skills, r1.format, r1.raw_skills) == (["Grounding Ability"], "Multi-Choice", None)
+    seeds, samples = read_official_samples(folder, image_root=tmp_path)
+    [path] = write_official(seeds, samples, tmp_path / "out")
+    back = json.loads(path.read_text())
+    assert back["conversations_v0"][0]["skills"] == ["Existence Ability", "Vibe Check"]
+    assert back["conversations_v0"][0]["format"] == "Norm"
+    assert (back["conversations_v1"][0]["skills"], back["conversations_v1"][0]["format"]) == (
+        ["Grounding Ability"],
+        "Multi-Choice",
+    )

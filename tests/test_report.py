@@ -146,6 +146,42 @@ def test_report_escapes_text_and_compares(tiny_run: Path, tmp_path: Path) -> Non
     assert html.count("class='row two'") >= 8
 
 
+def test_unknown_labels_and_new_drop_counts_are_shown(tiny_run: Path, tmp_path: Path) -> None:
+    """A unit as the engine journals it now: fact-check and degenerate drops, vocabulary counts,
+    and candidates whose unknown skill/format strings were kept as other: labels."""
+    odd = _sample("s#0@r1x", 1, "Where <b>is</b> the dog?", 1, 1, score=7.0)
+    odd.qa.skills = ["grounding", "other:Visual <Reasoning>"]
+    odd.qa.format, odd.qa.raw_format = "other:journey_mapping", "journey_mapping"
+    gone = _sample("s#1@r1x", 1, "Is the dog here?", 1, 0, kept=False, reason="fact: refuted")
+    gone.qa.skills = ["other:Visual <Reasoning>"]
+    store = Store(tiny_run / "run.sqlite")
+    store.commit_unit("s@r1x", "s", 1, "interactive", [odd, gone], {
+        "kept": 1, "dropped_facts": 1, "dropped_degenerate": 2, "skills_total": 5,
+        "skill_mapped": 2, "skill_unknown": 2, "formats_total": 2, "format_unknown": 1,
+    })  # fmt: skip
+    store.close()
+    f = run_figures(tiny_run)
+    r1, r2 = f["stats"]["rounds"]
+    assert (r1["dropped_facts"], r1["dropped_degenerate"]) == (1, 2)
+    assert (r2["dropped_facts"], r2["dropped_degenerate"]) == (0, 0)  # a missing key is 0
+    vocab = f["stats"]["vocabulary"]
+    assert vocab["skills"] == {"total": 5, "exact": 1, "mapped": 2, "unknown": 2,
+                               "exact_share": 0.2, "mapped_share": 0.4, "unknown_share": 0.4}  # fmt: skip
+    assert vocab["unknown_skills"] == {"Visual <Reasoning>": 2}
+    assert vocab["unknown_formats"] == {"journey_mapping": 1}
+    assert f["per_round"][1]["formats"]["other:journey_mapping"] == 1
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(app, ["report", str(tiny_run), "--out", str(out)]).exit_code == 0
+    html = out.read_text()
+    assert "Vocabulary mapping" in html and "Visual &lt;Reasoning&gt;" in html
+    assert "<th>facts</th><th>degenerate</th>" in html and "fact check" in html
+    assert "2 (40.0%)" in html
+    res = CliRunner().invoke(app, ["stats", str(tiny_run)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "facts" in res.stdout and "degen" in res.stdout
+    assert "'journey_mapping' ×1" in res.stdout and "2 (40.0%)" in res.stdout
+
+
 def test_report_on_a_non_run_is_one_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert res.exit_code == 2 and "not a run directory" in res.stderr

@@ -212,6 +212,13 @@ def evolve(
     focus_type: Annotated[
         str | None, typer.Option(help="With --focus PLAN: the type whose bad cases to use.")
     ] = None,
+    fact_check: Annotated[
+        bool,
+        typer.Option(
+            help="Check each evolved item's claims (counts, classes at boxes, relations, "
+            "presence, steps, options) against the annotations before the judge."
+        ),
+    ] = True,
 ) -> None:
     """Evolve seeds for N rounds (evolve -> eliminate -> dedup); re-running resumes."""
     from mmevol.evolve.config import EngineName, EvolveConfig, ModeName, load_focus
@@ -261,6 +268,7 @@ def evolve(
         batch_poll_s=batch_poll,
         batch_deadline_s=batch_deadline,
         focus=load_focus(focus, focus_type) if focus else None,
+        fact_check=fact_check,
     )
     if estimate:
         out.print(render_estimate(estimate_run(config)))
@@ -491,6 +499,16 @@ def fake_server(
         float, typer.Option(min=0.0, help="How long a 'timeout' fault hangs (s).")
     ] = 30.0,
     seed: Annotated[int, typer.Option()] = 0,
+    adversary: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve the adversarial model instead, with this judge: lenient (approves "
+            "everything) or noisy (rejects most false items and a few true ones)."
+        ),
+    ] = None,
+    true_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="With --adversary: share of true items.")
+    ] = 0.5,
 ) -> None:
     """A local OpenAI-compatible fake multimodal model with fault injection (for tests).
 
@@ -499,6 +517,10 @@ def fake_server(
     from mmevol.backends.fakeserver import FAULT_KINDS, serve
 
     more: dict[str, Any] = {"retry_after_s": retry_after, "timeout_sleep_s": timeout_sleep}
+    if adversary is not None:
+        if adversary not in ("lenient", "noisy"):
+            raise MmevolError(f"--adversary: use lenient or noisy, not {adversary!r}")
+        more["adversary"] = {"judge": adversary, "true_rate": true_rate, "seed": seed}
     if faults is not None:
         kinds = [k.strip() for k in faults.split(",") if k.strip()]
         unknown = sorted(set(kinds) - set(FAULT_KINDS))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Direction = Literal["perception", "reasoning", "interactive"]
 DIRECTIONS: tuple[Direction, ...] = ("perception", "reasoning", "interactive")
@@ -69,6 +70,10 @@ class QA(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     image_position: str | None = None
     score: float | None = None
+    # the producer's own strings when normalisation changed them (None: nothing changed); kept
+    # out of the JSON schema that models are shown, they describe data, not a reply to write
+    raw_skills: SkipJsonSchema[list[str] | None] = None
+    raw_format: SkipJsonSchema[str | None] = None
 
 
 class ImageRef(BaseModel):

@@ -25,6 +25,10 @@ from mmevol.backends.base import Backend, Message, ModelCall, Reply, Usage, regi
 from mmevol.prompts import extract_context
 
 BAD_KINDS = ("wrong_box", "text_only", "placeholder", "empty_answer")
+CANNED_ANSWER = "There are 0 main object in the image."
+# what a model that does not see the image writes: one canned answer everywhere, the previous
+# question wrapped again, a step said twice (opt in with ``bad_kinds``)
+DEGENERATE_KINDS = ("canned", "nested")
 BROKEN_KINDS = ("truncated", "trailing_commas", "fenced_prose")
 VISUAL_WORDS = ("image", "picture", "photo", "scene", "shown", "visible", "region", "box")
 BOX_RE = re.compile(
@@ -81,6 +85,39 @@ def _item(
         "format": fmt,
         "steps": steps,
     }
+
+
+_WRAPPERS = (
+    ("Building on '", "': "),
+    ("After '", "': "),
+    ("Going further than '", "': "),
+    ("Describe the image in one sentence, going beyond '", "'."),
+    ("Looking at the image (", "), how many"),
+    ("Beyond '", "', where"),
+    ("Taking '", "' one step further"),
+)
+_BBX = re.compile(r"bbx_\d+|res_\d+")
+
+
+def _merge(steps: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parent's steps, then the new ones; a step that says what a new one says is dropped."""
+    fresh = {_BBX.sub("", str(s.get("description", ""))) for s in new}
+    kept = [s for s in steps if _BBX.sub("", str(s.get("description", ""))) not in fresh]
+    return [*kept, *new]
+
+
+def _root_question(question: str) -> str:
+    """A parent question without the wrappers earlier rounds put around it (no nesting)."""
+    q = question.strip()
+    for _ in range(8):
+        for head, tail in _WRAPPERS:
+            end = q.rfind(tail)
+            if q.startswith(head) and end > len(head):
+                q = q[len(head) : end].strip()
+                break
+        else:
+            break
+    return q.rstrip("?.")
 
 
 def _side(box: list[float]) -> str:
@@ -177,6 +214,7 @@ class FakeLLM:
         objects = [o for o in ctx.get("objects") or [] if isinstance(o, dict) and o.get("category")]
         boxed = [o for o in objects if isinstance(o.get("bbox"), list) and len(o["bbox"]) == 4]
         direction = str(ctx.get("direction") or "perception")
+        captions = [str(c) for c in ctx.get("captions") or [] if str(c).strip()]
         out = []
         for pos, item in enumerate(ctx.get("items") or []):
             source = int(item.get("index", pos))
@@ -185,7 +223,8 @@ class FakeLLM:
                 kind = rng.choice(self.bad_kinds)
                 if kind == "wrong_box" and not boxed:
                     kind = "text_only"
-            evolved = self._make(kind, direction, item, objects, boxed, rng)
+            item = {**item, "_round": int(ctx.get("round") or 1)}
+            evolved = self._make(kind, direction, item, objects, boxed, rng, captions)
             evolved["source"] = source
             with self._lock:
                 self.ledger[evolved["question"]] = kind
@@ -200,12 +239,14 @@ class FakeLLM:
         objects: list[dict[str, Any]],
         boxed: list[dict[str, Any]],
         rng: random.Random,
+        captions: list[str] | None = None,
     ) -> dict[str, Any]:
         steps = [s for s in parent.get("steps") or [] if isinstance(s, dict)]
         n = sum(1 for s in steps if "grounding" in str(s.get("manipulation", ""))) + 1
         pool = boxed or objects
-        # spread the items of one image over different objects, so good evolutions rarely collide
-        spot = int(parent.get("index", 0)) + len(steps)
+        # spread the items of one image (and its rounds) over different objects, so good
+        # evolutions rarely collide
+        spot = int(parent.get("index", 0)) + int(parent.get("_round", 1)) + len(steps)
         target = pool[spot % len(pool)] if pool else {"category": "main object"}
         cat = str(target["category"])
         grounding = f"grounding_{n}({cat}) -> bbx_{n}"
@@ -229,10 +270,17 @@ class FakeLLM:
             new = _step(grounding, f"Find the {cat}: bbx_{n} = {far}.")
             ans = f"The {cat} is at {far}."
             return _item(q, ans, [cat], ["grounding"], "open_ended", [*steps, new])
+        if kind == "canned":
+            q = f"How many main objects can be seen around the {cat}?"
+            count = _step("calculate(count(main object)) -> res_1", "Count every main object: 0.")
+            return _item(q, CANNED_ANSWER, [], ["calculating"], "short_answer", [count, count])
+        if kind == "nested":
+            q = f"Looking at the image ({parent.get('question', '')}), how many {cat} can be seen?"
+            return _item(q, CANNED_ANSWER, [cat], ["calculating"], "short_answer", [*steps, *steps])
         if kind == "empty_answer":
             q = f"Considering the {cat} in the image, how much of the frame does it take up?"
             return _item(q, "", [cat], ["calculating"], "short_answer", steps)
-        return self._good(direction, parent, steps, n, target, objects, boxed, rng)
+        return self._good(direction, parent, steps, n, target, objects, boxed, rng, captions or [])
 
     def _good(
         self,
@@ -244,9 +292,16 @@ class FakeLLM:
         objects: list[dict[str, Any]],
         boxed: list[dict[str, Any]],
         rng: random.Random,
+        captions: list[str],
     ) -> dict[str, Any]:
         cat = str(target["category"])
-        prior = str(parent.get("question") or "").strip().rstrip("?.")[:80]
+        prior = _root_question(str(parent.get("question") or ""))[:80]
+        if not objects and captions:  # nothing annotated: describe from a caption instead
+            spot = int(parent.get("index", 0)) + len(steps)
+            caption = captions[spot % len(captions)].strip().rstrip(".")
+            q = f"Describe the image in one sentence, going beyond '{prior or 'the scene'}'."
+            ans = f"{caption[:1].upper()}{caption[1:]}."
+            return _item(q, ans, [], ["context_understanding"], "detailed_description", steps)
         if not target.get("bbox"):  # nothing to ground: count the category instead
             count = sum(1 for o in objects if o["category"] == cat)
             q = f"Looking at the image ({prior or 'the whole scene'}), how many {cat} can be seen?"
@@ -255,6 +310,8 @@ class FakeLLM:
             return _item(q, ans, [cat], ["calculating"], "short_answer", [*steps, calc])
         box = fmt_box(target["bbox"])
         ground = _step(f"grounding_{n}({cat}) -> bbx_{n}", f"Locate the {cat}: bbx_{n} = {box}.")
+        # a target grounded in an earlier round is not grounded again (that step would repeat)
+        steps = [s for s in steps if box not in str(s.get("description", ""))]
         others = [o for o in boxed if o["category"] != cat]
         if direction == "reasoning" and others:
             other = rng.choice(others)
@@ -269,7 +326,7 @@ class FakeLLM:
                 _step(f"grounding_{m}({ocat}) -> bbx_{m}", f"Locate the {ocat}: bbx_{m} = {obox}."),
                 _step(
                     f"calculate(center_x(bbx_{n}) < center_x(bbx_{m})) -> res_{n}",
-                    "Compare the horizontal centres of the two boxes.",
+                    f"Compare the horizontal centres of the {cat} and the {ocat}.",
                 ),
             ]
             side = "left" if left else "right"
@@ -277,7 +334,7 @@ class FakeLLM:
                 f"{'Yes' if left else 'No'}. The {cat} at {box} is {side} of the {ocat} at {obox}."
             )
             skills = ["grounding", "relationship_description", "calculating"]
-            return _item(q, ans, [cat, ocat], skills, "yes_no", [*steps, *new])
+            return _item(q, ans, [cat, ocat], skills, "yes_no", _merge(steps, new))
         if direction == "interactive" and others:
             choices = [target, *rng.sample(others, min(2, len(others)))]
             rng.shuffle(choices)
@@ -286,13 +343,29 @@ class FakeLLM:
             q = f"After '{prior}': which region of the image shows the {cat}? {opts}"
             ans = f"{right}) {box}: that region contains the {cat}."
             skills = ["grounding", "referencing"]
-            return _item(q, ans, [cat], skills, "region_selection", [*steps, ground])
-        q = (
-            f"Going further than '{prior}': find the {cat} in the image, give its bounding box"
-            " and say which part of the frame it is in."
+            return _item(q, ans, [cat], skills, "region_selection", _merge(steps, [ground]))
+        where = _side(target["bbox"])
+        asks = (
+            (
+                f"Going further than '{prior}': find the {cat} in the image, give its bounding"
+                " box and say which part of the frame it is in.",
+                f"The {cat} is at {box}, in the {where} part of the image.",
+            ),
+            (
+                f"Beyond '{prior}', where exactly is the {cat}? Answer with its box and the side"
+                " of the picture.",
+                f"You can find the {cat} in the {where} part of the picture, inside {box}.",
+            ),
+            (
+                f"Taking '{prior}' one step further, locate the {cat} and tell me how it is"
+                " placed in the photo.",
+                f"It occupies {box}; that puts the {cat} in the {where} part of the photo.",
+            ),
         )
-        ans = f"The {cat} is at {box}, in the {_side(target['bbox'])} part of the image."
-        return _item(q, ans, [cat], ["grounding", "existence"], "open_ended", [*steps, ground])
+        q, ans = asks[(int(parent.get("_round", 1)) + int(parent.get("index", 0))) % len(asks)]
+        return _item(
+            q, ans, [cat], ["grounding", "existence"], "open_ended", _merge(steps, [ground])
+        )
 
     @staticmethod
     def _far_box(known: list[list[float]], rng: random.Random) -> list[float]:
@@ -370,11 +443,16 @@ class FakeLLM:
         return True, f"adds {max(0, len(steps) - parent_steps)} step(s) grounded in the image"
 
 
+# near-duplicates and an image's repeated questions or answers: removed as repeats
+_REPEAT = re.compile(r"duplicate|same question skeleton|same answer as another")
+
+
 def elimination_outcome(samples: list[dict[str, Any]], ledger: dict[str, str]) -> dict[str, Any]:
     """Score a run's candidates against the fake's ledger (question -> "good" or a bad kind).
 
     ``samples`` are candidate records (``rounds/round_K.jsonl`` rows). A candidate is *kept*,
-    *duplicate* (dropped by near-duplicate removal) or *rejected* (by rules or the judge).
+    *duplicate* (dropped as a repeat of an image's question or answer) or *rejected* (by rules,
+    facts or the judge).
     ``bad_rejected`` and ``good_kept`` are the elimination figures: duplicates are left out of
     ``good_kept`` because dedup, not elimination, removed them.
     """
@@ -387,7 +465,7 @@ def elimination_outcome(samples: list[dict[str, Any]], ledger: dict[str, str]) -
             "kept"
             if lineage["kept"]
             else "duplicate"
-            if "duplicate" in lineage["reason"]
+            if _REPEAT.search(lineage["reason"])
             else "rejected"
         )
         counts[f"{truth}_{fate}"] += 1
@@ -415,11 +493,12 @@ class FakeBackend(Backend):
         broken_json_rate: float = 0.05,
         judge_error_rate: float = 0.0,
         seed: int = 0,
+        bad_kinds: list[str] | tuple[str, ...] = BAD_KINDS,
         **_ignored: Any,
     ) -> None:
         self.model = model
         self.vision = True
-        self.llm = FakeLLM(bad_rate, broken_json_rate, judge_error_rate, seed)
+        self.llm = FakeLLM(bad_rate, broken_json_rate, judge_error_rate, seed, tuple(bad_kinds))
 
     def identity(self) -> str:
         llm = self.llm

@@ -18,6 +18,9 @@ killed then is killed with requests in flight but none answered-and-unrecorded.
 crash test compares with the client's journal), and ``POST /_fake/faults?rate=R`` changes the
 fault rate of the running server (a re-run "with faults off" against the same counters).
 The Batch API (files, batches, batch-level faults) is ``fakebatch``'s, mounted here.
+With ``adversary`` set, the model answering is ``backends.adversary.Adversary`` (fluent false
+evolutions with a ledger; ``mmevol fake-server --adversary lenient|noisy``) and the stats add
+its ledger entries under "adversary".
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from mmevol.backends.adversary import Adversary, AdversaryConfig
 from mmevol.backends.fake import FakeLLM
 from mmevol.backends.fakebatch import FakeBatchConfig, batch_routes
 
@@ -87,6 +91,8 @@ class FakeServerConfig(BaseModel):
     response_format_status: int = 400  # llama.cpp's server answers 500 instead
     log_level: str = "warning"
     batch: FakeBatchConfig = Field(default_factory=FakeBatchConfig)
+    # set: the adversarial model (``backends.adversary``) answers instead of ``FakeLLM``
+    adversary: AdversaryConfig | None = None
 
     @field_validator("latency", mode="before")
     @classmethod
@@ -135,8 +141,12 @@ class FakeServerState:
 
     def __init__(self, config: FakeServerConfig) -> None:
         self.config = config
-        self.llm = FakeLLM(
-            config.bad_rate, config.broken_json_rate, config.judge_error_rate, config.seed
+        self.llm: FakeLLM | Adversary = (
+            Adversary(config.adversary)
+            if config.adversary is not None
+            else FakeLLM(
+                config.bad_rate, config.broken_json_rate, config.judge_error_rate, config.seed
+            )
         )
         self.rng = random.Random(config.seed)
         self.received = 0
@@ -198,6 +208,7 @@ class FakeServerState:
             "judge_flips": self.llm.judge_flips,
             "held": self.held,
             "latency_s": _percentiles(self.latencies),
+            **({"adversary": self.llm.report()} if isinstance(self.llm, Adversary) else {}),
         }
 
     async def wait_if_held(self, request: Request) -> bool:

@@ -5,6 +5,9 @@ with normalised boxes and attributes, captions); it never reads the prompt text 
 Evolutions are computed from the annotations, so their answers are correct by construction:
 perception brings in more objects and attributes, reasoning adds explicit manipulation steps,
 interactive rewrites into a new format. The judge applies the rules of ``grounded_judge``.
+Wording: on shape-world scenes each template keeps one fixed phrasing (the closed loop reads
+it); on other scenes (COCO and the like) the phrasing, an opening and a closing request are
+drawn by the seeded generator and answers explain the computed facts (``grounded_words``).
 Output is deterministic given the context and the seed. It exists so the whole pipeline runs
 on a fresh machine without any model, and to produce the closed loop's training data; it is
 not the MMEvol LLM method and must never be reported as one.

@@ -16,6 +16,14 @@ from collections.abc import Callable
 from typing import Any
 
 from mmevol.backends.geometry import center, format_box
+from mmevol.backends.grounded_choice import (
+    constrained,
+    counting_list,
+    error_correction,
+    matching,
+    missing_object,
+    region_selection,
+)
 from mmevol.backends.grounded_reasoning import pair_facts
 from mmevol.backends.grounded_scene import (
     COMMON_CATEGORIES,
@@ -28,7 +36,8 @@ from mmevol.backends.grounded_scene import (
     join_words,
     plural,
 )
-from mmevol.loop.world import COLORS, SHAPES
+from mmevol.backends.grounded_words import Voice, number_word, place
+from mmevol.loop.world import SHAPES
 from mmevol.vocab import canonical_format
 
 Item = dict[str, Any]
@@ -50,31 +59,46 @@ def _pairs(view: View, rng: random.Random, need: str) -> list[tuple[Thing, str, 
 def _multiple_choice(view: View, rng: random.Random) -> Item | None:
     d = Draft(format="multiple_choice")
     boxed = view.boxed()
+    v = Voice(view.varied, rng)
+    why = ""
     if boxed and rng.random() < 0.5:
         t = rng.choice(boxed)
         pool = [c for c in [*view.categories(), *(SHAPES if view.world else COMMON_CATEGORIES)] if c != t.category]  # fmt: skip
+        if v.varied and len(view.categories()) >= 4:  # distractors that are in the picture too
+            pool = [c for c in view.categories() if c != t.category]
         options = [t.category, *rng.sample(list(dict.fromkeys(pool)), 3)]
         rng.shuffle(options)
         d.refer(_box(t), t.full())
         d.obj(t.category)
-        head = f"Which object is inside the box {format_box(_box(t))}?"
+        head = v.pick(f"Which object is inside the box {format_box(_box(t))}?", f"What does the region {format_box(_box(t))} of the image show?", f"Which of these names fits the object in the box {format_box(_box(t))}?")  # fmt: skip
         right = options.index(t.category)
+        why = f"The box {format_box(_box(t))} outlines {article(t.category)} {t.category}, which sits in {_place(t)} of the picture; none of the other options matches it."  # fmt: skip
     else:
-        c = rng.choice(view.categories())
+        if not view.countable():
+            return None
+        c = rng.choice(view.countable())
         n = view.count(c)
         nums = [x for x in range(max(0, n - 3), n + 4) if x != n]
         options = [str(x) for x in sorted([n, *rng.sample(nums, 3)])]
         d.count(c, n)
         d.obj(c)
-        head = f"How many {plural(c)} are in the image?"
+        head = v.pick(f"How many {plural(c)} are in the image?", f"What is the number of {plural(c)} in this picture?", f"Count the {plural(c)} in the photo. How many are there?")  # fmt: skip
         right = options.index(str(n))
+        boxes = [format_box(_box(t)) for t in view.of(c) if t.box]
+        why = f"Counting them one by one gives {amount(n, c)}" + (f", at {join_words(boxes)}." if 0 < len(boxes) <= 5 else ".") + " The other options are off by at least one."  # fmt: skip
     lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
-    q = f"{head}\n{lines}\nAnswer with the letter of the correct option."
-    return d.item(0, q, f"{LETTERS[right]}. {options[right]}")
+    tail = v.pick("Answer with the letter of the correct option.", "Give the letter of the right option and explain the choice.", "Pick one option and say why it is correct.")  # fmt: skip
+    q = f"{head}\n{lines}\n{tail}"
+    return d.item(0, v.ask(q, explain=False), v.answer(f"{LETTERS[right]}. {options[right]}", why))
+
+
+def _place(t: Thing) -> str:
+    return place(_box(t))
 
 
 def _yes_no(view: View, rng: random.Random) -> Item | None:
     d = Draft(format="yes_no")
+    v = Voice(view.varied, rng)
     pairs = _pairs(view, rng, "h")
     if pairs and rng.random() < 0.6:
         a, ra, b, rb = pairs[0]
@@ -87,39 +111,60 @@ def _yes_no(view: View, rng: random.Random) -> Item | None:
             "horizontal relation of bbx_1 to bbx_2", f"centre x {ax:.3f} vs {bx:.3f}, so {truth}"
         )
         d.skill("relationship_description")
-        q = f"Is the {ra} to the {asked} of the {rb}? Answer yes or no, then give one sentence of support."  # fmt: skip
+        q = v.pick(
+            f"Is the {ra} to the {asked} of the {rb}? Answer yes or no, then give one sentence of support.",
+            f"Yes or no: does the {ra} appear to the {asked} of the {rb}? Support your answer.",
+            f"Would you say the {ra} is on the {asked} side of the {rb}? Reply yes or no and explain.",
+        )
         verdict = "Yes" if asked == truth else "No"
         a_ = f"{verdict}. The centre of the {ra} (x = {ax:.3f}) lies to the {truth} of the centre of the {rb} (x = {bx:.3f})."  # fmt: skip
-        return d.item(0, q, a_)
+        more = f"The {ra} is at {format_box(_box(a))} and the {rb} at {format_box(_box(b))}; comparing the horizontal centres of the two boxes settles the question, so the {ra} is on the {truth} side."  # fmt: skip
+        return d.item(0, v.ask(q, explain=False), v.answer(a_, more))
     found = view.absent(rng)
     if found is None:
         return None
     absent = found[0]
     d.skill("existence")
-    d.calc(f"count of {absent}", f"number of {plural(absent)} = 0")
+    d.absent(absent, view.varied)
     d.obj(absent)
-    shown = join_words([amount(view.count(c), c) for c in view.categories()])
-    q = f"Is there {article(absent)} {absent} in the image? Answer yes or no, then give one sentence of support."  # fmt: skip
-    return d.item(0, q, f"No. The image shows {shown} but no {absent}.")
+    shown = join_words([view.how_many(c) for c in view.categories()])
+    q = v.pick(
+        f"Is there {article(absent)} {absent} in the image? Answer yes or no, then give one sentence of support.",
+        f"Yes or no: can {article(absent)} {absent} be seen anywhere in this picture? Explain briefly.",
+        f"Does the photo include {article(absent)} {absent}? Say yes or no and back it up.",
+    )
+    more = f"I went through all {len(view.things)} annotated objects and there is no {absent} among them."  # fmt: skip
+    return d.item(
+        0, v.ask(q, explain=False), v.answer(f"No. The image shows {shown} but no {absent}.", more)
+    )
 
 
 def _true_false(view: View, rng: random.Random) -> Item | None:
-    c = rng.choice(view.categories())
+    if not view.countable():
+        return None
+    c = rng.choice(view.countable())
     n = view.count(c)
     m = rng.choice([x for x in (n - 1, n, n, n + 1) if x >= 1])
     d = Draft(format="true_false_justify")
     d.count(c, n)
     d.obj(c)
-    q = f"True or false: the image contains exactly {amount(m, c)}. Justify your answer."
-    if m != n:
-        return d.item(0, q, f"False. There {be(n)} {amount(n, c)} in the image, not {m}.")
+    v = Voice(view.varied, rng)
+    q = v.pick(
+        f"True or false: the image contains exactly {amount(m, c)}. Justify your answer.",
+        f'Is this statement true or false? "The picture shows exactly {amount(m, c)}." Explain.',
+        f"Decide whether it is true that the photo has exactly {amount(m, c)}, and justify it.",
+    )
     boxes = [format_box(t.box) for t in view.of(c) if t.box]
+    how = f"Counting every {c} in the image one by one gives {number_word(n)}."
+    if m != n:
+        return d.item(0, v.ask(q, explain=False), v.answer(f"False. There {be(n)} {amount(n, c)} in the image, not {m}.", how, f"{n} differs from the claimed {m}, so the statement is false."))  # fmt: skip
     where = f", at {join_words(boxes)}" if len(boxes) == n else ""
-    return d.item(0, q, f"True. There {be(n)} exactly {amount(n, c)}{where}.")
+    return d.item(0, v.ask(q, explain=False), v.answer(f"True. There {be(n)} exactly {amount(n, c)}{where}.", how, "That matches the claim, so the statement is true."))  # fmt: skip
 
 
 def _fill_blank(view: View, rng: random.Random) -> Item | None:
     d = Draft(format="fill_in_blank")
+    v = Voice(view.varied, rng)
     axis = rng.choice(["h", "v"])
     pairs = _pairs(view, rng, axis)
     if pairs and rng.random() < 0.6:
@@ -133,15 +178,25 @@ def _fill_blank(view: View, rng: random.Random) -> Item | None:
         d.calc(f"{name} relation of bbx_1 to bbx_2", f"centre {'xy'[i]} {ca:.3f} vs {cb:.3f}, so {truth}")  # fmt: skip
         d.skill("relationship_description")
         choices, word = ('"left of" or "right of"', f"{truth} of") if axis == "h" else ('"above" or "below"', truth)  # fmt: skip
-        q = f"Fill in the blank with {choices}: the {ra} is ____ the {rb}."
-        return d.item(0, q, f"{word}. The {ra} is {word} the {rb}.")
-    c = rng.choice(view.categories())
+        q = v.pick(
+            f"Fill in the blank with {choices}: the {ra} is ____ the {rb}.",
+            f'Complete the sentence using {choices}: "In the image, the {ra} is ____ the {rb}."',
+        )
+        more = f"The centre of the {ra} is at {'xy'[i]} = {ca:.3f} and that of the {rb} at {'xy'[i]} = {cb:.3f}, which puts the {ra} {word} the {rb}."  # fmt: skip
+        return d.item(
+            0, v.ask(q, explain=False), v.answer(f"{word}. The {ra} is {word} the {rb}.", more)
+        )
+    if not view.countable():
+        return None
+    c = rng.choice(view.countable())
     n = view.count(c)
     d.count(c, n)
     d.obj(c)
-    return d.item(
-        0, f"Fill in the blank with a number: the image contains ____ {plural(c)}.", f"{n}."
+    q = v.pick(
+        f"Fill in the blank with a number: the image contains ____ {plural(c)}.",
+        f'Complete the sentence with the right number: "There are ____ {plural(c)} in this picture."',
     )
+    return d.item(0, v.ask(q, explain=False), v.answer(f"{n}.", f"The blank takes {n}: counting the {plural(c)} one by one gives {amount(n, c)}."))  # fmt: skip
 
 
 def _ordering(view: View, rng: random.Random, k: int) -> Item | None:
@@ -159,43 +214,22 @@ def _ordering(view: View, rng: random.Random, k: int) -> Item | None:
         how = "left to right" if axis == 0 else "top to bottom"
         d.calc(f"sort {', '.join(vars_)} by centre {'xy'[axis]}", " < ".join(order))
         d.skill("relationship_description")
-        q = f"List these objects from {how}: {join_words([f'the {r}' for _, r in picks])}."
-        return d.item(0, q, f"From {how}: " + ", ".join(f"the {r}" for _, r in keyed) + ".")
+        v = Voice(view.varied, rng)
+        names = join_words([f"the {r}" for _, r in picks])
+        q = v.compose(
+            f"List these objects from {how}: {names}.",
+            (f"Here are some objects in the image: {names}.", f"Consider {names}.",
+             f"The picture contains {names}.", f"Look at {names} in this photo.",
+             f"Take {names}."),
+            (f"List them from {how}.", f"Put them in order from {how} as they appear.",
+             f"In what order do you meet them going {how}?", f"Sort them by position, {how}.",
+             f"Scanning {how}, which comes first and what follows?",
+             f"Rank them by where they sit, {how}."),
+        )  # fmt: skip
+        values = ", ".join(f"the {r} ({center(_box(t))[axis]:.3f})" for t, r in keyed)
+        more = f"I locate each object and sort by the {'horizontal' if axis == 0 else 'vertical'} position of its box centre: {values}."  # fmt: skip
+        return d.item(0, v.ask(q), v.answer(f"From {how}: " + ", ".join(f"the {r}" for _, r in keyed) + ".", more))  # fmt: skip
     return None
-
-
-def _region_selection(view: View, rng: random.Random) -> Item | None:
-    named = view.nameable()
-    boxed = view.boxed()
-    if not named or len(boxed) < 2:
-        return None
-    t, r = rng.choice(named)
-    others = rng.sample([o for o in boxed if o.index != t.index], min(3, len(boxed) - 1))
-    options = [t, *others]
-    rng.shuffle(options)
-    d = Draft(format="region_selection")
-    d.ground(r, _box(t))
-    listed = " ".join(f"({LETTERS[i]}) {format_box(_box(o))}" for i, o in enumerate(options))
-    right = options.index(t)
-    q = f"Which of these regions shows the {r}? {listed}"
-    return d.item(0, q, f"({LETTERS[right]}) {format_box(_box(t))}")
-
-
-def _counting_list(view: View, rng: random.Random) -> Item | None:
-    cats = [c for c in view.categories() if view.all_boxed(c) and view.count(c) <= 8]
-    if not cats:
-        return None
-    c = max(cats, key=view.count)
-    things = sorted(view.of(c), key=lambda t: center(_box(t))[0])
-    d = Draft(format="counting_list")
-    for t in things:
-        d.ground(t.full(), _box(t))
-    d.count(c, len(things))
-    listing = "; ".join(
-        f"{i}. {t.full()} at {format_box(_box(t))}" for i, t in enumerate(things, 1)
-    )
-    q = f"Count the {plural(c)} in the image and list each one with its box, from left to right."
-    return d.item(0, q, f"There {be(len(things))} {amount(len(things), c)}: {listing}.")
 
 
 def _comparison(view: View, rng: random.Random) -> Item | None:
@@ -211,60 +245,15 @@ def _comparison(view: View, rng: random.Random) -> Item | None:
         d.skill("relationship_description")
         big, small = (ra, rb) if facts["size"] == "larger" else (rb, ra)
         left = ra if facts["h"] == "left" else rb
-        q = f"Compare the {ra} and the {rb}: which one is larger, and which one is further to the left?"  # fmt: skip
-        return d.item(0, q, f"The {big} is larger than the {small}, and the {left} is further to the left.")  # fmt: skip
+        v = Voice(view.varied, rng)
+        q = v.pick(
+            f"Compare the {ra} and the {rb}: which one is larger, and which one is further to the left?",
+            f"Between the {ra} and the {rb}, which is the larger of the two and which sits further left?",
+            f"Size and position: of the {ra} and the {rb}, which takes up more of the image, and which is closer to its left edge?",
+        )
+        more = f"The {ra} is at {format_box(_box(a))} and the {rb} at {format_box(_box(b))}; the {big} has the bigger box area, and the {left} has the smaller centre x."  # fmt: skip
+        return d.item(0, v.ask(q), v.answer(f"The {big} is larger than the {small}, and the {left} is further to the left.", more))  # fmt: skip
     return None
-
-
-def _error_correction(view: View, rng: random.Random) -> Item | None:
-    d = Draft(format="error_correction")
-    colourable = [(t, r) for t, r in view.nameable(use_color=False) if t.attrs.get("color")]
-    kind = rng.choice(["count", "colour"] if colourable else ["count"])
-    if kind == "colour":
-        t, r = rng.choice(colourable)
-        wrong = rng.choice([c for c in COLORS if c != t.attrs["color"]])
-        d.ground(r, _box(t))
-        d.refer(_box(t), t.full())
-        statement, fix = f"The {r} is {wrong}.", f"the {r} is {t.attrs['color']}, not {wrong}"
-    else:
-        c = rng.choice(view.categories())
-        n = view.count(c)
-        m = rng.choice([x for x in (n - 1, n + 1, n + 2) if x >= 1 and x != n])
-        d.count(c, n)
-        d.obj(c)
-        statement = f"There {be(m)} {amount(m, c)} in the image."
-        fix = f"there {be(n)} {amount(n, c)} in the image, not {m}"
-    q = f'Find and correct the mistake in this statement about the image: "{statement}"'
-    return d.item(0, q, f"The statement is wrong: {fix}.")
-
-
-def _constrained(view: View, rng: random.Random) -> Item | None:
-    d = Draft(format="constrained_instruction")
-    cats = sorted(view.categories())
-    for c in cats:
-        d.count(c, view.count(c))
-        d.obj(c)
-    q = ('List every kind of object in the image with how many there are, one line per kind in '
-         'the form "name: count", sorted alphabetically, and nothing else.')  # fmt: skip
-    return d.item(0, q, "\n".join(f"{c}: {view.count(c)}" for c in cats))
-
-
-def _matching(view: View, rng: random.Random) -> Item | None:
-    firsts = list({t.category: t for t in reversed(view.boxed())}.values())
-    if len(firsts) < 2:
-        return None
-    picks = rng.sample(firsts, min(4, len(firsts)))
-    names = [t.category for t in picks]
-    rng.shuffle(names)
-    d = Draft(format="matching")
-    for t in picks:
-        d.refer(_box(t), t.full())
-        d.obj(t.category)
-    regions = " ".join(f"{i}. {format_box(_box(t))}" for i, t in enumerate(picks, 1))
-    objs = " ".join(f"{'abcd'[i]}. {c}" for i, c in enumerate(names))
-    q = f"Match each region of the image to the object it shows. Regions: {regions} Objects: {objs}"
-    pairs = ", ".join(f"{i}-{'abcd'[names.index(t.category)]} ({t.category})" for i, t in enumerate(picks, 1))  # fmt: skip
-    return d.item(0, q, pairs)
 
 
 def _captions_fill(view: View, rng: random.Random) -> Item | None:
@@ -287,12 +276,13 @@ BUILDERS: dict[str, Callable[[View, random.Random], Item | None]] = {
     "yes_no": _yes_no,
     "true_false_justify": _true_false,
     "fill_in_blank": _fill_blank,
-    "region_selection": _region_selection,
-    "counting_list": _counting_list,
+    "region_selection": region_selection,
+    "counting_list": counting_list,
     "comparison": _comparison,
-    "error_correction": _error_correction,
-    "constrained_instruction": _constrained,
-    "matching": _matching,
+    "error_correction": error_correction,
+    "constrained_instruction": constrained,
+    "matching": matching,
+    "missing_object_selection": missing_object,
 }
 
 

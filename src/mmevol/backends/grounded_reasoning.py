@@ -14,8 +14,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from mmevol.backends import grounded_logic
 from mmevol.backends.geometry import area, center, compare_area, distance, format_box
 from mmevol.backends.grounded_scene import Draft, Thing, View, amount, be, join_words, plural
+from mmevol.backends.grounded_words import Voice, more_than, number_word
 
 Item = dict[str, Any]
 MARGIN = 0.05  # centres closer than this are not called left/right (above/below)
@@ -47,61 +49,60 @@ def _half(view: View, n: int, rng: random.Random) -> Item | None:
     var = d.ground(r, _box(t))
     d.calc(f"centre {axis} of {var} vs 0.5", f"centre {axis} = {c:.3f} {'<' if low else '>'} 0.5, so the {half} half")  # fmt: skip
     d.skill("relationship_description")
-    q = f"Is the {r} in the {halves[0]} half or the {halves[1]} half of the image?"
+    v = Voice(view.varied, rng)
+    q = v.pick(
+        f"Is the {r} in the {halves[0]} half or the {halves[1]} half of the image?",
+        f"Does the {r} sit in the {halves[0]} or the {halves[1]} half of the picture?",
+        f"Would you place the {r} in the {halves[0]} half of the photo or in the {halves[1]} half?",
+        f"In which half of the image, {halves[0]} or {halves[1]}, is the {r}?",
+        f"Which half of the photo holds the {r}: the {halves[0]} one or the {halves[1]} one?",
+        f"Tell me whether the {r} lies in the {halves[0]} or the {halves[1]} half of this image.",
+    )
     a = f"The {r} is in the {half} half of the image: its box {format_box(_box(t))} has its centre at {axis} = {c:.3f}."
-    return d.item(0, q, a)
+    coord = "horizontal" if axis == "x" else "vertical"
+    return d.item(0, v.ask(q), v.answer(
+        a,
+        f"First I locate the {r}; its box runs from {_box(t)[0 if axis == 'x' else 1]:.3f} to {_box(t)[2 if axis == 'x' else 3]:.3f} along the {coord} axis.",
+        f"The middle of that span is {c:.3f}, which is {'less' if low else 'more'} than 0.5, the line that splits the image in two.",
+        f"So the {r} belongs to the {half} half.",
+    ))  # fmt: skip
 
 
 def _threshold(view: View, n: int, rng: random.Random) -> Item | None:
-    if n != 2 or not view.categories():
+    if n != 2 or not view.countable():
         return None
-    c = rng.choice(view.categories())
+    c = rng.choice(view.countable())
     k = view.count(c)
     m = rng.choice([x for x in (k - 1, k, k + 1) if x >= 1] or [1])
     d = Draft()
     res = d.count(c, k)
     d.calc(f"{res} > {m}", f"{k} > {m} is {'true' if k > m else 'false'}")
     d.obj(c)
-    q = f"Are there more than {m} {plural(c)} in the image?"
+    v = Voice(view.varied, rng)
+    if not v.varied:
+        q = f"Are there more than {m} {plural(c)} in the image?"
+        if k > m:
+            return d.item(0, q, f"Yes. There {be(k)} {amount(k, c)}, which is more than {m}.")
+        return d.item(0, q, f"No. There {be(k)} only {amount(k, c)}, which is not more than {m}.")
+    asked = more_than(m, c)
+    q = v.pick(
+        f"{'Is' if m == 1 else 'Are'} there {asked} in the image?",
+        f"Does the picture contain {asked}?",
+        f"Can you see {asked} in this photo?",
+        f"Would it be right to say the image shows {asked}?",
+        f"Someone claims the scene holds {asked}. Are they right?",
+        f"Check whether the number of {plural(c)} in the image exceeds {number_word(m)}.",
+        f"Do the {plural(c)} in this picture number more than {number_word(m)}?",
+    )
+    boxes = [format_box(t.box) for t in view.of(c) if t.box]
+    where = f" They are at {join_words(boxes)}." if 1 < len(boxes) <= 6 else ""
+    if len(boxes) == 1:
+        where = f" It is at {boxes[0]}."
+    steps = f"I count the {plural(c)} one by one and find {number_word(k)}.{where} Then I compare {k} with {m}."  # fmt: skip
+    limit = "one" if m == 1 else str(m)
     if k > m:
-        return d.item(0, q, f"Yes. There {be(k)} {amount(k, c)}, which is more than {m}.")
-    return d.item(0, q, f"No. There {be(k)} only {amount(k, c)}, which is not more than {m}.")
-
-
-def _ocr(view: View, n: int, rng: random.Random) -> Item | None:
-    named = [(t, r) for t, r in view.nameable() if t.attrs.get("text")]
-    if n not in (2, 3) or not named:
-        return None
-    t, r = rng.choice(named)
-    text = t.attrs["text"]
-    d = Draft()
-    if n == 3:
-        d.ground(r, _box(t))
-    var = d.ocr(r, text)
-    d.calc(f"letters in {var}", f"len({text}) = {len(text)}")
-    q = f"What word is printed on the {r}, and how many letters does it have?"
-    return d.item(0, q, f'The {r} carries the word "{text}", which has {len(text)} letters.')
-
-
-def _ocr_pair(view: View, n: int, rng: random.Random) -> Item | None:
-    named = [(t, r) for t, r in view.nameable() if t.attrs.get("text")]
-    pairs = [(a, b) for a in named for b in named if len(a[0].attrs["text"]) > len(b[0].attrs["text"])]  # fmt: skip
-    if n not in (3, 5) or not pairs:
-        return None
-    (ta, ra), (tb, rb) = rng.choice(pairs)
-    if rng.random() < 0.5:
-        (ta, ra), (tb, rb) = (tb, rb), (ta, ra)
-    d = Draft()
-    for t, r in ((ta, ra), (tb, rb)):
-        if n == 5:
-            d.ground(r, _box(t))
-    v1, v2 = d.ocr(ra, ta.attrs["text"]), d.ocr(rb, tb.attrs["text"])
-    (lt, lr), (st, sr) = ((ta, ra), (tb, rb)) if len(ta.attrs["text"]) > len(tb.attrs["text"]) else ((tb, rb), (ta, ra))  # fmt: skip
-    d.calc(f"compare letters in {v1} and {v2}", f"{len(ta.attrs['text'])} vs {len(tb.attrs['text'])} letters")  # fmt: skip
-    q = f"Which is longer: the word on the {ra} or the word on the {rb}?"
-    lw, sw = lt.attrs["text"], st.attrs["text"]
-    a = f'The word on the {lr} ("{lw}", {len(lw)} letters) is longer than the word on the {sr} ("{sw}", {len(sw)} letters).'
-    return d.item(0, q, a)
+        return d.item(0, v.ask(q), v.answer(f"Yes. There {be(k)} {amount(k, c)}, which is more than {limit}.", steps, f"Since {k} is greater than {m}, the answer is yes."))  # fmt: skip
+    return d.item(0, v.ask(q), v.answer(f"No. There {be(k)} only {amount(k, c)}, which is not more than {limit}.", steps, f"Since {k} is not greater than {m}, the answer is no."))  # fmt: skip
 
 
 def pair_facts(a: Thing, b: Thing) -> dict[str, str]:
@@ -133,8 +134,10 @@ def _pair(view: View, n: int, rng: random.Random) -> Item | None:
         d = Draft()
         d.ground(ra, _box(a))
         d.ground(rb, _box(b))
+        v = Voice(view.varied, rng)
         (ax, ay), (bx, by) = center(_box(a)), center(_box(b))
         asks, says = [], [f"The {ra} is at {format_box(_box(a))} and the {rb} is at {format_box(_box(b))}."]  # fmt: skip
+        notes = [f"Working from the boxes: the centre of the {ra} is at ({ax:.3f}, {ay:.3f}) and the centre of the {rb} is at ({bx:.3f}, {by:.3f})."]  # fmt: skip
         for k in keys:
             f = facts[k]
             if k == "h":
@@ -142,26 +145,34 @@ def _pair(view: View, n: int, rng: random.Random) -> Item | None:
                     "horizontal relation of bbx_1 to bbx_2",
                     f"centre x {ax:.3f} vs {bx:.3f}, so {f}",
                 )
-                asks.append(f"is the {ra} to the left or to the right of the {rb}")
+                asks.append(v.pick(f"is the {ra} to the left or to the right of the {rb}", f"which side of the {rb} is the {ra} on, left or right", f"does the {ra} lie left or right of the {rb}"))  # fmt: skip
                 says.append(f"The {ra} is to the {f} of the {rb}.")
+                notes.append(f"Since {ax:.3f} is {'smaller' if f == 'left' else 'larger'} than {bx:.3f}, the {ra} is further {f}.")  # fmt: skip
             elif k == "v":
                 d.calc(
                     "vertical relation of bbx_1 to bbx_2", f"centre y {ay:.3f} vs {by:.3f}, so {f}"
                 )
-                asks.append(f"is the {ra} above or below the {rb}")
+                asks.append(v.pick(f"is the {ra} above or below the {rb}", f"is the {ra} higher or lower in the frame than the {rb}", f"does the {ra} appear above the {rb} or beneath it"))  # fmt: skip
                 says.append(f"The {ra} is {f} the {rb}.")
+                notes.append(f"Image y grows downwards, and {ay:.3f} is {'smaller' if f == 'above' else 'larger'} than {by:.3f}, so the {ra} is {f} the {rb}.")  # fmt: skip
             elif k == "size":
                 d.calc("area of bbx_1 vs area of bbx_2", f"area {area(_box(a)):.4f} vs {area(_box(b)):.4f}, so {f}")  # fmt: skip
                 big, small = (ra, rb) if f == "larger" else (rb, ra)
-                asks.append(f"which is larger, the {ra} or the {rb}")
+                asks.append(v.pick(f"which is larger, the {ra} or the {rb}", f"which of the two takes up more of the image, the {ra} or the {rb}", f"is the {ra} bigger or smaller in the picture than the {rb}"))  # fmt: skip
                 says.append(f"The {big} is larger than the {small}.")
+                notes.append(f"As fractions of the image, the box of the {ra} has an area of {area(_box(a)):.4f}, while the box of the {rb} has an area of {area(_box(b)):.4f}; so the {big} is the larger of the two.")  # fmt: skip
             else:
                 d.calc("distance between centres of bbx_1 and bbx_2", f"distance = {f}")
-                asks.append(f"how far apart are the centres of the {ra} and the {rb}")
+                asks.append(v.pick(f"how far apart are the centres of the {ra} and the {rb}", f"what is the distance between the centres of the {ra} and the {rb}", f"how far is the {ra} from the {rb}, centre to centre"))  # fmt: skip
                 says.append(f"Their centres are {f} apart.")
+                notes.append(f"The distance follows from the two centres by Pythagoras: the square root of ({ax:.3f} - {bx:.3f})² + ({ay:.3f} - {by:.3f})², which is {f} in normalised image units.")  # fmt: skip
         d.skill("relationship_description")
-        q = asks[0][0].upper() + asks[0][1:] + "?" if m == 1 else "Answer in turn: " + "; ".join(asks) + "?"  # fmt: skip
-        return d.item(0, q, " ".join(says))
+        if m == 1:
+            q = asks[0][0].upper() + asks[0][1:] + "?"
+        else:
+            opener = v.pick("Answer in turn: ", "Please answer each of these: ", f"A few questions about the {ra} and the {rb}: ")  # fmt: skip
+            q = opener + "; ".join(asks) + "?"
+        return d.item(0, v.ask(q), v.answer(" ".join(says), *notes))
     return None
 
 
@@ -174,6 +185,11 @@ CRITERIA: dict[str, tuple[str, Callable[[Thing], float], int]] = {
     "largest": ("the largest", lambda t: area(_box(t)), 1),
     "smallest": ("the smallest", lambda t: area(_box(t)), -1),
 }
+
+
+TWO = {"left": "further to the left", "right": "further to the right", "top": "higher in the image",
+       "bottom": "lower in the image", "largest": "the larger of the two",
+       "smallest": "the smaller of the two"}  # fmt: skip
 
 
 def _extreme(view: View, n: int, rng: random.Random) -> Item | None:
@@ -202,16 +218,35 @@ def _extreme(view: View, n: int, rng: random.Random) -> Item | None:
         win_t, win_r = picks[vals[0][1]]
         d.calc(f"{crit} of {', '.join(vars_)}", f"{listing} -> {vars_[vals[0][1]]}")
         d.skill("relationship_description")
-        q = f"Among {join_words([f'the {r}' for _, r in picks])}, which one is {phrase}?"
-        return d.item(0, q, f"The {win_r} at {format_box(_box(win_t))} is {phrase}.")
+        v = Voice(view.varied, rng)
+        names = join_words([f"the {r}" for _, r in picks])
+        if not v.varied:
+            q = f"Among {names}, which one is {phrase}?"
+            return d.item(0, q, f"The {win_r} at {format_box(_box(win_t))} is {phrase}.")
+        said = TWO[crit] if k == 2 else phrase
+        q = v.pick(
+            f"Among {names}, which one is {said}?",
+            f"Of {names}, which is {said}?",
+            f"Look at {names}. Which one is {said}?",
+            f"Here are {number_word(k)} objects: {names}. Which of them is {said}?",
+        )
+        what = "area" if crit in ("largest", "smallest") else "centre " + ("x" if crit in ("left", "right") else "y")  # fmt: skip
+        values = join_words([f"the {r} ({metric(t):.4f})" for t, r in picks])
+        rule = "the biggest value" if sign > 0 else "the smallest value"
+        return d.item(0, v.ask(q), v.answer(
+            f"The {win_r} at {format_box(_box(win_t))} is {said}.",
+            f"To decide, I locate each of the {number_word(k)} objects and compare their box {what}: {values}.",
+            f"The {win_r} has {rule}, clearly ahead of the next one, so it is {said}.",
+        ))  # fmt: skip
     return None
 
 
 def _count_compare(view: View, n: int, rng: random.Random) -> Item | None:
-    cats = view.categories()
+    cats = view.countable()
     k = n - 1
     if k < 2 or len(cats) < k:
         return None
+    v = Voice(view.varied, rng)
     for _ in range(6):
         picks = rng.sample(cats, k)
         counts = [view.count(c) for c in picks]
@@ -225,46 +260,39 @@ def _count_compare(view: View, n: int, rng: random.Random) -> Item | None:
         if k == 2:
             (c1, c2), (n1, n2) = picks, counts
             d.calc(f"compare {vars_[0]} and {vars_[1]}", listing)
-            q = f"Are there more {plural(c1)} or more {plural(c2)} in the image?"
+            q = v.pick(
+                f"Are there more {plural(c1)} or more {plural(c2)} in the image?",
+                f"Which are more numerous in this picture, the {plural(c1)} or the {plural(c2)}?",
+                f"Does the photo show more {plural(c1)} than {plural(c2)}, or the other way round?",
+            )
+            counted = f"Counting each kind separately gives {amount(n1, c1)} and {amount(n2, c2)}."
             if n1 == n2:
                 a = f"There are as many {plural(c1)} as {plural(c2)}: {n1} of each."
-            else:
-                (hc, hn), (lc, ln) = ((c1, n1), (c2, n2)) if n1 > n2 else ((c2, n2), (c1, n1))
-                a = f"There are more {plural(hc)} ({hn}) than {plural(lc)} ({ln})."
-            return d.item(0, q, a)
+                return d.item(0, v.ask(q), v.answer(a, counted, "The two numbers are equal, so neither kind outnumbers the other."))  # fmt: skip
+            (hc, hn), (lc, ln) = ((c1, n1), (c2, n2)) if n1 > n2 else ((c2, n2), (c1, n1))
+            a = f"There are more {plural(hc)} ({hn}) than {plural(lc)} ({ln})."
+            return d.item(0, v.ask(q), v.answer(a, counted, f"Since {hn} is greater than {ln}, the {plural(hc)} outnumber the {plural(lc)} by {hn - ln}."))  # fmt: skip
         top = max(range(k), key=lambda i: counts[i])
         d.calc(f"maximum of {', '.join(vars_)}", f"{listing} -> {vars_[top]}")
-        q = f"Which appears most often in the image: {join_words([plural(c) for c in picks], 'or')}?"
+        options = join_words([plural(c) for c in picks], "or")
+        q = v.pick(
+            f"Which appears most often in the image: {options}?",
+            f"Which kind is the most numerous in this picture: {options}?",
+            f"Of these kinds, which has the most instances in the photo: {options}?",
+        )
         rest = join_words([amount(x, c) for c, x in zip(picks, counts, strict=True)])
-        return d.item(0, q, f"The {plural(picks[top])} appear most often; the image has {rest}.")
-    return None
-
-
-def _closest(view: View, n: int, rng: random.Random) -> Item | None:
-    named = view.nameable()
-    k = n - 1
-    if k < 3 or len(named) < k:
-        return None
-    for _ in range(12):
-        (anchor, ar), *others = rng.sample(named, k)
-        dists = sorted((distance(_box(anchor), _box(t)), i) for i, (t, _) in enumerate(others))
-        if dists[1][0] - dists[0][0] < GAP:
-            continue
-        d = Draft()
-        av = d.ground(ar, _box(anchor))
-        vars_ = [d.ground(r, _box(t)) for t, r in others]
-        best_t, best_r = others[dists[0][1]]
-        listing = ", ".join(f"{vars_[i]} = {x:.3f}" for x, i in sorted(dists, key=lambda p: p[1]))
-        d.calc(f"distances from {av} to {', '.join(vars_)}", f"{listing} -> {vars_[dists[0][1]]}")
-        d.skill("relationship_description")
-        q = f"Which is closest to the {ar}: {join_words([f'the {r}' for _, r in others], 'or')}?"
-        a = f"The {best_r} at {format_box(_box(best_t))} is closest to the {ar}, with a centre distance of {dists[0][0]:.3f}."
-        return d.item(0, q, a)
+        second = sorted(counts)[-2]
+        return d.item(0, v.ask(q), v.answer(
+            f"The {plural(picks[top])} appear most often; the image has {rest}.",
+            f"I count each of the {number_word(k)} kinds in turn and then take the largest number.",
+            f"{counts[top]} is more than the runner-up's {second}, so the {plural(picks[top])} come out on top.",
+        ))  # fmt: skip
     return None
 
 
 TEMPLATES: tuple[Callable[[View, int, random.Random], Item | None], ...] = (
-    _half, _threshold, _ocr, _ocr_pair, _pair, _extreme, _count_compare, _closest,
+    _half, _threshold, grounded_logic.ocr, grounded_logic.ocr_pair, _pair, _extreme, _count_compare, grounded_logic.closest,
+    *grounded_logic.TEMPLATES,
 )  # fmt: skip
 
 

@@ -1,22 +1,36 @@
-"""The grounded generator's view of a call context, and the draft that collects one new item.
+"""The grounded generator's view of a call context.
 
 ``View`` parses the symbolic context (objects with normalised boxes and attributes, captions)
 into ``Thing``s and answers the questions every template needs: counts, unique referring
 phrases ("red circle", "leftmost person"), absent distractors for POPE-style existence
-questions (random, popular or co-occurring), plurals and articles. ``Draft`` accumulates the
-explicit manipulations (``grounding_1(red circle) -> bbx_1``, ``calculate(...) -> res_1``, ...)
-with their skills and objects, and emits an item in the reply schema.
+questions (random, popular or co-occurring). COCO crowd regions (attribute ``crowd: yes``) are
+not instances: ``count``/``of``/``boxed`` leave them out, a category with one is ``crowded`` and
+its count a lower bound (``how_many``: "at least 12 people ..., plus a crowd of people"), and no
+referring phrase is built for it. ``varied`` is False on shape-world scenes, whose texts keep one
+fixed wording. ``Draft`` (``grounded_draft``) and the English helpers (``grounded_words``) are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from mmevol.backends.geometry import Box, center, format_box, is_normalised
+from mmevol.backends.geometry import Box, center, is_normalised
+from mmevol.backends.grounded_draft import Draft
+from mmevol.backends.grounded_words import (
+    amount,
+    article,
+    be,
+    cap,
+    join_words,
+    plural,
+)
 from mmevol.loop.world import COLORS, SHAPES, SIZES
+
+__all__ = ["Draft", "Thing", "View", "amount", "article", "be", "cap", "join_words", "plural"]
 
 # COCO-like categories, most frequent first (used for "popular" distractors).
 COMMON_CATEGORIES: tuple[str, ...] = (
@@ -46,36 +60,8 @@ CO_OCCURRING: dict[str, tuple[str, ...]] = {
     "sink": ("toilet", "oven", "refrigerator"),
     "bed": ("book", "clock", "teddy bear"),
 }
-_IRREGULAR = {"person": "people", "mouse": "mice", "knife": "knives", "sheep": "sheep",
-              "skis": "skis", "scissors": "scissors", "fish": "fish", "deer": "deer"}  # fmt: skip
 POSITION_MARGIN = 0.02
 NEGATION = re.compile(r"\b(?:no|not|none|never|without|nobody|nothing)\b|n't", re.I)
-
-
-def plural(category: str) -> str:
-    """The plural of a category name (multi-word names pluralise their last word)."""
-    head, _, last = category.rpartition(" ")
-    if last in _IRREGULAR:
-        word = _IRREGULAR[last]
-    elif last.endswith(("s", "x", "z", "ch", "sh")):
-        word = last + "es"
-    elif last.endswith("y") and last[-2:-1] not in "aeiou":
-        word = last[:-1] + "ies"
-    else:
-        word = last + "s"
-    return f"{head} {word}" if head else word
-
-
-def article(phrase: str) -> str:
-    """``a`` or ``an`` before a phrase."""
-    return "an" if phrase[:1].lower() in "aeiou" else "a"
-
-
-def join_words(parts: list[str], conj: str = "and") -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + f" {conj} " + parts[-1]
 
 
 @dataclass(frozen=True)
@@ -87,8 +73,15 @@ class Thing:
     box: Box | None
     attrs: dict[str, str]
 
+    @property
+    def crowd(self) -> bool:
+        """A crowd region (COCO ``iscrowd``): a group of this category, not one instance."""
+        return self.attrs.get("crowd") == "yes"
+
     def full(self) -> str:
         """All known attributes with the category, e.g. ``large red circle``."""
+        if self.crowd:
+            return f"crowd of {plural(self.category)}"
         words = [self.attrs[k] for k in ("size", "color") if self.attrs.get(k)]
         return " ".join([*words, self.category])
 
@@ -116,19 +109,46 @@ class View:
         self.captions = [str(c) for c in context.get("captions") or [] if str(c).strip()]
         cats = self.categories()
         self.world = bool(cats) and all(c in SHAPES for c in cats)
+        # Shape-world texts keep one fixed wording (the closed loop reads them); others vary.
+        self.varied = not self.world
 
     # -- basic facts ---------------------------------------------------------------------
     def categories(self) -> list[str]:
         return list(dict.fromkeys(t.category for t in self.things))
 
     def count(self, category: str) -> int:
-        return sum(1 for t in self.things if t.category == category)
+        """Individually annotated instances (crowd regions are not instances)."""
+        return len(self.of(category))
 
     def of(self, category: str) -> list[Thing]:
-        return [t for t in self.things if t.category == category]
+        """The individual instances of a category (crowd regions excluded)."""
+        return [t for t in self.things if t.category == category and not t.crowd]
+
+    def crowded(self, category: str) -> bool:
+        """True when the category has a crowd region: its count is only a lower bound."""
+        return any(t.crowd for t in self.things if t.category == category)
+
+    def countable(self) -> list[str]:
+        """Categories whose exact count is known (no crowd region), in order of appearance."""
+        return [c for c in self.categories() if not self.crowded(c)]
+
+    def crowds(self) -> list[Thing]:
+        return [t for t in self.things if t.crowd and t.box is not None]
+
+    def how_many(self, category: str) -> str:
+        """``3 cups``, or for a category with a crowd ``at least 12 people and a crowd of
+        people``."""
+        n = self.count(category)
+        if not self.crowded(category):
+            return amount(n, category)
+        group = f"a crowd of {plural(category)}" if category == "person" else f"a group of {plural(category)}"  # fmt: skip
+        if n == 0:
+            return group
+        return f"at least {amount(n, category)} outlined one by one, plus {group}"
 
     def boxed(self) -> list[Thing]:
-        return [t for t in self.things if t.box is not None]
+        """Boxed individual instances (crowd regions excluded)."""
+        return [t for t in self.things if t.box is not None and not t.crowd]
 
     def all_boxed(self, category: str) -> bool:
         return all(t.box is not None for t in self.of(category))
@@ -149,7 +169,7 @@ class View:
 
     def ref(self, t: Thing, use_color: bool = True) -> str | None:
         """The shortest phrase naming ``t`` and nothing else, or None when there is none."""
-        if t.box is None:
+        if t.box is None or t.crowd:
             return None
         size, color = t.attrs.get("size"), t.attrs.get("color") if use_color else None
         options: list[tuple[str | None, str | None]] = [(None, None)]
@@ -163,7 +183,7 @@ class View:
             if sum(1 for o in self.things if self._match(o, t.category, sz, col)) == 1:
                 return " ".join(w for w in (sz, col, t.category) if w)
         same = self.of(t.category)
-        if len(same) < 2 or not self.all_boxed(t.category):
+        if len(same) < 2 or not self.all_boxed(t.category) or self.crowded(t.category):
             return None
         xs = sorted((center(o.box)[0], o.index) for o in same if o.box is not None)
         if xs[0][1] == t.index and xs[1][0] - xs[0][0] >= POSITION_MARGIN:
@@ -234,86 +254,3 @@ class View:
 
 
 SIZE_WORDS = tuple(SIZES)
-
-
-@dataclass
-class Draft:
-    """A new item under construction: explicit steps, skills, objects and the format."""
-
-    format: str = "open_ended"
-    steps: list[dict[str, str]] = field(default_factory=list)
-    skills: list[str] = field(default_factory=list)
-    objects: list[str] = field(default_factory=list)
-    _n: dict[str, int] = field(default_factory=dict)
-
-    def _next(self, kind: str) -> int:
-        self._n[kind] = self._n.get(kind, 0) + 1
-        return self._n[kind]
-
-    def skill(self, *names: str) -> None:
-        for n in names:
-            if n not in self.skills:
-                self.skills.append(n)
-
-    def obj(self, *names: str) -> None:
-        for n in names:
-            if n not in self.objects:
-                self.objects.append(n)
-
-    def ground(self, phrase: str, box: Box) -> str:
-        i = self._next("bbx")
-        self.steps.append({"manipulation": f"grounding_{i}({phrase}) -> bbx_{i}",
-                           "description": f"The {phrase} is located at {format_box(box)}."})  # fmt: skip
-        self.skill("grounding")
-        self.obj(phrase)
-        return f"bbx_{i}"
-
-    def refer(self, box: Box, what: str) -> str:
-        i = self._next("tgt")
-        self.steps.append({"manipulation": f"referring_{i}({format_box(box)}) -> tgt_{i}",
-                           "description": f"The region {format_box(box)} contains {article(what)} {what}."})  # fmt: skip
-        self.skill("referencing")
-        return f"tgt_{i}"
-
-    def calc(self, expr: str, description: str) -> str:
-        i = self._next("res")
-        self.steps.append({"manipulation": f"calculate({expr}) -> res_{i}", "description": description})  # fmt: skip
-        self.skill("calculating")
-        return f"res_{i}"
-
-    def count(self, category: str, n: int) -> str:
-        return self.calc(f"count of {category}", f"number of {plural(category)} = {n}")
-
-    def ocr(self, phrase: str, text: str) -> str:
-        i = self._next("txt")
-        self.steps.append({"manipulation": f"ocr_{i}({phrase}) -> txt_{i}",
-                           "description": f'The text on the {phrase} reads "{text}".'})  # fmt: skip
-        self.skill("ocr")
-        self.obj(phrase)
-        return f"txt_{i}"
-
-    def item(self, source: int, question: str, answer: str) -> dict[str, Any]:
-        return {
-            "source": source,
-            "question": question,
-            "answer": answer,
-            "objects": list(self.objects),
-            "skills": list(self.skills),
-            "format": self.format,
-            "steps": list(self.steps),
-        }
-
-
-def be(n: int) -> str:
-    """``is`` for one thing, ``are`` for several."""
-    return "is" if n == 1 else "are"
-
-
-def amount(n: int, category: str) -> str:
-    """``1 circle``, ``3 circles``, ``2 people``."""
-    return f"{n} {category if n == 1 else plural(category)}"
-
-
-def cap(text: str) -> str:
-    """Upper-case the first letter only."""
-    return text[:1].upper() + text[1:]

@@ -24,7 +24,9 @@ def _fills() -> dict[str, str]:
 
 def item_context(qa: QA) -> dict[str, Any]:
     """An item as it appears inside a context (no score, no None fields)."""
-    return qa.model_dump(mode="json", exclude_none=True, exclude={"score"})
+    return qa.model_dump(
+        mode="json", exclude_none=True, exclude={"score", "raw_skills", "raw_format"}
+    )
 
 
 def scene_context(seed: Seed) -> dict[str, Any]:
@@ -81,8 +83,10 @@ def judge_call(
     *,
     temperature: float,
     max_tokens: int,
+    notes: list[dict[str, list[str]]] | None = None,
 ) -> ModelCall:
-    """The call asking a judge to compare each evolved item with its parent."""
+    """The call asking a judge to compare each evolved item with its parent (``notes``: per
+    pair, the claims the fact checker confirmed or could not settle)."""
     template = load_template("judge")
     context = {
         "task": "judge",
@@ -90,7 +94,12 @@ def judge_call(
         "round": round_,
         **scene_context(seed),
         "pairs": [
-            {"index": i, "parent": item_context(p), "evolved": item_context(e)}
+            {
+                "index": i,
+                "parent": item_context(p),
+                "evolved": item_context(e),
+                **({"fact_checks": notes[i]} if notes and notes[i] else {}),
+            }
             for i, (p, e) in enumerate(pairs)
         ],
     }

@@ -19,6 +19,7 @@ from mmevol import __version__
 from mmevol.errors import InputError
 from mmevol.schema import DIRECTIONS
 
+LATER_DEFAULTS: dict[str, Any] = {"fact_check": True}
 OPERATIONAL = {
     "rounds",
     "concurrency",
@@ -122,6 +123,8 @@ class EvolveConfig(BaseModel):
     min_judge_score: float = 0.0
     near_dup_threshold: float = 0.9
     reask: bool = True
+    # check every evolved item's claims against the annotations before the judge (``facts``)
+    fact_check: bool = True
     max_cost: float | None = None
     max_error_rate: float = 0.2
     min_units_for_error_rate: int = 20
@@ -152,7 +155,13 @@ class EvolveConfig(BaseModel):
         return {d: float(v.get(d, 0.0)) for d in DIRECTIONS}
 
     def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump(mode="json").items() if k not in OPERATIONAL}
+        """The settings that decide a run's data (settings added later count only when they
+        differ from their default, so runs made before them still resume)."""
+        return {
+            k: v
+            for k, v in self.model_dump(mode="json").items()
+            if k not in OPERATIONAL and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
+        }
 
     def backend_settings(self) -> dict[str, Any]:
         """Keyword arguments for ``make_backend`` (the API key is read there, from the env)."""

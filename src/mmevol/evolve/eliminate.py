@@ -1,17 +1,21 @@
-"""Instruction elimination: cheap rule checks first, then the judge's verdict decides.
+"""Instruction elimination: cheap rule checks first, then the fact checker, then the judge.
 
 Rule checks catch what a judge is known to let through (the authors' data kept boxes such as
 "[Coordinates for tree 1]"): empty or placeholder answers, unknown manipulations, boxes outside
 0..1 or inverted, boxes that match no annotated object, questions that need no image, and
-evolutions that changed nothing. An item that fails a rule is dropped without a judge call.
+evolutions that changed nothing. An item that fails a rule is dropped without a judge call; an
+item whose claims the annotations refute (``mmevol.facts``) is dropped the same way, and the
+judge sees the rest with what the checker confirmed or could not settle.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from mmevol.backends.geometry import has_placeholder_box, iou, parse_boxes
-from mmevol.schema import QA, Seed, Verdict
+from mmevol.facts import FactReport, Finding
+from mmevol.schema import QA, Sample, Seed, Verdict
 from mmevol.textsim import normalize_text
 from mmevol.vocab import canonical_manipulation
 
@@ -115,3 +119,25 @@ def rule_problems(evolved: QA, parent: QA, seed: Seed) -> list[str]:
 def rule_verdict(problems: list[str]) -> Verdict:
     """The verdict recorded for an item dropped by the rules (no judge call was made)."""
     return Verdict(improved=False, score=0, reason="; ".join(problems), judge="rules")
+
+
+def fact_verdict(refuted: list[Finding]) -> Verdict:
+    """The verdict recorded for an item whose claims the annotations refute (no judge call)."""
+    reasons = "; ".join(dict.fromkeys(f.text() for f in refuted))
+    return Verdict(improved=False, score=0, reason=reasons, judge="facts")
+
+
+@dataclass
+class Candidate:
+    """One evolved item on its way through elimination: rule problems, then fact findings."""
+
+    parent: Sample
+    qa: QA
+    problems: list[str]
+    degenerate: list[str] = field(default_factory=list)
+    facts: FactReport | None = None
+
+    @property
+    def judged(self) -> bool:
+        """Whether the item goes to the judge (it passed the rules and no claim was refuted)."""
+        return not self.problems and not self.degenerate and not (self.facts and self.facts.refuted)

@@ -1,5 +1,8 @@
 """The evolution engine: for each seed image, rounds of evolve -> normalise -> eliminate -> dedup.
 
+Elimination runs in order: rule checks and degenerate-text checks (``eliminate``,
+``degenerate``), then the fact checker (``facts``), then the judge, then near-duplicates.
+
 A *unit* is one image in one round: one evolve call covering all of the image's surviving items
 (as the authors did) and one judge call for the evolutions that passed the rule checks. Each
 round evolves the previous round's survivors and the judge compares every evolution with its
@@ -30,9 +33,11 @@ from mmevol.backends.batch_api import MAX_REQUESTS
 from mmevol.evolve.calls import evolve_call, judge_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.dedup import SeedDeduper
-from mmevol.evolve.eliminate import rule_problems, rule_verdict
+from mmevol.evolve.degenerate import item_problems, sibling_problems
+from mmevol.evolve.eliminate import Candidate, fact_verdict, rule_problems, rule_verdict
 from mmevol.evolve.normalize import normalize_item
 from mmevol.evolve.parse import parse_reply, reask_messages
+from mmevol.facts import Annotations, check_item
 from mmevol.prompts import Template
 from mmevol.schema import (
     DIRECTIONS,
@@ -192,26 +197,39 @@ class Engine:
         by_source: dict[int, QA] = {}
         for item in output.items:
             if item.source < len(parents) and item.source not in by_source:
-                by_source[item.source] = QA.model_validate(item.model_dump(exclude={"source"}))
+                by_source[item.source] = QA.model_validate(
+                    item.model_dump(exclude={"source", "raw_skills", "raw_format"})
+                )
             else:
                 stats["extra_items"] += 1
         stats["missing_items"] += len(parents) - len(by_source)
 
-        candidates: list[tuple[Sample, QA, list[str]]] = []
+        candidates: list[Candidate] = []
         for i, parent in enumerate(parents):
             if i in by_source:
                 qa = normalize_item(by_source[i], stats)
-                candidates.append((parent, qa, rule_problems(qa, parent.qa, seed)))
-        to_judge = [(p.qa, qa) for p, qa, problems in candidates if not problems]
+                cand = Candidate(parent, qa, rule_problems(qa, parent.qa, seed))
+                cand.degenerate = item_problems(qa, parent.qa)
+                candidates.append(cand)
+        siblings = sibling_problems([c.qa for c in candidates], [p.qa for p in parents])
+        ann = Annotations(seed) if self.config.fact_check else None
+        for k, cand in enumerate(candidates):
+            cand.degenerate += siblings.get(k, [])
+            if ann is not None and not cand.problems and not cand.degenerate:
+                cand.facts = check_item(cand.qa, ann)
+                for f in cand.facts.findings:
+                    stats[f"facts_{f.status}"] += 1
+        to_judge = [c for c in candidates if c.judged]
         verdicts: dict[int, JudgeItem] = {}
         if to_judge:
             jcall = judge_call(
                 seed,
-                to_judge,
+                [(c.parent.qa, c.qa) for c in to_judge],
                 direction,
                 round_,
                 temperature=self.config.judge_temperature,
                 max_tokens=self.config.max_tokens,
+                notes=[c.facts.for_judge() if c.facts else {} for c in to_judge],
             )
             judged = await self.call_and_parse(jcall, JudgeOutput, unit, stats)
             for v in judged.verdicts:
@@ -227,18 +245,32 @@ class Engine:
         round_: int,
         direction: Direction,
         prompt_version: str,
-        candidates: list[tuple[Sample, QA, list[str]]],
+        candidates: list[Candidate],
         verdicts: dict[int, JudgeItem],
         stats: Counter[str],
     ) -> list[Sample]:
-        dedup = SeedDeduper(self.store.seed_questions(seed.id), self.config.near_dup_threshold)
+        dedup = SeedDeduper(
+            self.store.seed_questions(seed.id),
+            self.config.near_dup_threshold,
+            categories=[o.category for o in seed.objects],
+        )
         samples: list[Sample] = []
         judged = 0
-        for parent, qa, problems in candidates:
+        for cand in candidates:
+            parent, qa = cand.parent, cand.qa
             verdict: Verdict | None
-            if problems:
-                verdict, kept, reason = rule_verdict(problems), False, f"rule: {problems[0]}"
+            if cand.problems:
+                verdict, kept = rule_verdict(cand.problems), False
+                reason = f"rule: {cand.problems[0]}"
                 stats["dropped_rules"] += 1
+            elif cand.degenerate:
+                verdict, kept = rule_verdict(cand.degenerate), False
+                reason = f"rule: degenerate: {cand.degenerate[0]}"
+                stats["dropped_degenerate"] += 1
+            elif cand.facts and cand.facts.refuted:
+                verdict, kept = fact_verdict(cand.facts.refuted), False
+                reason = f"fact: {cand.facts.refuted[0].text()}"
+                stats["dropped_facts"] += 1
             else:
                 item = verdicts.get(judged)
                 judged += 1

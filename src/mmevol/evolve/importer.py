@@ -56,6 +56,7 @@ ADJUSTMENT_PREFIXES = (
     "official_boxes",
     "official_items_dropped",
     "official_rounds",
+    "official_seed_",
 )  # config.json lists this many skip messages; the count covers all
 
 

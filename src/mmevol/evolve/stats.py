@@ -10,19 +10,64 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from mmevol.store import Store
+from mmevol.vocab import OTHER
 
 NORMALIZATION_KEYS = (
+    "skills_total",
     "skill_mapped",
-    "skill_dropped",
+    "skill_unknown",
+    "formats_total",
     "format_mapped",
     "format_unknown",
     "manipulation_mapped",
     "manipulation_unknown",
 )
+LEGACY_KEYS = ("skill_dropped",)  # runs made before unknown skills were kept as other:
+DROP_KEYS = ("dropped_rules", "dropped_facts", "dropped_degenerate", "dropped_judge",
+             "dropped_duplicate")  # fmt: skip
 
 
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
+
+
+def _mapping(total: int, mapped: int, unknown: int) -> dict[str, Any]:
+    """Exact / mapped / unknown counts and shares of one vocabulary's strings. ``total`` is 0
+    for runs made before totals were counted: then exact is unknown (None)."""
+    exact = total - mapped - unknown if total else None
+    whole = total or mapped + unknown
+    return {
+        "total": total,
+        "exact": exact,
+        "mapped": mapped,
+        "unknown": unknown,
+        "exact_share": _share(exact, whole) if exact is not None else None,
+        "mapped_share": _share(mapped, whole),
+        "unknown_share": _share(unknown, whole),
+    }
+
+
+def _unknown_strings(store: Store, path: str) -> dict[str, int]:
+    """Every ``other:`` label of the journal (all rounds, kept or not) -> samples carrying it,
+    most frequent first, keyed by the string as its producer gave it."""
+    rows = store.query(
+        f"SELECT value, COUNT(*) FROM samples, json_each(samples.json, '{path}')"
+        f" WHERE value LIKE '{OTHER}%' GROUP BY value ORDER BY COUNT(*) DESC, value"
+    )
+    return {str(v)[len(OTHER) :]: int(n) for v, n in rows}
+
+
+def vocabulary_stats(store: Store, units: Counter[str]) -> dict[str, Any]:
+    """How the run's skill and format strings met the vocabulary, and the strings none fit."""
+    skills = _mapping(units["skills_total"], units["skill_mapped"],
+                      units["skill_unknown"] + units["skill_dropped"])  # fmt: skip
+    formats = _mapping(units["formats_total"], units["format_mapped"], units["format_unknown"])
+    return {
+        "skills": skills,
+        "formats": formats,
+        "unknown_skills": _unknown_strings(store, "$.qa.skills"),
+        "unknown_formats": _unknown_strings(store, "$.qa.format"),
+    }
 
 
 def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
@@ -61,9 +106,7 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
                 "candidates": cand,
                 "kept": kept,
                 "kept_share": _share(kept, cand),
-                "dropped_rules": uc["dropped_rules"],
-                "dropped_judge": uc["dropped_judge"],
-                "dropped_duplicate": uc["dropped_duplicate"],
+                **{key: uc[key] for key in DROP_KEYS},
                 "missing_items": uc["missing_items"],
                 "mean_judge_score_kept": round(score, 3) if score is not None else None,
                 "mean_steps_kept": round(steps, 3) if steps is not None else None,
@@ -76,6 +119,7 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
         all_units.update(c)
     repairs = {k: v for k, v in sorted(all_units.items()) if "_rung_" in k}
     normalization = {k: all_units[k] for k in NORMALIZATION_KEYS}
+    normalization |= {k: all_units[k] for k in LEGACY_KEYS if all_units[k]}
     failures: dict[str, Any] = {"open": 0, "resolved": 0, "by_class": Counter()}
     for f in store.failures():
         failures["resolved" if f["resolved"] else "open"] += 1
@@ -101,6 +145,7 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
         "dataset": {"total": seed_items + evolved, "seed_items": seed_items, "evolved": evolved},
         "repairs": repairs,
         "normalization": normalization,
+        "vocabulary": vocabulary_stats(store, all_units),
         "failures": failures,
         "calls": {
             "by_task": by_task,

@@ -13,10 +13,13 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
     title = (
         f"dataset: {ds['total']} samples = {ds['seed_items']} seed items + {ds['evolved']} evolved"
     )
-    caption = "dropped by rules/judge/dup; mean judge score, steps, skills of the kept"
+    caption = (
+        "dropped by rules / fact check / degenerate text / judge / near-duplicate;"
+        " mean judge score, steps, skills of the kept"
+    )
     rounds = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=(0, 0))
-    for col in (" rnd", " units", " cand", " kept", " kept%", " rules", " judge", " dup",
-                " score", " steps", " skills"):  # fmt: skip
+    for col in (" rnd", " units", " cand", " kept", " kept%", " rules", " facts", " degen",
+                " judge", " dup", " score", " steps", " skills"):  # fmt: skip
         rounds.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for r in stats["rounds"]:
         rounds.add_row(
@@ -25,9 +28,11 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
             str(r["candidates"]),
             str(r["kept"]),
             f"{100 * r['kept_share']:.1f}",
-            str(r["dropped_rules"]),
-            str(r["dropped_judge"]),
-            str(r["dropped_duplicate"]),
+            str(r.get("dropped_rules", 0)),
+            str(r.get("dropped_facts", 0)),
+            str(r.get("dropped_degenerate", 0)),
+            str(r.get("dropped_judge", 0)),
+            str(r.get("dropped_duplicate", 0)),
             _num(r["mean_judge_score_kept"]),
             _num(r["mean_steps_kept"]),
             _num(r["mean_skills_kept"]),
@@ -47,8 +52,13 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
     for k, v in stats["repairs"].items():
         task, _, rung = k.partition("_rung_")
         other.add_row(f"{task} replies parsed by rung '{rung}'", str(v))
+    vocab = stats.get("vocabulary")
     for k, v in stats["normalization"].items():
-        other.add_row(f"normalised {k}", str(v))
+        if not (vocab and k.startswith(("skill", "format"))):  # those have a table of their own
+            other.add_row(f"normalised {k}", str(v))
+    tables = [rounds, directions, other]
+    if vocab:
+        tables.append(vocabulary_table(vocab))
     f = stats["failures"]
     other.add_row("failures open / resolved", f"{f['open']} / {f['resolved']}")
     for k, v in f["by_class"].items():
@@ -58,7 +68,34 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
     other.add_row("tokens in / out", f"{c['input_tokens']} / {c['output_tokens']}")
     other.add_row("cost (USD)", f"{c['cost_usd']:.4f}")
     other.add_row("complete", str(stats.get("complete")))
-    return [rounds, directions, other]
+    return tables
+
+
+def vocabulary_table(vocab: dict[str, Any]) -> Table:
+    """Skill and format strings by how they met the vocabulary, then the unknown ones."""
+    t = Table(title="Vocabulary: strings exact / mapped / kept as other:", show_header=True)
+    for col in ("", "strings", "exact", "mapped", "unknown (other:)"):
+        t.add_column(col, justify="left" if not col else "right")
+    for name in ("skills", "formats"):
+        m = vocab[name]
+        t.add_row(
+            name,
+            str(m["total"] or "-"),
+            _count_share(m["exact"], m["exact_share"]),
+            _count_share(m["mapped"], m["mapped_share"]),
+            _count_share(m["unknown"], m["unknown_share"]),
+        )
+    for name in ("skills", "formats"):
+        found = vocab[f"unknown_{name}"]
+        if found:
+            listed = ", ".join(f"{k!r} ×{n}" for k, n in list(found.items())[:15])
+            more = f" (+{len(found) - 15} more)" if len(found) > 15 else ""
+            t.add_row(f"unknown {name}", f"{len(found)} distinct", "", "", listed + more)
+    return t
+
+
+def _count_share(n: int | None, share: float | None) -> str:
+    return "-" if n is None or share is None else f"{n} ({100 * share:.1f}%)"
 
 
 def _num(v: float | None) -> str:

@@ -18,6 +18,7 @@ from mmevol.io.tabular import load_json
 from mmevol.schema import Obj, Provenance, Seed
 
 CROWD = "crowd"
+COCO_INSTANCES = "coco_instances"
 
 
 def _section(data: Any, path: Path, key: str) -> list[dict[str, Any]]:
@@ -155,7 +156,20 @@ def read_coco(
                 image=ref,
                 captions=[c for c in caps.get(image_id, []) if c],
                 objects=objs.get(image_id, []),
-                provenance=[Provenance(source="coco", file=str(files[0]), record_id=str(image_id))],
+                provenance=[
+                    Provenance(source="coco", file=str(files[0]), record_id=str(image_id)),
+                    # the boxes are COCO's exhaustive instance annotations: a category that is
+                    # not among them is not in the image (the fact checker relies on this)
+                    *(
+                        [
+                            Provenance(
+                                source=COCO_INSTANCES, file=str(instances), record_id=str(image_id)
+                            )
+                        ]
+                        if instances is not None
+                        else []
+                    ),
+                ],
             )
         )
         counts["coco_images"] += 1

@@ -6,6 +6,12 @@ turns), ``det`` (``{label, bbox}`` normalised), ``topic_name`` and ``conversatio
 is optional and coerced: scores as lists or strings, steps as plain strings, items in LLaVA turn
 form, broken boxes (dropped and counted). Provenance keeps the file (its stem is the hash_id)
 and the ``id`` so a read -> write cycle reproduces the names.
+
+Vocabulary: the seed items (v0) are mapped onto ``vocab`` here, as nothing later normalises
+them (counted as ``official_seed_skill_mapped`` etc.); the items of later rounds keep the
+authors' strings, and ``mmevol import`` maps and counts them like any model output. Either way
+the authors' own labels ("Grounding Ability", "Norm") stay in ``raw_skills`` / ``raw_format``,
+and writing an item back puts those raw strings in place, so a read -> write cycle keeps them.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from mmevol.errors import InputError
+from mmevol.evolve.normalize import normalize_vocab
 from mmevol.io.images import missing_image_ref, resolve_image, seed_id_for
 from mmevol.io.llava import ASSISTANT_ROLES, image_name, strip_image_token
 from mmevol.io.tabular import load_json, write_json_ordered
 from mmevol.schema import QA, Lineage, Obj, Provenance, Sample, Seed, Step, check_box, evolved_id
 from mmevol.schema import seed_item_id as _seed_item_id
-from mmevol.vocab import canonical_manipulation
+from mmevol.vocab import canonical_manipulation, unother
 
 SOURCE = "mmevol"
 ROUND_KEY = re.compile(r"^conversations_v(\d+)$")
@@ -211,6 +218,10 @@ def read_official_file(
     rounds = {
         int(m.group(1)): _items(v, counts) for k, v in rec.items() if (m := ROUND_KEY.match(k))
     }
+    if 0 in rounds:
+        seed_counts: Counter[str] = Counter()
+        rounds[0] = [normalize_vocab(qa, seed_counts) for qa in rounds[0]]
+        counts.update({f"official_seed_{k}": v for k, v in seed_counts.items()})
     topic = _text(rec.get("topic_name")) or None
     seed = Seed(
         id=seed_id_for(ref.digest),
@@ -282,12 +293,14 @@ def read_official_samples(folder: Path, **kw: Any) -> tuple[list[Seed], list[Sam
 
 
 def item_dict(qa: QA) -> dict[str, Any]:
-    """A ``QA`` in the authors' item schema."""
+    """A ``QA`` in the authors' item schema, with the producer's own skill and format strings
+    where normalisation recorded them (an ``other:`` label loses its prefix)."""
     d: dict[str, Any] = {} if qa.image_position is None else {"image_position": qa.image_position}
+    skills = qa.raw_skills if qa.raw_skills is not None else [unother(s) for s in qa.skills]
     d |= {
         "objects": list(qa.objects),
-        "skills": list(qa.skills),
-        "format": qa.format,
+        "skills": list(skills),
+        "format": qa.raw_format if qa.raw_format is not None else unother(qa.format),
         "question": qa.question,
         "steps": [s.model_dump() for s in qa.steps],
         "answer": qa.answer,

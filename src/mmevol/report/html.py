@@ -10,8 +10,10 @@ from html import escape
 from typing import Any
 
 from mmevol import __version__
+from mmevol.evolve.stats import DROP_KEYS
 from mmevol.report.plots import PLOTS
 from mmevol.report.prompt_versions import prompt_versions_html
+from mmevol.report.vocabulary import vocabulary_html
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
@@ -41,13 +43,14 @@ def _summary(f: dict[str, Any]) -> str:
     means = {r["round"]: r for r in f["per_round"]}
     head = (
         "<tr><th>round</th><th>candidates</th><th>kept</th><th>kept %</th><th>dropped: rules</th>"
-        "<th>judge</th><th>near-dup</th><th>mean skills</th><th>mean steps</th>"
-        "<th>mean words</th><th>distinct verb-noun / 100</th></tr>"
+        "<th>facts</th><th>degenerate</th><th>judge</th><th>near-dup</th><th>mean skills</th>"
+        "<th>mean steps</th><th>mean words</th><th>distinct verb-noun / 100</th></tr>"
     )
     seed = means.get(0, {})
     rows = [
         f"<tr><td class=l>seeds</td><td>-</td><td>{stats['seed_items']}</td><td>-</td><td>-</td>"
-        f"<td>-</td><td>-</td><td>{seed.get('mean_skills')}</td><td>{seed.get('mean_steps')}</td>"
+        "<td>-</td><td>-</td><td>-</td><td>-</td>"
+        f"<td>{seed.get('mean_skills')}</td><td>{seed.get('mean_steps')}</td>"
         f"<td>{seed.get('mean_question_words')}</td>"
         f"<td>{seed.get('verb_noun', {}).get('unique_per_100')}</td></tr>"
     ]
@@ -55,9 +58,9 @@ def _summary(f: dict[str, Any]) -> str:
         m = means.get(r["round"], {})
         rows.append(
             f"<tr><td class=l>round {r['round']}</td><td>{r['candidates']}</td><td>{r['kept']}</td>"
-            f"<td>{100 * r['kept_share']:.1f}</td><td>{r['dropped_rules']}</td>"
-            f"<td>{r['dropped_judge']}</td><td>{r['dropped_duplicate']}</td>"
-            f"<td>{m.get('mean_skills')}</td><td>{m.get('mean_steps')}</td>"
+            f"<td>{100 * r['kept_share']:.1f}</td>"
+            + "".join(f"<td>{r.get(k, 0)}</td>" for k in DROP_KEYS)
+            + f"<td>{m.get('mean_skills')}</td><td>{m.get('mean_steps')}</td>"
             f"<td>{m.get('mean_question_words')}</td>"
             f"<td>{m.get('verb_noun', {}).get('unique_per_100')}</td></tr>"
         )
@@ -112,6 +115,9 @@ def render_report(runs: list[dict[str, Any]]) -> str:
         " · counts are those of <code>mmevol stats --json</code></p></header><main>",
         f"<h2>Rounds</h2><div class='{row}'>",
         *(_summary(f) for f in runs),
+        "</div>",
+        f"<h2>Vocabulary mapping</h2><div class='{row}'>",
+        *(vocabulary_html(f) for f in runs),
         "</div>",
     ]
     if not two:

@@ -177,10 +177,11 @@ def plot_survival(f: Figures) -> str | None:
     _label(a, "Kept share by direction", "round", "% of candidates kept")
     names = [f"round {r['round']}" for r in rounds]
     bottom = [0] * len(rounds)
-    fates = [("kept", "kept"), ("dropped_rules", "rules"), ("dropped_judge", "judge")]
-    fates.append(("dropped_duplicate", "near-duplicate"))
+    fates = [("kept", "kept"), ("dropped_rules", "rules"), ("dropped_facts", "fact check"),
+             ("dropped_degenerate", "degenerate text"), ("dropped_judge", "judge"),
+             ("dropped_duplicate", "near-duplicate")]  # fmt: skip
     for j, (key, label) in enumerate(fates):
-        vals = [r[key] for r in rounds]
+        vals = [r.get(key, 0) for r in rounds]
         b.bar(names, vals, bottom=bottom, label=label, color=PALETTE[j])
         bottom = [x + y for x, y in zip(bottom, vals, strict=True)]
     b.legend(fontsize=8)

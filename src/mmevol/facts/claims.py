@@ -1,0 +1,270 @@
+"""Claims read from one clause of free text: what is there, how many, what a box shows.
+
+Every reader takes one lower-cased clause and returns ``Finding``s; a clause it cannot parse
+yields nothing (never a refutation). This module owns the shared reading helpers (the noun
+phrases of a clause, boxes in text, which annotated instances a phrase can mean, superlatives
+such as "leftmost") and three readers:
+
+- presence and absence ("there is a dog", "no cars are visible", "the photo shows a man and a
+  horse", "the cat sleeps": a thing the text is about is a thing in the image);
+- counts ("there are 3 dogs" is a claim about the whole image; "2 dogs on the left" only
+  bounds the total);
+- the class a box shows ("the cat at [x1, y1, x2, y2]", "[...] contains a bench").
+
+Negation, alternatives ("a cat or a dog") and things that are not real ("a toy horse") are not
+read as presence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from mmevol.backends.geometry import BOX_RE, as_box
+from mmevol.facts.annotations import (
+    NUMBER_RE,
+    Annotations,
+    Finding,
+    Instance,
+    number_value,
+)
+from mmevol.facts.lexicon import Sense
+
+Reader = Callable[[str, Annotations], list[Finding]]
+NEG = re.compile(
+    r"\b(?:not|no|never|none|nothing|nobody|neither|nor|without|cannot|absent|missing)\b|n't\b"
+)
+MARGIN = 0.03  # centre offsets smaller than this settle no left/right or above/below claim
+TOTAL_MODS = {"visible", "total", "different", "distinct", "separate", "individual", "whole"}
+
+Phrase = tuple[int, int, Sense]
+
+
+def _phrases(clause: str, ann: Annotations) -> list[Phrase]:
+    return ann.lexicon.find(clause)
+
+
+def _boxes(clause: str) -> list[tuple[int, int, tuple[float, float, float, float]]]:
+    out = []
+    for m in BOX_RE.finditer(clause):
+        try:
+            out.append((m.start(), m.end(), as_box([float(g) for g in m.groups()])))
+        except ValueError:
+            continue
+    return out
+
+
+# -- which instances a phrase names ----------------------------------------------------------
+# an extreme by either measure counts ("leftmost": by centre or by left edge), ties included
+_SUPERLATIVE: dict[str, tuple[Callable[[Instance], float], ...]] = {
+    "leftmost": (lambda x: x.cx(), lambda x: x.x1()),
+    "rightmost": (lambda x: -x.cx(), lambda x: -x.x2()),
+    "topmost": (lambda x: x.cy(), lambda x: x.y1()),
+    "highest": (lambda x: x.cy(), lambda x: x.y1()),
+    "uppermost": (lambda x: x.cy(), lambda x: x.y1()),
+    "bottommost": (lambda x: -x.cy(), lambda x: -x.y2()),
+    "lowest": (lambda x: -x.cy(), lambda x: -x.y2()),
+    "largest": (lambda x: -x.area(),),
+    "biggest": (lambda x: -x.area(),),
+    "smallest": (lambda x: x.area(),),
+}
+
+
+def superlative(clause: str, phrase: Phrase) -> str | None:
+    """The superlative ("leftmost", "largest", ...) right before a phrase, if any."""
+    before = clause[max(0, phrase[0] - 30) : phrase[0]].split()
+    return next((w for w in reversed(before[-2:]) if w in _SUPERLATIVE), None)
+
+
+def extremes(members: list[Instance], word: str) -> list[Instance]:
+    """The members that are the ``word`` one by any of its measures (near ties included)."""
+    out: list[Instance] = []
+    for key in _SUPERLATIVE[word]:
+        best = min(key(x) for x in members)
+        tol = 0.0005 if word in {"largest", "biggest", "smallest"} else MARGIN
+        out += [x for x in members if key(x) <= best + tol and x not in out]
+    return out
+
+
+def resolve(
+    clause: str, phrase: Phrase, ann: Annotations, use_box: bool = True
+) -> list[Instance] | None:
+    """The instances a phrase can mean: a box right after it picks one; "leftmost" and the like
+    pick the extreme ones; other modifiers leave every member. None when it names nothing."""
+    _start, end, sense = phrase
+    members = [x for x in ann.members(sense) if x.box is not None and not x.crowd]
+    if not members:
+        return None
+    after = clause[end : end + 40]
+    m = re.match(r"\s*(?:\(|at|located at|in|is at|is in)?\s*(\[[^\]]*\])", after)
+    if m and use_box:
+        boxes = _boxes(m.group(1))
+        if boxes:
+            hits = [x for x in ann.at_box(boxes[0][2]) if x in members]
+            return hits[:1] or None
+    word = superlative(clause, phrase)
+    return extremes(members, word) if word else members
+
+
+# -- presence and absence ----------------------------------------------------------------------
+_ABSENT_HEAD = re.compile(
+    r"\bthere (?:is|are) no\b|\bthere (?:isn't|aren't|is not|are not)(?: an?| any)?\b|"
+    r"\b(?:does|do|did) not (?:contain|show|include|have|feature|depict)(?: an?| any)?\b|"
+    r"\b(?:doesn't|don't) (?:contain|show|include|have|feature|depict)(?: an?| any)?\b|"
+    r"\b(?:don't|do not|cannot|can't|can not|couldn't|could not) (?:see|find|spot)(?: an?| any)?\b|"
+    r"\bwithout (?:an?|any)?\b|\bno\b"
+)
+_QUANTITY = re.compile(
+    r"(?:\b(?:number|count|counts|amount|total|tally|pairs?) of\s+(?:the\s+)?|\b(?:0|zero)\s+(?:[a-z]+\s+)?)$"
+)
+_NOT_REAL = re.compile(
+    r"\b(?:like|as|resembl\w*|similar to|shaped|toy|model|picture of|photo of|painting of|"
+    r"drawing of|image of|poster of|statue of|figurine|cartoon|printed|logo|imitation|fake)\b"
+    r"(?:\s+[a-z]+){0,2}\s*$"
+)
+_ABSENT_TAIL = re.compile(
+    r"^\s*(?:is|are) (?:not|n't) (?:visible|present|shown|depicted|in the (?:image|picture|photo))|"
+    r"^\s*(?:isn't|aren't) (?:visible|present|shown|in the)|^\s*(?:is|are) (?:absent|missing)"
+)
+
+
+def presence(clause: str, ann: Annotations) -> list[Finding]:
+    found: list[Finding] = []
+    phrases = _phrases(clause, ann)
+    for start, end, sense in phrases:
+        head = clause[:start]
+        tail = clause[end:]
+        near = head[-40:]
+        absent = _ABSENT_TAIL.match(tail) or re.search(
+            r"(?:" + _ABSENT_HEAD.pattern + r")(?:\s+[a-z]+){0,2}\s*$", near
+        )
+        if absent:
+            found.append(ann.presence(sense, False, f"no {sense.word} in the image"))
+            continue
+        if NEG.search(near[-25:]) or NEG.search(tail[:25]) or _NOT_REAL.search(near[-30:]):
+            continue  # negated some other way, or not the real thing ("a toy dog"): not read
+        if _QUANTITY.search(near):
+            continue  # "number of buses = 0": a count, read by ``counts``
+        if re.match(r"^\s*or\b", tail) or re.search(
+            r"\b(?:or|either|any)\s+(?:an?\s+|the\s+)?$", near
+        ):
+            continue  # alternatives ("a cat or a dog") assert neither
+        # stated as there ("there is", "shows", "is visible") or named as a thing the text is
+        # about ("the cat sleeps"): either way the text says it is in the image
+        found.append(ann.presence(sense, True, f"a {sense.word} is in the image"))
+    return found
+
+
+# -- counts ------------------------------------------------------------------------------------
+_COUNT = re.compile(rf"\b({NUMBER_RE})\s+((?:[a-z-]+\s+){{0,2}}?)$")
+_TOTAL_HEAD = re.compile(
+    r"(?:\bthere (?:is|are|'s)|\b(?:shows?|contains?|has|have|includes?|features?|depicts?)|"
+    r"\b(?:see|count|counted)|\btotal of|\bexactly|\bin all|\bonly|\bnumber of \w+ (?:is|=))\s*$"
+)
+_TOTAL_TAIL = re.compile(
+    r"^\s*(?:$|in (?:the|this) (?:image|picture|photo|photograph|scene|frame)\b|in total\b|"
+    r"altogether\b|total\b|(?:are|is) (?:visible|present|shown|there|in (?:the|this) (?:image|picture|photo))\b|"
+    r"(?:can be seen|visible)\b|[,:(])"
+)
+
+
+# words after "there are 3 dogs ..." that make the three a part of the dogs, not all of them
+_RESTRICT = re.compile(
+    r"\b(?:left|right|top|bottom|upper|lower|foreground|background|front|behind|near|nearest|"
+    r"next|beside|corner|side|center|centre|middle|edge|who|that|which|wearing|holding|with|"
+    r"without|each|other|another|also|more|fewer|less|of|among|besides|except|visible in the)\b"
+)
+
+
+def counts(clause: str, ann: Annotations) -> list[Finding]:
+    found: list[Finding] = []
+    for start, end, sense in _phrases(clause, ann):
+        m = _COUNT.search(clause[:start])
+        if not m:
+            continue
+        n = number_value(m.group(1))
+        if n is None:
+            continue
+        mods = set(m.group(2).split())
+        before = clause[: m.start()]
+        if re.search(
+            r"\b(?:of|than|out of|from|among|to|about|around|over|under|nearly|least|most|approximately|roughly|almost|some|maybe|perhaps|probably)\s*$",
+            before,
+        ):
+            continue  # "two of the 5 dogs", "more than 3 dogs": not a plain count
+        if NEG.search(before[-12:]):
+            continue
+        head = bool(_TOTAL_HEAD.search(before[-30:]))
+        tail = clause[end:]
+        total = (
+            not (mods - TOTAL_MODS)
+            and (head or not before.strip())
+            and bool(
+                _TOTAL_TAIL.match(tail)
+                or (head and not _RESTRICT.search(" ".join(tail.split()[:6])))
+            )
+        )
+        found.append(ann.exact_count(sense, n, f"{n} {sense.word}", total))
+    return found
+
+
+# -- the class a box shows --------------------------------------------------------------------
+_BOUND = re.compile(
+    r"\s*(?:\(|,)?\s*(?:(?:is |are |can be |sits |stands |lies )?(?:located |found |positioned |seen |visible )?(?:at|in|inside|within)\s+)?(?:the )?(?:box|region|bbox)?\s*"
+)
+_ADJ = re.compile(
+    r"(?:(?!(?:to|of|from|than|near|by|with|behind|beside|under|over|on|in|at|and|or|closest|nearest|next)\b)[a-z]+\s+){0,2}"
+)
+_BOX_VERB = re.compile(
+    r"^\s*(?:\)|,)?\s*(?:contains|shows|holds|depicts|is|has|encloses|frames|marks|covers|=|:|->)"
+    r"\s+(?:(?:an?|the|one|only|exactly one)\s+)?"
+)
+
+
+def box_classes(clause: str, ann: Annotations) -> list[Finding]:
+    found: list[Finding] = []
+    phrases = _phrases(clause, ann)
+    for bstart, bend, box in _boxes(clause):
+        hits = ann.at_box(box)
+        if not hits:
+            continue  # the rule checks deal with boxes that match nothing
+        named: list[Sense] = []
+        adjacent = [
+            p for p in phrases if p[1] <= bstart and _BOUND.fullmatch(clause[p[1] : bstart])
+        ]
+        v = _BOX_VERB.match(clause[bend:])
+        if adjacent:
+            named.append(adjacent[-1][2])
+        elif v:
+            lo = bend + v.end()
+            named += [s for st, _, s in phrases if st >= lo and _ADJ.fullmatch(clause[lo:st])][:1]
+        if not named:
+            window = clause[max(0, bstart - 60) : bstart]
+            cut = max(window.rfind(w) for w in (" and ", " while ", " whereas ", "; ", ", "))
+            lo = max(0, bstart - 60) + (cut if cut >= 0 else 0)
+            named += [s for st, en, s in phrases if lo <= st and en <= bstart]
+        if not named:
+            continue
+        cats = {x.category for x in hits}
+        words = " or ".join(dict.fromkeys(s.word for s in named))
+        claim = f"{list(box)} shows a {words}"
+        before = [p for p in phrases if p[1] <= bstart]
+        word = superlative(clause, before[-1]) if adjacent and before else None
+        if word and adjacent[-1][2].categories & cats:
+            picked = extremes([x for x in ann.countable(adjacent[-1][2]) if x.box], word)
+            if picked and not any(x in hits for x in picked):  # "the leftmost cup at [another cup]"
+                found.append(
+                    Finding(
+                        "refuted",
+                        f"the {word} {named[-1].word} is at {list(box)}",
+                        f"that box is another {hits[0].category}",
+                    )
+                )
+                continue
+        if any(s.categories & cats for s in named):
+            found.append(
+                Finding("confirmed", claim, f"that box is annotated as {hits[0].category}")
+            )
+        else:
+            found.append(Finding("refuted", claim, f"that box is annotated as {hits[0].category}"))
+    return found

@@ -1,0 +1,184 @@
+"""The fact checker: claims the annotations refute are caught, true and unreadable ones are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmevol.facts import Annotations, check_item
+from mmevol.facts.lexicon import Lexicon, closed_vocabulary, lemma
+from mmevol.schema import QA, ImageRef, Obj, Seed, Step
+
+# dog left (cx 0.2), man right (cx 0.65), a couch under both, two cups up top (cx 0.625 and
+# 0.875), and a crowd region of people in the top-left corner
+SEED = Seed(
+    id="s",
+    image=ImageRef(path="x.jpg", digest="d"),
+    captions=["A white dog sits next to a man on a couch.", "a man and his dog at home"],
+    objects=[
+        Obj(category="dog", bbox=[0.1, 0.5, 0.3, 0.8]),
+        Obj(category="person", bbox=[0.5, 0.2, 0.8, 0.9]),
+        Obj(category="couch", bbox=[0.0, 0.4, 1.0, 1.0]),
+        Obj(category="cup", bbox=[0.85, 0.1, 0.9, 0.2]),
+        Obj(category="cup", bbox=[0.6, 0.1, 0.65, 0.2]),
+        Obj(category="person", bbox=[0.0, 0.0, 0.2, 0.3], attributes={"crowd": "yes"}),
+    ],
+)
+DOG = "[0.100, 0.500, 0.300, 0.800]"
+MAN = "[0.500, 0.200, 0.800, 0.900]"
+LEFT_CUP = "[0.600, 0.100, 0.650, 0.200]"
+RIGHT_CUP = "[0.850, 0.100, 0.900, 0.200]"
+
+
+def refuted(question: str, answer: str, steps: list[Step] | None = None) -> list[str]:
+    qa = QA(question=question, answer=answer, steps=steps or [])
+    return [f.text() for f in check_item(qa, Annotations(SEED)).refuted]
+
+
+FALSE = [
+    ("How many cups are there?", "There are 3 cups in the image."),
+    ("How many cups are there?", "Three."),
+    ("Is there a cat in the image?", "Yes, there is a cat on the couch."),
+    ("Is there a dog?", "No."),
+    ("Is there a dog in the image?", "No, there is no dog."),
+    ("Is the dog to the left of the man?", "No, it is on his right."),
+    ("What is in the region?", f"The region {DOG} contains a cat."),
+    ("Describe the scene.", f"The dog at {MAN} sits on the couch."),
+    ("Describe the scene.", "The brown dog sits on the couch."),
+    ("Describe the scene.", "The image shows a dog, a man and a bicycle."),
+    ("Where is the dog?", "The dog is to the right of the man."),
+    ("Where is the dog?", "The dog is on the right side of the image."),
+    ("How many cups are there? A. 1 B. 2 C. 3 D. 4", "C. 3"),
+    ("How many cups are there? A. 1 B. 2 C. 3 D. 4", "B. 3"),
+    ("Are there more cups than dogs?", "No, there are fewer cups than dogs."),
+    ("True or false: the dog is left of the man.", "False. The dog is to the right of the man."),
+    ("Where is the rightmost cup?", f"The rightmost cup is at {LEFT_CUP}."),
+    ("Which cup is higher?", "The cup is below the dog."),
+    ("What is at the box?", "There are no people in this image."),
+    ("How many dogs are there?", "I can see 2 dogs in the image."),
+    # one person plus a crowd region (two or more) makes at least three
+    ("How many people are in the image?", "There are 2 people."),
+    ("Which object is in " + DOG + "? A. cat B. dog C. cup D. couch", "A. cat"),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), FALSE)
+def test_false_claims_are_refuted(question: str, answer: str) -> None:
+    assert refuted(question, answer), (question, answer)
+
+
+TRUE = [
+    ("How many cups are there?", "There are 2 cups in the image."),
+    ("How many cups are there?", "Two."),
+    ("Is there a cat in the image?", "No, there is no cat."),
+    ("Is the dog to the left of the man?", "Yes, the dog sits to the left of the man."),
+    ("What is in the region?", f"The region {DOG} contains a dog."),
+    ("Describe the scene.", "The white dog sits on the couch beside a man."),
+    ("Describe the scene.", "A man relaxes at home while his dog rests nearby."),
+    ("How many cups are there? A. 1 B. 2 C. 3 D. 4", "B. 2"),
+    ("Are there more cups than dogs?", "Yes, there are more cups than dogs."),
+    ("True or false: the dog is right of the man.", "False, the dog is left of the man."),
+    ("Where is the rightmost cup?", f"The rightmost cup is at {RIGHT_CUP}."),
+    # a crowd region makes the number of people a lower bound: counts above it stand
+    ("How many people are in the image?", "There are at least 3 people."),
+    ("How many people are in the image?", "There are 5 people, most of them in the crowd."),
+    # an error-correction item quotes the falsehood it corrects
+    ("Fix the mistake: 'There are 3 cups.'", "The statement is wrong: there are 2 cups."),
+    ("What could be there?", "A cat might be hiding behind the couch."),  # hedged: not a claim
+    ("How many men are there?", "There is one man."),  # a kind of person: only bounded
+    ("Describe it.", "The man holds something that looks like a remote."),  # unreadable
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), TRUE)
+def test_true_and_unsettled_claims_are_kept(question: str, answer: str) -> None:
+    assert refuted(question, answer) == [], (question, answer)
+
+
+def test_steps_are_checked_against_boxes_and_answer() -> None:
+    wrong_box = [Step(manipulation="grounding_1(dog) -> bbx_1", description=f"The dog is at {MAN}.")]  # fmt: skip
+    assert refuted("Where is the dog?", f"At {DOG}.", wrong_box)
+    bad_sum = [Step(manipulation="calculate(2+1) -> res_1", description="2 + 1 = 4")]
+    assert refuted("What is two plus one?", "It is 3.", bad_sum)
+    disagree = [Step(manipulation="calculate(count of cup) -> res_1", description="number of cups = 2")]  # fmt: skip
+    assert refuted("How many cups are there?", "There are 3.", disagree)
+    good = [
+        Step(manipulation="grounding_1(dog) -> bbx_1", description=f"The dog is at {DOG}."),
+        Step(manipulation="calculate(count of cup) -> res_1", description="1 + 1 = 2"),
+    ]
+    assert refuted("How many cups are there?", "There are 2 cups.", good) == []
+
+
+def test_every_refutation_names_claim_and_evidence() -> None:
+    (reason,) = refuted("How many cups are there?", "There are 3 cups in the image.")[:1]
+    assert "3 cup" in reason and "the annotations have 2 cup" in reason
+
+
+def test_lexicon_maps_synonyms_plurals_and_kinds() -> None:
+    lex = Lexicon(["person", "couch", "dining table"])
+    assert lemma("knives") == "knife" and lemma("people") == "person"
+    assert lemma("broccolis") == "broccoli" and lemma("bus") == "bus"
+    sofa, men, table = lex.sense("two sofas"), lex.sense("three men"), lex.sense("the table")
+    assert sofa and sofa.categories == {"couch"} and sofa.relation == "same"
+    assert men and men.categories == {"person"} and men.relation == "sub"
+    assert table and table.relation == "super"
+    assert lex.find("an orange shirt and a hot dog stand") == []  # modifiers, not things
+    assert len(closed_vocabulary(["person", "dog"])) == 80
+    assert closed_vocabulary(["widget"]) == {"widget"}
+
+
+def test_open_vocabulary_never_refutes_absent_things() -> None:
+    seed = SEED.model_copy(update={"objects": [Obj(category="widget", bbox=[0.1, 0.1, 0.3, 0.3])]})  # fmt: skip
+    qa = QA(question="What is there?", answer="The image shows a bicycle and a widget.")
+    assert check_item(qa, Annotations(seed)).refuted == []
+
+
+def test_colour_claims_use_the_pixels_when_nothing_else_settles_them(tmp_path) -> None:
+    from PIL import Image
+
+    img = Image.new("RGB", (200, 100), (235, 235, 235))
+    img.paste((200, 30, 30), (20, 20, 80, 80))  # a red kite on the left
+    img.paste((30, 60, 200), (120, 20, 180, 80))  # a blue umbrella on the right
+    img.save(tmp_path / "kite.png")
+    seed = Seed(
+        id="k",
+        image=ImageRef(path=str(tmp_path / "kite.png"), digest="k"),
+        captions=["a kite and an umbrella"],
+        objects=[
+            Obj(category="kite", bbox=[0.1, 0.2, 0.4, 0.8]),
+            Obj(category="umbrella", bbox=[0.6, 0.2, 0.9, 0.8]),
+        ],
+    )
+    ann = Annotations(seed)
+
+    def reasons(answer: str) -> list[str]:
+        return [f.text() for f in check_item(QA(question="Describe.", answer=answer), ann).refuted]
+
+    assert reasons("A red kite flies beside a blue umbrella.") == []
+    assert reasons("A green kite flies beside a blue umbrella.")
+    assert reasons("The umbrella is yellow.")
+    assert reasons("The kite is red.") == []
+
+
+def test_proximity_and_ordering_claims() -> None:
+    # the right cup (cx 0.875) is nearest the left cup; the dog is far from both
+    assert refuted("Which is closest?", "The dog is the closest object to the rightmost cup.")
+    assert refuted("Which is closest?", "The couch is the closest object to the dog.") == []
+    assert refuted("Which is closest?", "The leftmost cup is the closest object to the dog.")
+    assert (
+        refuted("Which is closest?", "The leftmost cup is closest to the dog.") == []
+    )  # of which?
+    assert refuted("Order them.", "From left to right: the man, the dog.")
+    assert refuted("Order them.", "From left to right: the dog, the man.") == []
+    assert refuted("Is there a cat?", "No, I don't see a cat or a horse.") == []
+    assert refuted("Is there a dog?", "No, I can't see a dog anywhere.")
+
+
+def test_choices_shares_and_presuppositions() -> None:
+    assert refuted("Which is larger in the image, the dog or the couch?", "The dog.")
+    assert refuted("Which is larger in the image, the dog or the couch?", "The couch.") == []
+    assert refuted("Which is closer to the rightmost cup: the dog or the man?", "The dog is closer.")  # fmt: skip
+    assert refuted("Which is further left, the man or the dog?", "The dog is further left.") == []
+    assert refuted("What share of the image does the couch cover?", "About 10 % of the image.")
+    assert refuted("What share of the image does the couch cover?", "About 60 % of the image.") == []  # fmt: skip
+    assert refuted("What is the cat on the couch doing?", "It is sleeping.")
+    assert refuted("What is the dog on the couch doing?", "It is resting.") == []
