@@ -326,3 +326,33 @@ def test_a_run_over_http_is_scored_per_kind(
             counts[f] for f in ("rules", "facts", "judge", "duplicate", "other", "survived")
         )
         assert fates == counts["generated"]
+
+
+def test_elimination_meets_the_goal_on_tiny_coco(
+    shared_data: Path, coco_seeds: list[Seed], tmp_path: Path
+) -> None:
+    """The issue's bar, on real COCO seeds with a judge that approves everything: at most 10 %
+    of the false items survive and at least 97 % of the true ones are kept (duplicates aside)."""
+    few = tmp_path / "seeds.jsonl"
+    few.write_text("".join(s.model_dump_json() + "\n" for s in coco_seeds[:60]))
+    config = FakeServerConfig(port=0, adversary=AdversaryConfig(seed=7, true_rate=0.5))
+    os.environ["MMEVOL_ADV_KEY"] = "sk-test"
+    with running_server(config) as url:
+        out = tmp_path / "run"
+        run_evolve(
+            EvolveConfig(
+                seeds=str(few), out=str(out), backend="openai", model="adversary",
+                base_url=url, api_key_env="MMEVOL_ADV_KEY", rounds=2, progress=False,
+            )
+        )  # fmt: skip
+        stats = httpx.get(url.rsplit("/v1", 1)[0] + "/_fake/stats").json()
+    samples = [
+        json.loads(line)
+        for k in (1, 2)
+        for line in (out / "rounds" / f"round_{k}.jsonl").read_text().splitlines()
+    ]
+    entries = {e["key"]: e for e in stats["adversary"]["entries"]}
+    outcome = score(samples, {s.id: seed_scene_key(s) for s in coco_seeds[:60]}, entries)
+    assert outcome["false_items"] >= 40 and outcome["true_items"] >= 40, outcome
+    assert outcome["false_survival"] <= 0.10, outcome["per_kind"]
+    assert outcome["true_keep_rate_excluding_duplicates"] >= 0.97, outcome["dropped_true"]
