@@ -65,7 +65,9 @@ def build_coco_seeds(coco: Path, out: Path) -> Path:
 def one_run(
     seeds: Path, out: Path, judge: str, seed: int, args: argparse.Namespace
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], bool]:
-    """One evolve run against a fresh adversary server: its candidates, ledger, completeness."""
+    """One evolve run against a fresh adversary server: its candidates, ledger, completeness.
+    ``judge`` is ``lenient`` or ``noisy``, with ``:nofacts`` for a run without the fact checker."""
+    judge, _, flag = judge.partition(":")
     adversary = AdversaryConfig(
         seed=seed, true_rate=args.true_rate, judge=judge, judge_reject_false=0.7,
         judge_reject_true=0.03,
@@ -76,7 +78,7 @@ def one_run(
             EvolveConfig(
                 seeds=str(seeds), out=str(out), backend="openai", model="adversary",
                 base_url=url, api_key_env="MMEVOL_BENCH_KEY", rounds=args.rounds,
-                seed=seed, progress=False,
+                seed=seed, progress=False, fact_check=flag != "nofacts",
             )
         )  # fmt: skip
         stats = httpx.get(url.rsplit("/v1", 1)[0] + "/_fake/stats").json()
@@ -96,7 +98,9 @@ def judge_runs(seeds: Path, root: Path, judge: str, args: argparse.Namespace) ->
     complete = True
     started = time.perf_counter()
     for seed in range(args.seed, args.seed + args.repeats):
-        got, ledger, done = one_run(seeds, root / f"run-{judge}-{seed}", judge, seed, args)
+        got, ledger, done = one_run(
+            seeds, root / f"run-{judge.replace(':', '-')}-{seed}", judge, seed, args
+        )
         samples += got
         entries.update(ledger)
         complete = complete and done
@@ -165,7 +169,11 @@ def main() -> None:
     parser.add_argument("--true-rate", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="runs per judge (seeds differ)")
-    parser.add_argument("--judges", default="lenient,noisy")
+    parser.add_argument(
+        "--judges",
+        default="lenient,noisy,lenient:nofacts",
+        help="judges to run; ':nofacts' runs without the fact checker (the baseline)",
+    )
     parser.add_argument("--demo", action="store_true", help="also time `mmevol demo`")
     args = parser.parse_args()
     if not (args.coco / "annotations").is_dir():

@@ -2,8 +2,11 @@
 
 The grounded backend is an offline programmatic generator and rule judge (not an LLM). This
 script builds seeds from tiny_coco (both splits), runs the default ``mmevol evolve`` (grounded,
-3 rounds) and measures the kept evolved questions: how many, distinct question templates per
-100 (``textsim.question_template``, the same masking the engine's dedup uses), the share with a
+3 rounds) and measures the kept evolved questions. The headline is distinct *core* question
+templates per 100: the question with the drawn opening ("Looking at the image, ...") and closing
+request ("Explain how you worked it out.") stripped, then masked by ``textsim.question_template``
+(the same masking the engine's dedup uses), so cosmetic openings and closings earn no credit.
+Also: how many, distinct full question templates per 100, the share with a
 near-duplicate among the same image's other kept questions (``textsim.near_duplicate`` at its
 default threshold, and the template test ``textsim.template_duplicate``), the median answer
 length in words, counts per format and direction, grammar slips, and contradictions found by
@@ -15,8 +18,8 @@ Writes ``benchmarks/results/grounded_diversity.{json,md}``.
     .venv/bin/python benchmarks/grounded_diversity.py --before OLD_RUN  # add a baseline column
 
 Template masking is ``textsim.question_template`` (documented there). "Core" templates strip
-the drawn opening and closing request (``grounded_words.LEADS`` / ``TAILS``) first, to show
-how much of the variety comes from the question bodies alone.
+the drawn opening and closing request (``grounded_words.LEADS`` / ``TAILS``) first, so they
+count only the variety of the question bodies.
 """
 
 from __future__ import annotations
@@ -210,13 +213,16 @@ def measure(run: Path) -> dict[str, Any]:
     n = len(kept)
     templates = {question_template(r["qa"]["question"]) for r in kept}
     cores = {question_template(core(r["qa"]["question"])) for r in kept}
+    core_count = Counter(question_template(core(r["qa"]["question"])) for r in kept)
     words = [len(r["qa"]["answer"].split()) for r in kept]
     return {
         "seeds": len(seeds),
         "evolved_kept": n,
         "distinct_templates": len(templates),
-        "templates_per_100": round(100 * len(templates) / n, 1) if n else 0.0,
         "core_templates_per_100": round(100 * len(cores) / n, 1) if n else 0.0,
+        "distinct_core_templates": len(cores),
+        "most_repeated_core_template": max(core_count.values()) if core_count else 0,
+        "templates_per_100": round(100 * len(templates) / n, 1) if n else 0.0,
         "near_dup_text_share": round(text_dup / n, 4) if n else 0.0,
         "near_dup_template_share": round(template_dup / n, 4) if n else 0.0,
         "median_answer_words": statistics.median(words) if words else 0,
@@ -263,11 +269,19 @@ def write(result: dict[str, Any], command: str) -> None:
             else "not measured."
         ),
         "",
+        f"**Headline: {m['core_templates_per_100']} distinct core question templates per 100 kept "
+        f"evolved questions** (before: {b.get('core_templates_per_100', '-')}). A core template is "
+        "the question with its drawn opening and closing request removed, masked by "
+        "`textsim.question_template` (objects, numbers, boxes, colours, positions), so cosmetic "
+        "openings and closings earn no credit.",
+        "",
         "| measure | before | now |",
         "| --- | ---: | ---: |",
+        row("**distinct core templates per 100 (no opening/closing)**", "core_templates_per_100"),
         row("evolved questions kept", "evolved_kept"),
-        row("distinct templates per 100", "templates_per_100"),
-        row("distinct core templates per 100 (no opening/closing)", "core_templates_per_100"),
+        row("distinct core templates", "distinct_core_templates"),
+        row("uses of the most repeated core template", "most_repeated_core_template"),
+        row("distinct templates per 100 (with opening/closing)", "templates_per_100"),
         row("near-duplicate on the same image (text, 0.9)", "near_dup_text_share", 100, " %"),
         row("near-duplicate on the same image (template)", "near_dup_template_share", 100, " %"),
         row("median answer words", "median_answer_words"),

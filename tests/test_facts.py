@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mmevol.facts import Annotations, check_item
@@ -132,7 +134,7 @@ def test_open_vocabulary_never_refutes_absent_things() -> None:
     assert check_item(qa, Annotations(seed)).refuted == []
 
 
-def test_colour_claims_use_the_pixels_when_nothing_else_settles_them(tmp_path) -> None:
+def test_colour_claims_use_the_pixels_when_nothing_else_settles_them(tmp_path: Path) -> None:
     from PIL import Image
 
     img = Image.new("RGB", (200, 100), (235, 235, 235))
@@ -182,3 +184,102 @@ def test_choices_shares_and_presuppositions() -> None:
     assert refuted("What share of the image does the couch cover?", "About 60 % of the image.") == []  # fmt: skip
     assert refuted("What is the cat on the couch doing?", "It is sleeping.")
     assert refuted("What is the dog on the couch doing?", "It is resting.") == []
+
+
+MORE_FALSE = [
+    # denials and negated absence in other words
+    ("Where is the dog?", "It is not the case that the dog is to the left of the man."),
+    ("What is missing?", "The scene is completely free of cups."),
+    ("What is missing?", "Nowhere in the picture does a dog appear."),
+    # one number for several kinds, kinds counted as a group, counts taken for granted
+    ("How many dogs and cups?", "Altogether there are 4 dogs and cups."),
+    ("How many animals are there?", "The photo holds 3 animals."),
+    ("Tell me about the cups.", "The only cup sits on the right."),
+    ("Tell me about the dogs.", "Both dogs rest on the couch."),
+    ("Tell me about the cups.", "Of the cups, the third one is the smallest."),
+    # numbers compared, differences, "outnumber"
+    ("Compare the counts.", "There are 2 more dogs than cups."),
+    ("Compare the counts.", "The dogs outnumber the cups."),
+    ("Are there more dogs or more cups?", "The dogs are the more numerous group."),
+    # relations written the other way round
+    ("Where is the man?", "To the right of the man sits the dog."),
+    ("Where are they?", "The dog is on the right and the man is on the left."),
+    ("Where is the cup?", "The man has the dog on his right."),
+    ("Which is higher?", "Lower in the frame than the dog is the rightmost cup."),
+    # a list with a box of another thing, a box that shows no such thing, a pronoun answer
+    ("List the cups with boxes.", f"- cup 1: {RIGHT_CUP}\n- cup 2: {DOG}"),
+    ("Locate the dog.", "The bounding box of the dog is [0.700, 0.500, 0.900, 0.800]."),
+    (f"What is inside {DOG}?", "That box contains a cup."),
+    # a dialogue whose later turn is wrong; a number the question asks for in other words
+    ("Chat about it.", "User: How many cups exactly?\nAssistant: I count 3.\nUser: Thanks."),
+    ("Give the count of cups shown.", "The answer is 3."),
+    ("Where is the dog?", "The dog sits in the top half."),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), MORE_FALSE)
+def test_more_ways_of_saying_false_things_are_refuted(question: str, answer: str) -> None:
+    assert refuted(question, answer), (question, answer)
+
+
+MORE_TRUE = [
+    ("Where is the dog?", "It is not the case that the dog is to the right of the man."),
+    ("What is missing?", "The scene is completely free of cats."),
+    ("How many dogs and cups?", "Altogether there are 3 dogs and cups."),
+    ("How many animals are there?", "The photo holds 1 animal."),
+    ("Tell me about the dog.", "The only dog rests on the couch."),
+    ("Compare the counts.", "There is 1 more cup than dogs."),
+    ("Where are they?", "The dog is on the left and the man is on the right."),
+    ("Who is there?", "A crowd of people, not a single person, fills the corner."),
+    ("List the cups with boxes.", f"- cup 1: {LEFT_CUP}\n- cup 2: {RIGHT_CUP}"),
+    ("Chat about it.", "User: How many cups exactly?\nAssistant: I count 2.\nUser: Thanks."),
+    (
+        "Order them.",
+        f"There are 2 cups: 1. cup at {LEFT_CUP}; 2. cup at {RIGHT_CUP}, left to right.",
+    ),
+    ("Describe it.", "If you count them one by one, you arrive at two cups."),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), MORE_TRUE)
+def test_more_true_phrasings_are_kept(question: str, answer: str) -> None:
+    assert refuted(question, answer) == [], (question, answer)
+
+
+def _fact_drops(seeds_path: Path, out: Path) -> list[str]:
+    import json
+
+    from mmevol.evolve.config import EvolveConfig
+    from mmevol.evolve.run import run_evolve
+
+    assert run_evolve(EvolveConfig(seeds=str(seeds_path), out=str(out), progress=False)).complete
+    rows = [json.loads(x) for f in sorted((out / "rounds").glob("*.jsonl")) for x in f.open()]
+    assert rows
+    return [r["lineage"]["reason"] for r in rows if r["lineage"]["reason"].startswith("fact:")]
+
+
+def test_the_grounded_backend_is_never_refuted_in_the_offline_world(tmp_path: Path) -> None:
+    """Its items are computed from the annotations: a refutation would be a checker error."""
+    from mmevol.loop.world import write_demo_set
+    from mmevol.seeds import write_seeds
+
+    seeds = tmp_path / "seeds.jsonl"
+    write_seeds(write_demo_set(tmp_path / "scenes", n=16, seed=5), seeds)
+    assert _fact_drops(seeds, tmp_path / "run") == []
+
+
+def test_the_grounded_backend_is_never_refuted_on_coco(shared_data: Path, tmp_path: Path) -> None:
+    from mmevol.seeds import SourceSpec, build_from_specs
+
+    root = shared_data / "tiny_coco"
+    if not (root / "annotations").is_dir():
+        pytest.skip("tiny_coco is missing")
+    ann = root / "annotations"
+    specs = SourceSpec.from_cli(
+        coco_captions=[ann / "captions_val2017.json", ann / "captions_train2017.json"],
+        coco_instances=[ann / "instances_val2017.json", ann / "instances_train2017.json"],
+        images=[root / "val2017", root / "train2017"],
+    )
+    seeds = tmp_path / "seeds.jsonl"
+    build_from_specs(specs, seeds)
+    assert _fact_drops(seeds, tmp_path / "run") == []

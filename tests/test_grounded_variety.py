@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import statistics
 from collections import Counter
@@ -18,9 +19,18 @@ from typing import Any
 
 import pytest
 
+from mmevol.backends import grounded_overlap
 from mmevol.backends.grounded import GroundedBackend
 from mmevol.backends.grounded_scene import View
-from mmevol.backends.grounded_words import amount, article, extreme_word, more_than, plural
+from mmevol.backends.grounded_words import (
+    LEADS,
+    TAILS,
+    amount,
+    article,
+    extreme_word,
+    more_than,
+    plural,
+)
 from mmevol.evolve.calls import evolve_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.dedup import SeedDeduper
@@ -277,6 +287,82 @@ def test_tiny_coco_evolutions_are_true_varied_and_explained(coco_run: tuple) -> 
     )
     assert dups / len(kept) <= 0.02
     assert statistics.median(len(r["qa"]["answer"].split()) for r in kept) >= 40
+
+
+def core_template(question: str) -> str:
+    """The masked question without the drawn opening and closing request."""
+    for lead in LEADS:
+        if question.lower().startswith(lead.lower()):
+            question = question[len(lead) :]
+            break
+    for tail in TAILS:
+        question = question.removesuffix(" " + tail)
+    return question_template(question)
+
+
+def test_tiny_coco_core_templates_vary_without_openings_and_closings(coco_run: tuple) -> None:
+    _, kept = coco_run
+    cores = Counter(core_template(r["qa"]["question"]) for r in kept)
+    assert 100 * len(cores) / len(kept) >= 80, (len(cores), len(kept))
+    assert max(cores.values()) <= 8, cores.most_common(3)
+    by_seed: dict[str, list[str]] = {}
+    for r in kept:
+        by_seed.setdefault(r["seed_id"], []).append(core_template(r["qa"]["question"]))
+    shared = sum(len(qs) - len(set(qs)) for qs in by_seed.values())
+    assert shared / len(kept) <= 0.02, shared
+
+
+def test_core_template_strips_only_the_drawn_opening_and_closing() -> None:
+    a = core_template("Looking at the image, how many dogs are there? Explain how you worked it out.")  # fmt: skip
+    b = core_template("How many cats are there?")
+    assert a == b == question_template("How many dogs are there?")
+    assert core_template("Which cat is furthest left?") != core_template("Going from the left edge, what is the first cat you reach?")  # fmt: skip
+
+
+def geometry_view(world: bool = False) -> View:
+    cats = ("circle", "square", "star") if world else ("dog", "cat", "frisbee")
+    boxes = ([0.10, 0.10, 0.50, 0.60], [0.40, 0.40, 0.60, 0.70], [0.80, 0.05, 0.90, 0.15])
+    objects = [{"category": c, "bbox": b, "attributes": {}} for c, b in zip(cats, boxes, strict=True)]  # fmt: skip
+    captions = [] if world else ["A dog sits next to a cat on the grass."]
+    return View({"objects": objects, "captions": captions})
+
+
+def test_box_geometry_templates_are_true() -> None:
+    view = geometry_view()
+    said: dict[str, set[str]] = {}
+    for s in range(40):
+        for name, n in (("_overlap", 3), ("_area_ratio", 3), ("_border", 3), ("_third", 2)):
+            item = getattr(grounded_overlap, name)(view, n, random.Random(s))
+            if item is None:
+                continue
+            a = item["answer"]
+            said.setdefault(name, set()).add(a.split(":")[0].split(" at ")[0])
+            if name == "_overlap" and {"dog", "cat"} <= set(item["objects"]):
+                assert a.startswith("Yes, their boxes overlap"), a  # they share 0.1 x 0.2
+            if name == "_overlap" and "frisbee" in item["objects"]:
+                assert a.startswith("No, their boxes do not overlap"), a
+            if name == "_area_ratio" and item["objects"][:2] == ["dog", "cat"]:
+                assert "about 3.3 times" in a, a  # 0.2000 / 0.0600
+            if name == "_border" and "left border" in a:  # left edges: dog .1, cat .4, frisbee .8
+                first = next(c for c in ("dog", "cat", "frisbee") if c in item["objects"])
+                assert a.startswith(f"The {first} "), a
+            if name == "_third":  # centre x: dog .30, cat .50, frisbee .85
+                alone = "dog" if "left third" in a else "frisbee"
+                assert ("left third" in a or "right third" in a) and item["objects"] == [alone], a
+    assert {"_overlap", "_area_ratio", "_border", "_third"} <= set(said)
+    found = grounded_overlap.caption_locate(view, 1, random.Random(0))
+    assert found is not None and found["objects"][0] in ("dog", "cat")  # the caption's animals
+    where = {"dog": "[0.100, 0.100, 0.500, 0.600]", "cat": "[0.400, 0.400, 0.600, 0.700]"}
+    assert where[found["objects"][0]] in found["answer"] and "frisbee" not in found["answer"]
+
+
+def test_box_geometry_templates_leave_the_shape_world_alone() -> None:
+    view = geometry_view(world=True)
+    rng = random.Random(7)
+    state = rng.getstate()
+    for template in (*grounded_overlap.TEMPLATES, grounded_overlap.caption_locate):
+        assert template(view, 3, rng) is None
+    assert rng.getstate() == state  # nothing drawn: shape-world draws stay as they were
 
 
 def test_template_dedup_drops_masked_duplicates() -> None:

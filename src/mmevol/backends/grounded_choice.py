@@ -74,6 +74,15 @@ def missing_object(view: View, rng: random.Random) -> dict[str, Any] | None:
         f"Which of these objects does not appear in the image?\n{listed}",
         f"One of the following is missing from the picture. Which one?\n{listed}",
         f"Three of these can be found in the photo and one cannot. Pick the odd one out.\n{listed}",
+        f"Only three of the options below are actually in this picture. Name the one that is not.\n{listed}",
+        f"If you searched the image for each of these, which search would come up empty?\n{listed}",
+        f"Spot the intruder: which listed thing has no counterpart in the scene?\n{listed}",
+        f"A caption writer listed four things for this photo, but one of them is wrong. Which?\n{listed}",
+        f"Every option but one is visible somewhere in the image. Find the exception.\n{listed}",
+        f"Choose the object you cannot find in this scene.\n{listed}",
+        f"Which option names something this picture does not show?\n{listed}",
+        f"Exactly one of these is absent from the image. Identify it.\n{listed}",
+        f"Imagine ticking off each option against the photo. Which one is never ticked?\n{listed}",
     )
     right = options.index(absent)
     evidence = join_words([_evidence(view, c) for c in present])
@@ -110,6 +119,10 @@ def error_correction(view: View, rng: random.Random) -> Item | None:
         f'This description of the picture contains an error: "{statement}" Correct it.',
         f'Proofread this claim against the photo and fix what is wrong: "{statement}"',
         f'Is this sentence about the photo accurate? "{statement}" If not, rewrite it correctly.',
+        f'A student wrote "{statement}" about this picture. What did they get wrong, and what should it say?',
+        f'Rewrite the following so that it matches the image: "{statement}"',
+        f'Spot the factual slip in "{statement}" and give the corrected version.',
+        f'Someone described the scene as follows: "{statement}" Point out the error and repair it.',
     )
     more = "Checking the claim against the image shows the number is off; the corrected sentence keeps everything else."  # fmt: skip
     return d.item(
@@ -131,6 +144,22 @@ def constrained(view: View, rng: random.Random) -> Item | None:
         'Give a plain list of what the image contains: one line per kind of object, formatted "name: count", alphabetically, with no extra words.',
         'Produce an inventory of this picture with exactly one "name: count" line per object kind, sorted A to Z, and no commentary.',
         'How many of each kind of object are in the photo? Reply only with lines of the form "name: count", in alphabetical order.',
+        'Count the objects in this image kind by kind. Format: one "name: count" line per kind, alphabetical, nothing else.',
+        'For a catalogue, I need the contents of this photo as "name: count" lines, alphabetised, without any explanation.',
+        'Tally the picture: every annotated kind of object on its own line as "name: count", ordered from A to Z, and no other output.',
+        'Return only a sorted list (alphabetical by name) of the kinds of object in this image, each written as "name: count".',
+        'What does this scene contain, and how many of each? Answer strictly as alphabetical "name: count" lines.',
+        'Break the image down into its kinds of object and their numbers. Use the format "name: count", one per line, sorted by name, with no extra text.',
+        'Sorting the kinds alphabetically, write a "name: count" line for each kind of object you see in the photo and add nothing else.',
+        'Make a count sheet for this picture: alphabetical "name: count" lines only.',
+        'Reply in the form "name: count", one kind per line and alphabetical, to say what this photo contains.',
+        'Summarise the image as a machine-readable tally: alphabetical lines of "name: count" and nothing more.',
+        'Which objects are here, and how many of each? Use one "name: count" line per kind, A to Z, no sentences.',
+        'Fill in a "name: count" line for every kind of object in the picture; order the lines alphabetically and skip any comment.',
+        'Give the per-kind totals for this photo, alphabetically, as bare "name: count" lines.',
+        'A data-entry task: record each kind of object in this image with its number as "name: count", one per line, in A to Z order, and write nothing else.',
+        'Answer with a tally only. Every kind of object in the picture gets one "name: count" line; the lines go in alphabetical order.',
+        'In alphabetical order, how many of every kind of object does this picture have? Use bare "name: count" lines.',
     )
     if view.crowds():
         q += ' Write "at least N" where part of a kind is a crowd that cannot be counted.'
@@ -160,6 +189,11 @@ def matching(view: View, rng: random.Random) -> Item | None:
         f"Link every region of the photo to its object label. Regions: {regions} Labels: {objs}",
         f"Which object belongs to which box? Regions: {regions} Objects: {objs}",
         f"Assign one of the listed objects to every region of the picture. Regions: {regions} Objects: {objs}",
+        f"The labels below got separated from their boxes. Put them back together. Regions: {regions} Labels: {objs}",
+        f"For each numbered region, give the letter of the object it contains. Regions: {regions} Objects: {objs}",
+        f"What goes where? Regions: {regions} Objects: {objs} Answer as number-letter pairs.",
+        f"Reunite each box in this image with its label. Regions: {regions} Labels: {objs}",
+        f"Read each region of the photo and tell me which listed object fills it. Regions: {regions} Objects: {objs}",
     )
     pairs = ", ".join(f"{i}-{'abcd'[names.index(t.category)]} ({t.category})" for i, t in enumerate(picks, 1))  # fmt: skip
     return d.item(0, v.ask(q, explain=False), pairs)
@@ -185,6 +219,11 @@ def region_selection(view: View, rng: random.Random) -> Item | None:
         f"One of these regions of the photo holds the {r}. Which one? {listed}",
         f"Where is the {r}? Choose one of these boxes: {listed}",
         f"Only one of these boxes frames the {r}. Which is it? {listed}",
+        f"Pick the correct bounding box for the {r}: {listed}",
+        f"If you drew a rectangle around the {r}, which of these would it be? {listed}",
+        f"The {r} is outlined by one of the following regions. Give its letter. {listed}",
+        f"All but one of these boxes hold something other than the {r}. Which box holds the {r}? {listed}",
+        f"Match the {r} to its region in the picture: {listed}",
     )
     wrong = join_words([f"({LETTERS[i]}) shows {article(o.category)} {o.category}" for i, o in enumerate(options) if o is not t])  # fmt: skip
     return d.item(0, v.ask(q), v.answer(f"({LETTERS[right]}) {format_box(_box(t))}", f"That region outlines the {r}, in {place(_box(t))} of the image; of the others, {wrong}."))  # fmt: skip
@@ -209,12 +248,17 @@ def counting_list(view: View, rng: random.Random) -> Item | None:
         f"Count the {p} in the image and list each one with its box, from left to right.",
         (f"Count the {p} in the image.", f"How many {p} does the picture show?",
          f"I want every {c} in this photo accounted for.", f"Find all the {p} in the scene.",
-         f"Take stock of the {p} visible here.", f"Enumerate the {p} in the image."),
+         f"Take stock of the {p} visible here.", f"Enumerate the {p} in the image.",
+         f"Go over the image and pick out every {c}.", f"Make a register of the {p} in this picture.",
+         f"Suppose you had to tick off each {c} in the photo.", f"What {p} can you find here?"),
         ("List each one with its box, from left to right.",
          "Give a numbered list from left to right with a box for each.",
          "Number them from the left and give each one's bounding box.",
          "Write one entry per instance, ordered left to right, with its box.",
-         "Order them by horizontal position and attach a box to each."),
+         "Order them by horizontal position and attach a box to each.",
+         "Start with the one nearest the left edge and work rightwards, boxing each.",
+         "State the total, then list the boxes in left-to-right order.",
+         "Report how many there are and where each one is, scanning from the left."),
     )  # fmt: skip
     more = f"Reading the image from left to right, each {c} is listed once by the centre of its box, which gives a total of {len(things)}."  # fmt: skip
     return d.item(0, v.ask(q), v.answer(f"There {be(len(things))} {amount(len(things), c)}: {listing}.", more))  # fmt: skip

@@ -2,7 +2,8 @@
 
 The format is drawn from ``vocab.FORMATS`` minus the parent's: multiple choice (counts or the
 category inside a box), yes/no with support (relations, absent objects), true/false with
-justification (count statements), fill-in-the-blank (relations, counts), ordering (left to
+justification (count statements) and fill-in-the-blank (relations, counts), these three in
+``grounded_statements``; ordering (left to
 right / top to bottom), region selection among annotated boxes, counting lists, comparison,
 error correction of a false statement derived from the scene graph, constrained instructions
 (one "name: count" line per kind) and matching regions to categories.
@@ -15,6 +16,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from mmevol.backends import grounded_statements
 from mmevol.backends.geometry import center, format_box
 from mmevol.backends.grounded_choice import (
     constrained,
@@ -32,11 +34,10 @@ from mmevol.backends.grounded_scene import (
     View,
     amount,
     article,
-    be,
     join_words,
     plural,
 )
-from mmevol.backends.grounded_words import Voice, number_word, place
+from mmevol.backends.grounded_words import Voice, place
 from mmevol.loop.world import SHAPES
 from mmevol.vocab import canonical_format
 
@@ -70,7 +71,10 @@ def _multiple_choice(view: View, rng: random.Random) -> Item | None:
         rng.shuffle(options)
         d.refer(_box(t), t.full())
         d.obj(t.category)
-        head = v.pick(f"Which object is inside the box {format_box(_box(t))}?", f"What does the region {format_box(_box(t))} of the image show?", f"Which of these names fits the object in the box {format_box(_box(t))}?")  # fmt: skip
+        head = v.pick(f"Which object is inside the box {format_box(_box(t))}?", f"What does the region {format_box(_box(t))} of the image show?", f"Which of these names fits the object in the box {format_box(_box(t))}?",
+                      f"Someone drew the box {format_box(_box(t))} on this photo. What did they draw it around?",
+                      f"Choose the label for the object whose bounding box is {format_box(_box(t))}.",
+                      f"The rectangle {format_box(_box(t))} frames one object. Identify it from the options.")  # fmt: skip
         right = options.index(t.category)
         why = f"The box {format_box(_box(t))} outlines {article(t.category)} {t.category}, which sits in {_place(t)} of the picture; none of the other options matches it."  # fmt: skip
     else:
@@ -82,7 +86,10 @@ def _multiple_choice(view: View, rng: random.Random) -> Item | None:
         options = [str(x) for x in sorted([n, *rng.sample(nums, 3)])]
         d.count(c, n)
         d.obj(c)
-        head = v.pick(f"How many {plural(c)} are in the image?", f"What is the number of {plural(c)} in this picture?", f"Count the {plural(c)} in the photo. How many are there?")  # fmt: skip
+        head = v.pick(f"How many {plural(c)} are in the image?", f"What is the number of {plural(c)} in this picture?", f"Count the {plural(c)} in the photo. How many are there?",
+                      f"If you tallied every {c} in this scene, which number would you reach?",
+                      f"Choose the correct count of {plural(c)} for this image.",
+                      f"The number of {plural(c)} shown here is one of the following. Which?")  # fmt: skip
         right = options.index(str(n))
         boxes = [format_box(_box(t)) for t in view.of(c) if t.box]
         why = f"Counting them one by one gives {amount(n, c)}" + (f", at {join_words(boxes)}." if 0 < len(boxes) <= 5 else ".") + " The other options are off by at least one."  # fmt: skip
@@ -94,109 +101,6 @@ def _multiple_choice(view: View, rng: random.Random) -> Item | None:
 
 def _place(t: Thing) -> str:
     return place(_box(t))
-
-
-def _yes_no(view: View, rng: random.Random) -> Item | None:
-    d = Draft(format="yes_no")
-    v = Voice(view.varied, rng)
-    pairs = _pairs(view, rng, "h")
-    if pairs and rng.random() < 0.6:
-        a, ra, b, rb = pairs[0]
-        truth = pair_facts(a, b)["h"]
-        asked = rng.choice(["left", "right"])
-        d.ground(ra, _box(a))
-        d.ground(rb, _box(b))
-        ax, bx = center(_box(a))[0], center(_box(b))[0]
-        d.calc(
-            "horizontal relation of bbx_1 to bbx_2", f"centre x {ax:.3f} vs {bx:.3f}, so {truth}"
-        )
-        d.skill("relationship_description")
-        q = v.pick(
-            f"Is the {ra} to the {asked} of the {rb}? Answer yes or no, then give one sentence of support.",
-            f"Yes or no: does the {ra} appear to the {asked} of the {rb}? Support your answer.",
-            f"Would you say the {ra} is on the {asked} side of the {rb}? Reply yes or no and explain.",
-        )
-        verdict = "Yes" if asked == truth else "No"
-        a_ = f"{verdict}. The centre of the {ra} (x = {ax:.3f}) lies to the {truth} of the centre of the {rb} (x = {bx:.3f})."  # fmt: skip
-        more = f"The {ra} is at {format_box(_box(a))} and the {rb} at {format_box(_box(b))}; comparing the horizontal centres of the two boxes settles the question, so the {ra} is on the {truth} side."  # fmt: skip
-        return d.item(0, v.ask(q, explain=False), v.answer(a_, more))
-    found = view.absent(rng)
-    if found is None:
-        return None
-    absent = found[0]
-    d.skill("existence")
-    d.absent(absent, view.varied)
-    d.obj(absent)
-    shown = join_words([view.how_many(c) for c in view.categories()])
-    q = v.pick(
-        f"Is there {article(absent)} {absent} in the image? Answer yes or no, then give one sentence of support.",
-        f"Yes or no: can {article(absent)} {absent} be seen anywhere in this picture? Explain briefly.",
-        f"Does the photo include {article(absent)} {absent}? Say yes or no and back it up.",
-    )
-    more = f"I went through all {len(view.things)} annotated objects and there is no {absent} among them."  # fmt: skip
-    return d.item(
-        0, v.ask(q, explain=False), v.answer(f"No. The image shows {shown} but no {absent}.", more)
-    )
-
-
-def _true_false(view: View, rng: random.Random) -> Item | None:
-    if not view.countable():
-        return None
-    c = rng.choice(view.countable())
-    n = view.count(c)
-    m = rng.choice([x for x in (n - 1, n, n, n + 1) if x >= 1])
-    d = Draft(format="true_false_justify")
-    d.count(c, n)
-    d.obj(c)
-    v = Voice(view.varied, rng)
-    q = v.pick(
-        f"True or false: the image contains exactly {amount(m, c)}. Justify your answer.",
-        f'Is this statement true or false? "The picture shows exactly {amount(m, c)}." Explain.',
-        f"Decide whether it is true that the photo has exactly {amount(m, c)}, and justify it.",
-    )
-    boxes = [format_box(t.box) for t in view.of(c) if t.box]
-    how = f"Counting every {c} in the image one by one gives {number_word(n)}."
-    if m != n:
-        return d.item(0, v.ask(q, explain=False), v.answer(f"False. There {be(n)} {amount(n, c)} in the image, not {m}.", how, f"{n} differs from the claimed {m}, so the statement is false."))  # fmt: skip
-    where = f", at {join_words(boxes)}" if len(boxes) == n else ""
-    return d.item(0, v.ask(q, explain=False), v.answer(f"True. There {be(n)} exactly {amount(n, c)}{where}.", how, "That matches the claim, so the statement is true."))  # fmt: skip
-
-
-def _fill_blank(view: View, rng: random.Random) -> Item | None:
-    d = Draft(format="fill_in_blank")
-    v = Voice(view.varied, rng)
-    axis = rng.choice(["h", "v"])
-    pairs = _pairs(view, rng, axis)
-    if pairs and rng.random() < 0.6:
-        a, ra, b, rb = pairs[0]
-        truth = pair_facts(a, b)[axis]
-        d.ground(ra, _box(a))
-        d.ground(rb, _box(b))
-        i = 0 if axis == "h" else 1
-        ca, cb = center(_box(a))[i], center(_box(b))[i]
-        name = "horizontal" if axis == "h" else "vertical"
-        d.calc(f"{name} relation of bbx_1 to bbx_2", f"centre {'xy'[i]} {ca:.3f} vs {cb:.3f}, so {truth}")  # fmt: skip
-        d.skill("relationship_description")
-        choices, word = ('"left of" or "right of"', f"{truth} of") if axis == "h" else ('"above" or "below"', truth)  # fmt: skip
-        q = v.pick(
-            f"Fill in the blank with {choices}: the {ra} is ____ the {rb}.",
-            f'Complete the sentence using {choices}: "In the image, the {ra} is ____ the {rb}."',
-        )
-        more = f"The centre of the {ra} is at {'xy'[i]} = {ca:.3f} and that of the {rb} at {'xy'[i]} = {cb:.3f}, which puts the {ra} {word} the {rb}."  # fmt: skip
-        return d.item(
-            0, v.ask(q, explain=False), v.answer(f"{word}. The {ra} is {word} the {rb}.", more)
-        )
-    if not view.countable():
-        return None
-    c = rng.choice(view.countable())
-    n = view.count(c)
-    d.count(c, n)
-    d.obj(c)
-    q = v.pick(
-        f"Fill in the blank with a number: the image contains ____ {plural(c)}.",
-        f'Complete the sentence with the right number: "There are ____ {plural(c)} in this picture."',
-    )
-    return d.item(0, v.ask(q, explain=False), v.answer(f"{n}.", f"The blank takes {n}: counting the {plural(c)} one by one gives {amount(n, c)}."))  # fmt: skip
 
 
 def _ordering(view: View, rng: random.Random, k: int) -> Item | None:
@@ -220,11 +124,15 @@ def _ordering(view: View, rng: random.Random, k: int) -> Item | None:
             f"List these objects from {how}: {names}.",
             (f"Here are some objects in the image: {names}.", f"Consider {names}.",
              f"The picture contains {names}.", f"Look at {names} in this photo.",
-             f"Take {names}."),
+             f"Take {names}.", f"These objects are all in the picture: {names}.",
+             f"Focus on {names}.", f"Suppose you walk your eye across the photo past {names}."),
             (f"List them from {how}.", f"Put them in order from {how} as they appear.",
              f"In what order do you meet them going {how}?", f"Sort them by position, {how}.",
              f"Scanning {how}, which comes first and what follows?",
-             f"Rank them by where they sit, {how}."),
+             f"Rank them by where they sit, {how}.",
+             f"Which one do you reach first going {how}, which last, and what lies between?",
+             f"Number them 1, 2, 3 and so on by their place, {how}.",
+             f"Give their sequence as you move {how}."),
         )  # fmt: skip
         values = ", ".join(f"the {r} ({center(_box(t))[axis]:.3f})" for t, r in keyed)
         more = f"I locate each object and sort by the {'horizontal' if axis == 0 else 'vertical'} position of its box centre: {values}."  # fmt: skip
@@ -250,6 +158,14 @@ def _comparison(view: View, rng: random.Random) -> Item | None:
             f"Compare the {ra} and the {rb}: which one is larger, and which one is further to the left?",
             f"Between the {ra} and the {rb}, which is the larger of the two and which sits further left?",
             f"Size and position: of the {ra} and the {rb}, which takes up more of the image, and which is closer to its left edge?",
+            f"Two questions about the {ra} and the {rb}. First, whose box covers a bigger share of the picture? Second, whose box sits nearer the left border?",
+            f"Tell me which is bigger, the {ra} or the {rb}, and then say which of them appears further to the left.",
+            f"How do the {ra} and the {rb} compare in size and in horizontal position?",
+            f"Weigh up the {ra} against the {rb}: which has the larger box, and which lies further left in the frame?",
+            f"If you had to name the bigger one and the more leftward one of the {ra} and the {rb}, what would you say?",
+            f"Put the {ra} and the {rb} side by side. Which has more area in the picture, and which is nearer the left side?",
+            f"Where the {ra} and the {rb} differ in size and in left-right position, describe how.",
+            f"First judge which of the {ra} and the {rb} is bigger; then judge which one lies more to the left.",
         )
         more = f"The {ra} is at {format_box(_box(a))} and the {rb} at {format_box(_box(b))}; the {big} has the bigger box area, and the {left} has the smaller centre x."  # fmt: skip
         return d.item(0, v.ask(q), v.answer(f"The {big} is larger than the {small}, and the {left} is further to the left.", more))  # fmt: skip
@@ -273,9 +189,9 @@ def _captions_fill(view: View, rng: random.Random) -> Item | None:
 
 BUILDERS: dict[str, Callable[[View, random.Random], Item | None]] = {
     "multiple_choice": _multiple_choice,
-    "yes_no": _yes_no,
-    "true_false_justify": _true_false,
-    "fill_in_blank": _fill_blank,
+    "yes_no": grounded_statements.yes_no,
+    "true_false_justify": grounded_statements.true_false,
+    "fill_in_blank": grounded_statements.fill_blank,
     "region_selection": region_selection,
     "counting_list": counting_list,
     "comparison": _comparison,

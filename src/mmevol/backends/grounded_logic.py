@@ -6,7 +6,8 @@ objects is nearest to an anchor, by centre distance) serves every scene. The res
 photographs (COCO and the like) and are not used on shape scenes. Each one is a chain of explicit manipulations whose answer walks through the steps in
 sentences: ranking objects by the share of the image their boxes cover, the closest or farthest
 pair among several objects, arithmetic on two counts (difference, total), the quarter of the
-image an object is in, and how many objects of a kind lie in one half. Categories with a crowd
+image an object is in, how many objects of a kind lie in one half, and the box-geometry
+kinds of ``grounded_overlap`` (overlap, area ratio, thirds, nearest border). Categories with a crowd
 region are never counted exactly here. Results must be clear-cut (a margin between the winner
 and the runner-up, no centre on a dividing line), otherwise the template declines.
 """
@@ -18,6 +19,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from mmevol.backends import grounded_overlap
 from mmevol.backends.geometry import area, center, distance, format_box
 from mmevol.backends.grounded_scene import Draft, Thing, View, amount, join_words, plural
 from mmevol.backends.grounded_words import Voice, number_word
@@ -58,6 +60,9 @@ def _size_rank(view: View, n: int, rng: random.Random) -> Item | None:
             f"Which of {names} takes up the most space in the picture, and how do the others rank?",
             f"Which of {names} is biggest in the frame? Rank all of them by box area.",
             f"Sort {names} by the share of the picture they occupy, from {big}.",
+            f"Put {names} in a size ladder, from {big}, judging by their boxes.",
+            f"If you lined up {names} by how much of the frame they fill, what order would you get ({big})?",
+            f"Rank by box area, {big}: {names}.",
         )
         listing = ", ".join(f"the {r} ({100 * area(_box(t)):.1f}% of the image)" for t, r in ranked)
         return d.item(0, v.ask(q), v.answer(
@@ -94,6 +99,9 @@ def _pair_extreme(view: View, n: int, rng: random.Random) -> Item | None:
             f"Which two of {names} are {word} in the image?",
             f"Among {names}, find the pair of objects that are {word}.",
             f"Measuring between box centres, which pair out of {names} is {word}?",
+            f"Consider every pairing of {names}. Which pairing is {word}?",
+            f"Take {names} two at a time. Which two are {word}?",
+            f"If you measured the gap between each two of {names}, which two would be {word}?",
         )
         ri, rj = picks[i][1], picks[j][1]
         runner = pairs[1]
@@ -125,6 +133,8 @@ def _arithmetic(view: View, n: int, rng: random.Random) -> Item | None:
             f"How many more {p1} than {p2} are there in the image?",
             f"By how many do the {p1} outnumber the {p2} in this picture?",
             f"What is the difference between the number of {p1} and the number of {p2} in the photo?",
+            f"Count the {p1} and the {p2}, then subtract. What is the gap?",
+            f"The {p1} outnumber the {p2} here. By what margin?",
         )
         return d.item(0, v.ask(q), v.answer(
             f"The {p1} outnumber the {p2} by {n1 - n2}.",
@@ -136,6 +146,8 @@ def _arithmetic(view: View, n: int, rng: random.Random) -> Item | None:
         f"What is the total number of {p1} and {p2} in this picture?",
         f"If you add up the {p1} and the {p2} in the photo, what do you get?",
         f"Counting both kinds together, how many {p1} and {p2} does the photo show?",
+        f"Add the {p1} to the {p2} in this scene. What total do you reach?",
+        f"Taken as one group, how large is the set of {p1} and {p2} here?",
     )
     return d.item(0, v.ask(q), v.answer(
         f"Altogether there are {n1 + n2} of them: {amount(n1, c1)} and {amount(n2, c2)}.",
@@ -165,6 +177,9 @@ def _quarter(view: View, n: int, rng: random.Random) -> Item | None:
         f"Which corner region of the picture, upper left, upper right, lower left or lower right, is the {r} in?",
         f"Divide the image into quadrants. Where does the centre of the {r} fall?",
         f"Is the {r} in the upper or lower half, and in the left or right half, of the photo?",
+        f"Draw a cross through the middle of the picture. Which of the four parts does the {r} land in?",
+        f"Name the quarter of the frame where the {r} is centred.",
+        f"Where does the {r} sit if you think of the photo as a two-by-two grid?",
     )
     return d.item(0, v.ask(q), v.answer(
         f"The {r} is in the {row} {col} quarter of the image.",
@@ -195,10 +210,21 @@ def _half_count(view: View, n: int, rng: random.Random) -> Item | None:
             f"How many of the {plural(c)} are in the {half} half of the image?",
             f"Count only the {plural(c)} whose centre lies in the {half} half of the picture.",
             f"Of all the {plural(c)} in the photo, how many sit in its {half} half?",
+            f"Ignore the {('right', 'bottom')[axis]} half of the picture. How many {plural(c)} remain?",
+            f"If you cut the image in two, how many {plural(c)} would be in the {half} piece?",
+            f"What number of {plural(c)} have their centre on the {half} side of the frame?",
         )
         listed = join_words([format_box(_box(t)) for t in inside]) if inside else "none of them"
+        if not inside:  # said positively: the checker reads "zero ... in the top half" as a claim
+            head = (
+                f"None: all {amount(len(things), c)} are in the {('right', 'bottom')[axis]} half."
+            )
+        elif len(inside) == len(things):
+            head = f"All {amount(len(things), c)} are in the {half} half."
+        else:
+            head = f"{number_word(len(inside)).capitalize()} of the {amount(len(things), c)} {'is' if len(inside) == 1 else 'are'} in the {half} half."  # fmt: skip
         return d.item(0, v.ask(q), v.answer(
-            f"{number_word(len(inside)).capitalize()} of the {amount(len(things), c)} {'is' if len(inside) == 1 else 'are'} in the {half} half.",
+            head,
             f"I first find all {number_word(len(things))} {plural(c)}, then check for each whether the centre of its box lies before 0.5 along the {'horizontal' if axis == 0 else 'vertical'} axis.",
             f"The ones that pass are at {listed}." if inside else "None of the centres passes that test.",
         ))  # fmt: skip
@@ -264,6 +290,12 @@ def closest(view: View, n: int, rng: random.Random) -> Item | None:
             f"Which is closest to the {ar}: {options}?",
             f"Of {options}, which one is nearest to the {ar}?",
             f"Measuring centre to centre, which of {options} lies closest to the {ar}?",
+            f"Starting from the {ar}, which of {options} would you reach first?",
+            f"Who is the {ar}'s nearest neighbour among {options}?",
+            f"Name the object that sits nearest the {ar}: {options}.",
+            f"If the {ar} had to pick its closest companion from {options}, which would it be?",
+            f"Taking the {ar} as a reference point, which is the nearest: {options}?",
+            f"How would you rank {options} by closeness to the {ar}, and which comes out on top?",
         )
         a = f"The {best_r} at {format_box(_box(best_t))} is closest to the {ar}, with a centre distance of {dists[0][0]:.3f}."
         values = join_words(
@@ -278,5 +310,5 @@ def closest(view: View, n: int, rng: random.Random) -> Item | None:
 
 
 TEMPLATES: tuple[Callable[[View, int, random.Random], Item | None], ...] = (
-    _size_rank, _pair_extreme, _arithmetic, _quarter, _half_count,
+    _size_rank, _pair_extreme, _arithmetic, _quarter, _half_count, *grounded_overlap.TEMPLATES,
 )  # fmt: skip

@@ -3,10 +3,11 @@
 Every template here brings more objects or attributes into the item than its parent had:
 grounding several named objects (phrase -> box), referring (box -> description with colour,
 size and printed word), counting several categories with their boxes, colour questions about
-objects named without their colour, and POPE-style existence checks that mix present objects
-with an absent distractor (random, popular or co-occurring) answered "No". On scenes other
-than the shape world, ``grounded_scenery`` adds crowd regions, region inventories, a full
-inventory and a caption-grounded description. Counts of a category with a crowd region are
+objects named without their colour, and POPE-style existence checks (``grounded_existence``).
+On scenes other than the shape world, ``grounded_scenery`` adds crowd regions, region
+inventories, a full inventory and a caption-grounded description, and ``grounded_overlap``
+locates the objects a caption mentions. Question forms are drawn from pools of differently
+built sentences on those scenes; the shape world keeps the first form of each. Counts of a category with a crowd region are
 lower bounds. Answers are computed from the annotations, so they are correct by construction.
 """
 
@@ -16,9 +17,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from mmevol.backends import grounded_scenery
+from mmevol.backends import grounded_existence, grounded_overlap, grounded_scenery
 from mmevol.backends.geometry import format_box
-from mmevol.backends.grounded_scene import Draft, View, amount, article, be, cap, join_words, plural
+from mmevol.backends.grounded_scene import Draft, View, article, be, cap, join_words, plural
 from mmevol.backends.grounded_words import Voice, place, share
 
 Item = dict[str, Any]
@@ -44,6 +45,10 @@ def _grounding(view: View, k: int, rng: random.Random) -> Item | None:
             f"Where is the {r} in this image? Give its box as four normalised coordinates.",
             f"Locate the {r} in the photo and report its bounding box.",
             f"Point out the {r} with a normalised bounding box and say which part of the image it is in.",
+            f"If you had to draw a rectangle around the {r}, what would its corners be?",
+            f"What region of the picture does the {r} occupy? Answer with a box.",
+            f"Give the coordinates that frame the {r} in this photo.",
+            f"Mark the {r}: which box, in fractions of the width and height, encloses it?",
         )
     else:
         names = join_words([f"the {r}" for _, r in picks])
@@ -51,12 +56,23 @@ def _grounding(view: View, k: int, rng: random.Random) -> Item | None:
             f"Find {names} in the image and give the bounding box of each in normalised coordinates.",
             (f"Find {names} in the image.", f"Where are {names} in this picture?",
              f"Locate each of these in the photo: {names}.", f"I need the positions of {names}.",
-             f"Point out {names} in the image.", f"Show where {names} are in the scene."),
+             f"Point out {names} in the image.", f"Show where {names} are in the scene.",
+             f"Draw a box around each of {names}.", f"My task is to find {names} in this photo.",
+             f"Which parts of the picture do {names} occupy?",
+             f"Can you pin down {names} with boxes?",
+             f"Help me find {names} in this scene.", f"Tell me where to look for {names}.",
+             f"Mark the positions of {names} in the image."),
             ("Give the bounding box of each in normalised coordinates.",
              "Give a normalised bounding box for each one.", "Report each one's box.",
              "Give each one's box and say which part of the image it is in.",
              "Answer with one box per object, in the order listed.",
-             "For every object, state its box and its rough position."),
+             "For every object, state its box and its rough position.",
+             "Write the coordinates as fractions of the width and height.",
+             "A box and a short note on where it lies will do for each.",
+             "Keep the same order as my list.",
+             "Answer with coordinates between 0 and 1.",
+             "I want the box and the part of the frame for each.",
+             "Use normalised left, top, right, bottom coordinates."),
         )  # fmt: skip
     closing = "Each box gives the left, top, right and bottom edges as fractions of the image width and height."  # fmt: skip
     return d.item(0, v.ask(q), v.answer(cap("; ".join(parts)) + ".", *notes, closing))
@@ -94,6 +110,9 @@ def _referring(view: View, k: int, rng: random.Random) -> Item | None:
             f"Which kind of object occupies {regions} in the photo, and where does it sit?",
             f"Identify the object framed by {regions} in this picture.",
             f"What would you call the thing inside the box {regions}?",
+            f"Someone drew the rectangle {regions} on this photo. What did they mark?",
+            f"Tell me what the box {regions} contains and where in the frame it lies.",
+            f"If you zoomed into {regions}, what would you find there?",
         )
     else:
         q = v.pick(
@@ -103,6 +122,10 @@ def _referring(view: View, k: int, rng: random.Random) -> Item | None:
             f"Name what you see inside each of the boxes {regions} in this photo.",
             f"Tell me which object each of these boxes frames: {regions}.",
             f"For every region listed, name the object and say where in the image it is: {regions}.",
+            f"Someone marked the boxes {regions} on this picture. What did they mark?",
+            f"What would you find if you zoomed into each of {regions}?",
+            f"Say what each of these boxes contains: {regions}.",
+            f"These boxes each hold one object: {regions}. Which objects are they?",
         )
     return d.item(0, v.ask(q), v.answer(" ".join(sentences), *notes))
 
@@ -144,10 +167,15 @@ def _counting(view: View, k: int, rng: random.Random) -> Item | None:
          f"What is the number of {listed} visible in the photo?",
          f"Tell me how many {listed} appear in the image.",
          f"I would like a head count of the {listed} in this scene.",
-         f"How many of each are there in the image: {listed}?"),
+         f"How many of each are there in the image: {listed}?",
+         f"Do a count of the {listed} you can find.", f"For the {listed}, give me numbers.",
+         f"What are the totals for the {listed} shown here?",
+         f"Going kind by kind, how many {listed} are in this picture?"),
         ("Give the box of each one." if with_boxes else "Give a number for each kind.",
          "List the box of every one you count." if with_boxes else "Say how many of each kind.",
-         "Include a bounding box for each instance." if with_boxes else "Answer kind by kind."),
+         "Include a bounding box for each instance." if with_boxes else "Answer kind by kind.",
+         "Back every count with the boxes you counted." if with_boxes else "Keep each kind separate.",
+         "Say where each one is with a box." if with_boxes else "State each number on its own."),
     )  # fmt: skip
     verb = "are" if view.crowded(picks[0]) else be(view.count(picks[0]))
     direct = f"There {verb} " + join_words(parts) + "."
@@ -183,97 +211,14 @@ def _colour(view: View, k: int, rng: random.Random) -> Item | None:
     return d.item(0, q, " ".join(sentences))
 
 
-def _present(view: View, c: str, d: Draft) -> str:
-    """The answer part for a present category in an existence check (crowd-aware)."""
-    things = view.of(c)
-    if view.crowded(c):
-        d.count(c, len(things), crowd=True)
-        d.obj(c)
-        return f"Yes, there {'are' if things else 'is'} {view.how_many(c)}."
-    if len(things) == 1 and things[0].box is not None:
-        d.ground(c, things[0].box)
-        return f"Yes, there is {article(c)} {c} at {format_box(things[0].box)}."
-    d.count(c, len(things))
-    d.obj(c)
-    if len(things) == 1:
-        return f"Yes, there is {article(c)} {c}."
-    return f"Yes, there {be(len(things))} {amount(len(things), c)}."
-
-
-def _existence(view: View, k: int, rng: random.Random) -> Item | None:
-    found = view.absent(rng)
-    if found is None:
-        return None
-    absent, mode = found
-    present = rng.sample(view.categories(), min(k - 1, len(view.categories())))
-    v = Voice(view.varied, rng)
-    d = Draft(format="yes_no" if not present else "open_ended")
-    d.skill("existence")
-    total = len(view.things)
-    why = f"There is no {absent} among the {total} annotated objects in the picture"
-    if mode == "co-occurring":
-        why += ", even though it is the kind of thing that often appears in such scenes"
-    if not present:
-        d.absent(absent, view.varied)
-        d.obj(absent)
-        q = v.pick(
-            f"Is there {article(absent)} {absent} in the image?",
-            f"Does this picture contain {article(absent)} {absent}?",
-            f"Can you spot {article(absent)} {absent} anywhere in the photo?",
-        )
-        shown = join_words([view.how_many(c) for c in view.categories()[:3]])
-        return d.item(0, v.ask(q), v.answer(f"No, there is no {absent} in the image.", why + ".", f"What it does show includes {shown}." if shown else ""))  # fmt: skip
-    order: list[str | None] = [*present, None]
-    rng.shuffle(order)
-    asked, said = [], []
-    for c in order:
-        if c is None:
-            d.absent(absent, view.varied)
-            d.obj(absent)
-            asked.append(f"{article(absent)} {absent}")
-            said.append(f"No, there is no {absent}.")
-            continue
-        asked.append(f"{article(c)} {c}")
-        said.append(_present(view, c, d))
-    listed = join_words(asked)
-    q = v.compose(
-        f"Check the image for {listed}. For each, say whether it is present and, if it is, where or how many.",
-        (f"Check the image for {listed}.", f"Which of these can be found in the picture: {listed}?",
-         f"Go through this list and tell me which items appear in the photo: {listed}.",
-         f"Which of these does the image contain: {listed}?", f"Here is a list of objects: {listed}.",
-         f"Some of these may be missing from the photo: {listed}."),
-        ("For each, say whether it is present and, if it is, where or how many.",
-         "For each one that is there, give its location or count.",
-         "Add a box or a count for each one you find.",
-         "Answer for each in turn, with a box or a count for those present.",
-         "Give a box for a single object and a count for several.",
-         "Mark each as present or absent and back it up with a box or a count."),
-    )  # fmt: skip
-    return d.item(0, v.ask(q), v.answer(" ".join(said), why + "."))
-
-
-def _captions_only(view: View, rng: random.Random) -> Item | None:
-    cats = view.caption_categories()
-    if not cats:
-        return None
-    c = rng.choice(cats)
-    sentence = next(s for s in view.affirmative_captions() if c in s.lower())
-    d = Draft(format="yes_no")
-    d.skill("existence")
-    d.obj(c)
-    q = f"Does the image show {article(c)} {c}? Answer yes or no and say how it appears."
-    return d.item(
-        0, q, f'Yes, the image shows {article(c)} {c}; it can be described as: "{sentence.strip()}"'
-    )
-
-
 TEMPLATES: tuple[Callable[[View, int, random.Random], Item | None], ...] = (
     _grounding,
     _referring,
     _counting,
     _colour,
-    _existence,
+    grounded_existence.existence,
     *grounded_scenery.TEMPLATES,
+    grounded_overlap.caption_locate,
 )
 
 
@@ -290,7 +235,7 @@ def evolve(
 ) -> Item | None:
     """One perception evolution of ``parent``, or None when nothing can be computed."""
     if not view.things:
-        return _captions_only(view, rng)
+        return grounded_existence.captions_only(view, rng)
     before = len(parent.get("objects") or [])
     old_skills = set(parent.get("skills") or [])
     k = max(1, before + 1)

@@ -2,7 +2,7 @@
 
 The target chain length is one step more than the parent's (at least two), so a question
 evolved three times goes roughly 2 -> 3 -> 4 steps. Templates: which half of the image an
-object is in; count-then-threshold; OCR-then-count-letters; comparing the words on two objects;
+object is in; count-then-threshold and count comparisons (``grounded_counting``); OCR-then-count-letters; comparing the words on two objects;
 grounding two objects then calculating 1–4 relations (left/right, above/below, larger/smaller,
 centre distance); the extreme one among k grounded objects; count-then-compare over k
 categories; the object closest to an anchor. Every result is computed from the boxes.
@@ -14,10 +14,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from mmevol.backends import grounded_logic
+from mmevol.backends import grounded_counting, grounded_logic
 from mmevol.backends.geometry import area, center, compare_area, distance, format_box
-from mmevol.backends.grounded_scene import Draft, Thing, View, amount, be, join_words, plural
-from mmevol.backends.grounded_words import Voice, more_than, number_word
+from mmevol.backends.grounded_scene import Draft, Thing, View, join_words
+from mmevol.backends.grounded_words import Voice, number_word
 
 Item = dict[str, Any]
 MARGIN = 0.05  # centres closer than this are not called left/right (above/below)
@@ -57,6 +57,13 @@ def _half(view: View, n: int, rng: random.Random) -> Item | None:
         f"In which half of the image, {halves[0]} or {halves[1]}, is the {r}?",
         f"Which half of the photo holds the {r}: the {halves[0]} one or the {halves[1]} one?",
         f"Tell me whether the {r} lies in the {halves[0]} or the {halves[1]} half of this image.",
+        f"If the picture were cut into a {halves[0]} half and a {halves[1]} half, which piece would the {r} end up in?",
+        f"Split the image down the middle ({halves[0]} against {halves[1]}). On which side does the {r} fall?",
+        f"Where is the centre of the {r}: in the {halves[0]} half of the frame or the {halves[1]} half?",
+        f"The photo has a {halves[0]} half and a {halves[1]} half. Which of them contains the {r}?",
+        f"Picture a line through the middle of the image. Is the {r} on the {halves[0]} side of it or the {halves[1]} side?",
+        f"Locate the {r} and say which half it belongs to, {halves[0]} or {halves[1]}.",
+        f"Half-and-half check: {halves[0]} or {halves[1]}, where is the {r}?",
     )
     a = f"The {r} is in the {half} half of the image: its box {format_box(_box(t))} has its centre at {axis} = {c:.3f}."
     coord = "horizontal" if axis == "x" else "vertical"
@@ -66,43 +73,6 @@ def _half(view: View, n: int, rng: random.Random) -> Item | None:
         f"The middle of that span is {c:.3f}, which is {'less' if low else 'more'} than 0.5, the line that splits the image in two.",
         f"So the {r} belongs to the {half} half.",
     ))  # fmt: skip
-
-
-def _threshold(view: View, n: int, rng: random.Random) -> Item | None:
-    if n != 2 or not view.countable():
-        return None
-    c = rng.choice(view.countable())
-    k = view.count(c)
-    m = rng.choice([x for x in (k - 1, k, k + 1) if x >= 1] or [1])
-    d = Draft()
-    res = d.count(c, k)
-    d.calc(f"{res} > {m}", f"{k} > {m} is {'true' if k > m else 'false'}")
-    d.obj(c)
-    v = Voice(view.varied, rng)
-    if not v.varied:
-        q = f"Are there more than {m} {plural(c)} in the image?"
-        if k > m:
-            return d.item(0, q, f"Yes. There {be(k)} {amount(k, c)}, which is more than {m}.")
-        return d.item(0, q, f"No. There {be(k)} only {amount(k, c)}, which is not more than {m}.")
-    asked = more_than(m, c)
-    q = v.pick(
-        f"{'Is' if m == 1 else 'Are'} there {asked} in the image?",
-        f"Does the picture contain {asked}?",
-        f"Can you see {asked} in this photo?",
-        f"Would it be right to say the image shows {asked}?",
-        f"Someone claims the scene holds {asked}. Are they right?",
-        f"Check whether the number of {plural(c)} in the image exceeds {number_word(m)}.",
-        f"Do the {plural(c)} in this picture number more than {number_word(m)}?",
-    )
-    boxes = [format_box(t.box) for t in view.of(c) if t.box]
-    where = f" They are at {join_words(boxes)}." if 1 < len(boxes) <= 6 else ""
-    if len(boxes) == 1:
-        where = f" It is at {boxes[0]}."
-    steps = f"I count the {plural(c)} one by one and find {number_word(k)}.{where} Then I compare {k} with {m}."  # fmt: skip
-    limit = "one" if m == 1 else str(m)
-    if k > m:
-        return d.item(0, v.ask(q), v.answer(f"Yes. There {be(k)} {amount(k, c)}, which is more than {limit}.", steps, f"Since {k} is greater than {m}, the answer is yes."))  # fmt: skip
-    return d.item(0, v.ask(q), v.answer(f"No. There {be(k)} only {amount(k, c)}, which is not more than {limit}.", steps, f"Since {k} is not greater than {m}, the answer is no."))  # fmt: skip
 
 
 def pair_facts(a: Thing, b: Thing) -> dict[str, str]:
@@ -170,7 +140,9 @@ def _pair(view: View, n: int, rng: random.Random) -> Item | None:
         if m == 1:
             q = asks[0][0].upper() + asks[0][1:] + "?"
         else:
-            opener = v.pick("Answer in turn: ", "Please answer each of these: ", f"A few questions about the {ra} and the {rb}: ")  # fmt: skip
+            opener = v.pick("Answer in turn: ", "Please answer each of these: ", f"A few questions about the {ra} and the {rb}: ",
+                            "Two things to settle: ", f"Comparing the {ra} with the {rb}, ", "I have several questions: ",
+                            f"Think about where the {ra} and the {rb} are. ")  # fmt: skip
             q = opener + "; ".join(asks) + "?"
         return d.item(0, v.ask(q), v.answer(" ".join(says), *notes))
     return None
@@ -229,6 +201,10 @@ def _extreme(view: View, n: int, rng: random.Random) -> Item | None:
             f"Of {names}, which is {said}?",
             f"Look at {names}. Which one is {said}?",
             f"Here are {number_word(k)} objects: {names}. Which of them is {said}?",
+            f"Compare {names}: which one comes out as {said}?",
+            f"I am thinking of {names}. Tell me the one that is {said}.",
+            f"Out of {names}, name the object that is {said}.",
+            f"Which object wins if you ask for the one that is {said}: {join_words([f'the {r}' for _, r in picks], 'or')}?",
         )
         what = "area" if crit in ("largest", "smallest") else "centre " + ("x" if crit in ("left", "right") else "y")  # fmt: skip
         values = join_words([f"the {r} ({metric(t):.4f})" for t, r in picks])
@@ -241,57 +217,8 @@ def _extreme(view: View, n: int, rng: random.Random) -> Item | None:
     return None
 
 
-def _count_compare(view: View, n: int, rng: random.Random) -> Item | None:
-    cats = view.countable()
-    k = n - 1
-    if k < 2 or len(cats) < k:
-        return None
-    v = Voice(view.varied, rng)
-    for _ in range(6):
-        picks = rng.sample(cats, k)
-        counts = [view.count(c) for c in picks]
-        if k >= 3 and sorted(counts)[-1] == sorted(counts)[-2]:
-            continue
-        d = Draft()
-        vars_ = [d.count(c, v) for c, v in zip(picks, counts, strict=True)]
-        for c in picks:
-            d.obj(c)
-        listing = ", ".join(f"{v} = {x}" for v, x in zip(vars_, counts, strict=True))
-        if k == 2:
-            (c1, c2), (n1, n2) = picks, counts
-            d.calc(f"compare {vars_[0]} and {vars_[1]}", listing)
-            q = v.pick(
-                f"Are there more {plural(c1)} or more {plural(c2)} in the image?",
-                f"Which are more numerous in this picture, the {plural(c1)} or the {plural(c2)}?",
-                f"Does the photo show more {plural(c1)} than {plural(c2)}, or the other way round?",
-            )
-            counted = f"Counting each kind separately gives {amount(n1, c1)} and {amount(n2, c2)}."
-            if n1 == n2:
-                a = f"There are as many {plural(c1)} as {plural(c2)}: {n1} of each."
-                return d.item(0, v.ask(q), v.answer(a, counted, "The two numbers are equal, so neither kind outnumbers the other."))  # fmt: skip
-            (hc, hn), (lc, ln) = ((c1, n1), (c2, n2)) if n1 > n2 else ((c2, n2), (c1, n1))
-            a = f"There are more {plural(hc)} ({hn}) than {plural(lc)} ({ln})."
-            return d.item(0, v.ask(q), v.answer(a, counted, f"Since {hn} is greater than {ln}, the {plural(hc)} outnumber the {plural(lc)} by {hn - ln}."))  # fmt: skip
-        top = max(range(k), key=lambda i: counts[i])
-        d.calc(f"maximum of {', '.join(vars_)}", f"{listing} -> {vars_[top]}")
-        options = join_words([plural(c) for c in picks], "or")
-        q = v.pick(
-            f"Which appears most often in the image: {options}?",
-            f"Which kind is the most numerous in this picture: {options}?",
-            f"Of these kinds, which has the most instances in the photo: {options}?",
-        )
-        rest = join_words([amount(x, c) for c, x in zip(picks, counts, strict=True)])
-        second = sorted(counts)[-2]
-        return d.item(0, v.ask(q), v.answer(
-            f"The {plural(picks[top])} appear most often; the image has {rest}.",
-            f"I count each of the {number_word(k)} kinds in turn and then take the largest number.",
-            f"{counts[top]} is more than the runner-up's {second}, so the {plural(picks[top])} come out on top.",
-        ))  # fmt: skip
-    return None
-
-
 TEMPLATES: tuple[Callable[[View, int, random.Random], Item | None], ...] = (
-    _half, _threshold, grounded_logic.ocr, grounded_logic.ocr_pair, _pair, _extreme, _count_compare, grounded_logic.closest,
+    _half, grounded_counting.threshold, grounded_logic.ocr, grounded_logic.ocr_pair, _pair, _extreme, grounded_counting.count_compare, grounded_logic.closest,
     *grounded_logic.TEMPLATES,
 )  # fmt: skip
 

@@ -62,6 +62,9 @@ def _crowd_region(view: View, k: int, rng: random.Random) -> Item | None:
         f"What does the region {box} of the image show? Is it a single object?",
         f"Describe what occupies the box {box} in this picture, and say whether it is one object or many.",
         f"The box {box} marks part of the scene. What is inside it, and can its members be counted?",
+        f"Someone outlined {box} on this photo. Did they outline one thing or a whole group?",
+        f"Could you give an exact count of what fills the region {box}? Say what is there.",
+        f"Tell me what the rectangle {box} encloses and whether it is a lone object.",
     )
     n = view.count(c)
     rest = (
@@ -70,7 +73,7 @@ def _crowd_region(view: View, k: int, rng: random.Random) -> Item | None:
         else f"No single {c} is outlined on its own."
     )
     return d.item(0, v.ask(q), v.answer(
-        f"The region {box} contains {group}, not a single {c}.",
+        f"The region {box} contains {group}: a group, not one object.",
         f"It lies in {place(_box(t))} and covers {share(_box(t))} of the image.",
         "The members of such a group are not outlined individually, so they cannot be counted exactly from the annotations.",
         rest,
@@ -96,11 +99,17 @@ def _inventory(view: View, k: int, rng: random.Random) -> Item | None:
         ("List every kind of object you can see in the image.", "Take an inventory of this picture.",
          "What objects does the photo contain?", "Go through the scene kind by kind.",
          "Describe the contents of the image object type by object type.",
-         "Summarise what is in this picture."),
+         "Summarise what is in this picture.", "Catalogue the picture for me.",
+         "Which kinds of things make up this scene?", "Break the photo down into its objects.",
+         "Imagine describing this picture to someone who cannot see it, kind by kind.",
+         "Walk me through the kinds of objects in this image.", "How is this scene made up?"),
         ("Say how many there are of each and where they are.",
          "Give a count and a rough location for each kind.",
          "For each kind, give its number and its position in the frame.",
-         "Mention the number of each and which part of the image it occupies."),
+         "Mention the number of each and which part of the image it occupies.",
+         "Numbers and rough positions are what I need.",
+         "State where each kind sits and how many of it there are.",
+         "Include how many of each kind there are and the region it lies in."),
     )  # fmt: skip
     head = f"The image contains {len(cats)} kinds of annotated objects."
     body = " ".join(cap(x) + "." for x in lines)
@@ -139,6 +148,9 @@ def _region_contents(view: View, k: int, rng: random.Random) -> Item | None:
         f"Name the objects located in the {name} of the photo, with a bounding box for each.",
         f"List the objects that sit mainly in the {name} of the photo, with a box for each.",
         f"Focus on the {name} of the picture. Which annotated objects are there?",
+        f"If you covered everything except the {name} of the photo, which objects would still show? Give boxes.",
+        f"Looking only at the {name} of the image, what objects are centred there, and where exactly?",
+        f"The {name} of this picture holds some objects. Name them and box each one.",
     )
     said = join_words([f"{_named(view, t)} at {format_box(_box(t))}" for t in inside])
     others = join_words(list(dict.fromkeys(plural(t.category) for t in outside)))
@@ -154,7 +166,7 @@ NUMBER_WORDS = {w: i for i, w in enumerate(["zero", "one", "two", "three", "four
 NUMBER = re.compile(r"\b(\d+|" + "|".join(NUMBER_WORDS) + r"|an?|single)\s+([a-z]+(?: [a-z]+)?)")
 
 
-def _consistent(view: View, caption: str) -> bool:
+def consistent_caption(view: View, caption: str) -> bool:
     """False when the caption counts a kind differently from the annotations (or counts a kind
     that has a crowd region): such a caption is not quoted."""
     for num, words in NUMBER.findall(caption.lower()):
@@ -174,7 +186,7 @@ def _consistent(view: View, caption: str) -> bool:
 
 
 def _grounded_description(view: View, k: int, rng: random.Random) -> Item | None:
-    captions = [c for c in view.affirmative_captions() if _consistent(view, c)]
+    captions = [c for c in view.affirmative_captions() if consistent_caption(view, c)]
     if not view.varied or not captions:
         return None
     caption = rng.choice(captions).strip().rstrip(".")
@@ -199,6 +211,9 @@ def _grounded_description(view: View, k: int, rng: random.Random) -> Item | None
         "Describe this image in a few sentences and give the box of each object you mention.",
         "Write a short grounded description of the photo: what is happening, and where the main objects are.",
         "Give a detailed description of the picture that points to the main objects with bounding boxes.",
+        "What is going on in this photo? Describe it and anchor each object you name to a box.",
+        "Tell the story of this picture in a few lines, boxing the things you talk about.",
+        "Caption this image, then ground the key objects with their coordinates.",
     )
     return d.item(0, v.ask(q), v.answer(
         f'In one sentence, the scene shows "{caption.lower()}".',
@@ -228,6 +243,13 @@ def _companions(view: View, k: int, rng: random.Random) -> Item | None:
         f"Apart from the {r}, what can be seen in the image?",
         f"Which objects accompany the {r} in this scene, and which of them is nearest to it?",
         f"Name everything else in the picture besides the {r}, with counts.",
+        f"If you took the {r} out of the picture, what would be left, and how much of it?",
+        f"Who or what keeps the {r} company in this photo?",
+        f"Start from the {r}: which other things are in the scene, and which is closest?",
+        f"What is the {r} surrounded by in this picture?",
+        f"Describe the rest of the scene around the {r}, with numbers.",
+        f"Which neighbours does the {r} have in this photo, and which one is the nearest?",
+        f"List what else appears alongside the {r}, kind by kind.",
     )
     return d.item(0, v.ask(q), v.answer(
         f"The {r} is at {format_box(_box(t))}, in {place(_box(t))} of the image.",

@@ -17,13 +17,14 @@ never a reason to drop.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 from mmevol.facts.annotations import Annotations, Finding
 from mmevol.facts.choices import area_share, choice, presupposed
 from mmevol.facts.colours import asked_colour, colour_claims
-from mmevol.facts.quantities import tallies
+from mmevol.facts.quantities import count_comparisons, tallies
 from mmevol.facts.reading import LEAD, QUOTED, READERS, REPORTED, clauses, plain, read_text
 from mmevol.facts.relations import ORDER, orderings
 from mmevol.facts.structure import (
@@ -67,25 +68,58 @@ def check_item(qa: QA, ann: Annotations) -> FactReport:
     found = read_text(answer, ann) + tallies(QUOTED.sub(" ", qa.answer), ann)
     for step in qa.steps:
         found += read_text(plain(step.description), ann)
-    found += steps(qa, ann)
+    found += steps(qa, ann) + multiple_choice(qa, ann) + fill_in_blank(qa, ann)
     q = qa.question
     if not OPTION.search(q) and not AUX.match(q.strip().lower()) and not REPORTED.search(q.lower()):
         found += [f for c in clauses(QUOTED.sub(" ", q)) for f in READERS["box_class"](c, ann)]
-    found += yes_no(q, qa.answer, ann)
-    found += how_many(q, qa.answer, ann)
-    found += multiple_choice(qa, ann)
-    found += fill_in_blank(qa, ann)
-    found += choice(q, qa.answer, ann) + area_share(q, qa.answer, ann) + presupposed(q, ann)
-    asked = ORDER.search(q.lower())  # "order these from left to right" + a bare list
-    for sentence in re.split(r"(?<!\d)[.;!?\n]+(?!\d)", QUOTED.sub(" ", qa.answer).lower()):
+    found += presupposed(q, ann) + colour_claims(answer, ann)
+    found += exchange(q, qa.answer, ann)
+    for asked, said in turns(qa.answer):  # a dialogue: each question turn and its answer
+        found += exchange(asked, said, ann)
+    return FactReport(found)
+
+
+def exchange(question: str, answer: str, ann: Annotations) -> list[Finding]:
+    """What an answer claims through the question it answers: a yes/no question's statement,
+    a how-many count, a pick among candidates, an area share, an ordering asked for, a colour
+    asked for, "It ..." standing for the question's subject, and "the more numerous" kinds."""
+    found = yes_no(question, answer, ann) + how_many(question, answer, ann)
+    found += choice(question, answer, ann) + area_share(question, answer, ann)
+    found += asked_colour(question, answer, ann)
+    asked = ORDER.search(question.lower())  # "order these from left to right" + a bare list
+    for sentence in re.split(r"(?<!\d)[.;!?\n]+(?!\d)", QUOTED.sub(" ", answer).lower()):
         if asked and not ORDER.search(sentence):
             sentence = f"from {asked.group(1)}: {sentence}"
         found += orderings(sentence, ann)
-    found += colour_claims(answer, ann) + asked_colour(q, qa.answer, ann)
-    filled = plain(complete(q, LEAD.sub("", qa.answer.strip()), ann))
+    kinds = [p[2].word for p in ann.lexicon.find(question.lower())]
+    found += [f for c in clauses(plain(answer)) for f in count_comparisons(c, ann, kinds)]
+    filled = plain(complete(question, LEAD.sub("", answer.strip()), ann))
     if filled:  # "It is below the cup." about the question's "dog at [...]"
         found += read_text(filled, ann) + colour_claims(filled, ann)
-    return FactReport(found)
+    return found
+
+
+_SPEAKER = re.compile(
+    r"(?im)(?:^|(?<=\s/\s)|(?<=\n))\s*(user|human|customer|child|student|visitor|tourist|q|"
+    r"question|assistant|ai|bot|guide|agent|a|answer|model|teacher|expert|gpt)\s*:\s*"
+)
+_ASKERS = {"user", "human", "customer", "child", "student", "visitor", "tourist", "q", "question"}
+
+
+def turns(text: str) -> list[tuple[str, str]]:
+    """(question turn, answer turn) pairs of a dialogue written as "User: ... Assistant: ..."."""
+    marks = list(_SPEAKER.finditer(text))
+    if len(marks) < 2:
+        return []
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    segments = [
+        (m.group(1).lower(), text[m.end() : end]) for m, end in zip(marks, ends, strict=True)
+    ]
+    return [
+        (a[1].strip(), b[1].strip())
+        for a, b in itertools.pairwise(segments)
+        if a[0] in _ASKERS and b[0] not in _ASKERS
+    ]
 
 
 def check(qa: QA, seed: Seed) -> FactReport:

@@ -133,6 +133,15 @@ class Annotations:
 
         return colour_share(self.image_path, x.box, colour, strict) if x.box else None
 
+    def with_attributes(self, sense: Sense, words: list[str]) -> list[Instance] | None:
+        """The members that have every one of ``words`` as an attribute value ("brown",
+        "small"), or None when some word is no attribute the annotations record."""
+        members = self.members(sense)
+        known = {v.lower() for x in self.instances for v in x.attributes.values()}
+        if not members or any(w not in known for w in words):
+            return None
+        return [x for x in members if set(words) <= {v.lower() for v in x.attributes.values()}]
+
     # -- findings about presence --------------------------------------------------------------
     def presence(self, sense: Sense, present: bool, claim: str) -> Finding:
         """A claim that the thing a sense names is (``present``) or is not in the image."""
@@ -179,6 +188,9 @@ class Annotations:
 NUMBER_WORDS = {
     "zero": 0,
     "no": 0,
+    "half a dozen": 6,
+    "a trio of": 3,
+    "twin": 2,
     "none": 0,
     "one": 1,
     "two": 2,
@@ -207,7 +219,7 @@ NUMBER_WORDS = {
     "a couple of": 2,
     "both": 2,
 }
-NUMBER_RE = r"(?:\d{1,4}|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|a dozen|a single|single|a pair of)"
+NUMBER_RE = r"(?:\d{1,4}|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|half a dozen|a dozen|a single|single|a pair of|a couple of|a trio of|twin)"
 
 
 def number_value(text: str) -> int | None:
@@ -218,10 +230,25 @@ def number_value(text: str) -> int | None:
 
 
 _CLAUSE_SPLIT = re.compile(
-    r"(?:[;!?\n]|\.(?!\d)|(?<!\d)\.)+|:\s|\s[—–-]\s|,\s*(?:but|while|whereas|however)\b|\bbut\b"
+    r"(?:[;!?\n]|\.(?!\d)|(?<!\d)\.)+|:\s(?!\s*\[)|\s[—–-]\s|,\s*(?:but|while|whereas|however)\b|\bbut\b"
 )
 
 
+MAX_CLAUSE = 400  # a longer clause is read in pieces of about this size (bounds every reader)
+MAX_TEXT = 20_000  # characters of one text the checker reads (longer answers are degenerate)
+
+
 def clauses(text: str) -> list[str]:
-    """Lower-cased clauses of a text (boxes and decimals stay whole)."""
-    return [c.strip() for c in _CLAUSE_SPLIT.split(text.lower()) if c.strip()]
+    """Lower-cased clauses of a text (boxes and decimals stay whole); a run-on clause is cut
+    at spaces into pieces of about ``MAX_CLAUSE`` characters, so reading stays linear."""
+    out: list[str] = []
+    for c in _CLAUSE_SPLIT.split(text[:MAX_TEXT].lower()):
+        c = c.strip()
+        while len(c) > MAX_CLAUSE:
+            cut = c.rfind(" ", MAX_CLAUSE // 2, MAX_CLAUSE)
+            cut = cut if cut > 0 else MAX_CLAUSE
+            out.append(c[:cut].strip())
+            c = c[cut:].strip()
+        if c:
+            out.append(c)
+    return out

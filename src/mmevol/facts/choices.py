@@ -28,47 +28,18 @@ def _log_area(x: Instance) -> float:
 
 
 # (pattern, measured against a reference thing?, measure, how clearly a rival must win)
+# fmt: off
 _CRITERIA: list[tuple[re.Pattern[str], bool, Measure, float]] = [
-    (re.compile(r"\b(?:closest|nearest|closer|nearer)\b"), True, lambda x, y: _d(x, y), 0.03),
-    (
-        re.compile(
-            r"\b(?:farthest|furthest|farther|further away)(?! (?:to the )?(?:left|right|up|down))\b"
-        ),
-        True,
-        lambda x, y: -_d(x, y),
-        0.03,
-    ),
-    (
-        re.compile(r"\b(?:largest|biggest|larger|bigger|more space|most space|more room)\b"),
-        False,
-        lambda x, y: -_log_area(x),
-        0.22,
-    ),
-    (
-        re.compile(r"\b(?:smallest|smaller|less space|least space)\b"),
-        False,
-        lambda x, y: _log_area(x),
-        0.22,
-    ),
-    (
-        re.compile(
-            r"\b(?:leftmost|(?:furthest|farthest|further|most) (?:to the )?left|more to the left)\b"
-        ),
-        False,
-        lambda x, y: x.cx(),
-        0.03,
-    ),
-    (
-        re.compile(
-            r"\b(?:rightmost|(?:furthest|farthest|further|most) (?:to the )?right|more to the right)\b"
-        ),
-        False,
-        lambda x, y: -x.cx(),
-        0.03,
-    ),
-    (re.compile(r"\b(?:highest|topmost|higher up|higher)\b"), False, lambda x, y: x.cy(), 0.03),
-    (re.compile(r"\b(?:lowest|bottommost|lower down|lower)\b"), False, lambda x, y: -x.cy(), 0.03),
+    (re.compile(r"\b(?:closest|nearest|closer|nearer)\b(?! to the (?:left|right|top|bottom|upper|lower)\b)"), True, lambda x, y: _d(x, y), 0.03),
+    (re.compile(r"\b(?:farthest|furthest|farther|further away)(?! (?:to the )?(?:left|right|up|down))\b"), True, lambda x, y: -_d(x, y), 0.03),
+    (re.compile(r"\b(?:largest|biggest|larger|bigger|more space|most space|more room)\b"), False, lambda x, y: -_log_area(x), 0.22),
+    (re.compile(r"\b(?:smallest|smaller|tiniest|tinier|littlest|less space|least space)\b"), False, lambda x, y: _log_area(x), 0.22),
+    (re.compile(r"\b(?:leftmost|(?:furthest|farthest|further|most) (?:to the )?left|more to the left|(?:closest|nearest) to the left (?:edge|border|side))\b"), False, lambda x, y: x.cx(), 0.03),
+    (re.compile(r"\b(?:rightmost|(?:furthest|farthest|further|most) (?:to the )?right|more to the right|(?:closest|nearest) to the right (?:edge|border|side))\b"), False, lambda x, y: -x.cx(), 0.03),
+    (re.compile(r"\b(?:highest|topmost|higher up|higher|(?:closest|nearest) to the (?:top|upper) (?:edge|border|side))\b"), False, lambda x, y: x.cy(), 0.03),
+    (re.compile(r"\b(?:lowest|bottommost|lower down|lower|(?:closest|nearest) to the (?:bottom|lower) (?:edge|border|side))\b"), False, lambda x, y: -x.cy(), 0.03),
 ]
+# fmt: on
 
 
 def _d(x: Instance, y: Instance | None) -> float:

@@ -26,6 +26,7 @@ from mmevol.facts.annotations import (
     Annotations,
     Finding,
     Instance,
+    Status,
     number_value,
 )
 from mmevol.facts.lexicon import Sense
@@ -112,11 +113,17 @@ _ABSENT_HEAD = re.compile(
     r"\b(?:does|do|did) not (?:contain|show|include|have|feature|depict)(?: an?| any)?\b|"
     r"\b(?:doesn't|don't) (?:contain|show|include|have|feature|depict)(?: an?| any)?\b|"
     r"\b(?:don't|do not|cannot|can't|can not|couldn't|could not) (?:see|find|spot)(?: an?| any)?\b|"
-    r"\bwithout (?:an?|any)?\b|\bno\b"
+    r"\bwithout (?:an?|any)?\b|\bno\b|\b(?:free|devoid|empty) of\b|\black(?:s|ing)?\b|"
+    r"\b(?:not a single|not one|no sign of|no trace of|absence of|zero)\b|"
+    r"\bnone of (?:the )?(?:\w+ )?(?:shown |here |visible |present )?(?:is|are) (?:an?|the)?\b|"
+    r"\b(?:won't|will not|wouldn't|would not) (?:find|see|spot)(?: an?| any)?\b"
 )
+# "nowhere in the frame does a sheep appear": everything named after it is absent
+_NOWHERE = re.compile(r"\bnowhere\b|\bat no point\b|\bin no part\b")
 _QUANTITY = re.compile(
     r"(?:\b(?:number|count|counts|amount|total|tally|pairs?) of\s+(?:the\s+)?|\b(?:0|zero)\s+(?:[a-z]+\s+)?)$"
 )
+_DETERMINERS = {"a", "an", "any", "the", "single", "one", "such", "sign", "trace", "of"}
 _NOT_REAL = re.compile(
     r"\b(?:like|as|resembl\w*|similar to|shaped|toy|model|picture of|photo of|painting of|"
     r"drawing of|image of|poster of|statue of|figurine|cartoon|printed|logo|imitation|fake)\b"
@@ -135,10 +142,20 @@ def presence(clause: str, ann: Annotations) -> list[Finding]:
         head = clause[:start]
         tail = clause[end:]
         near = head[-40:]
-        absent = _ABSENT_TAIL.match(tail) or re.search(
-            r"(?:" + _ABSENT_HEAD.pattern + r")(?:\s+[a-z]+){0,2}\s*$", near
-        )
+        headed = re.search(r"(?:" + _ABSENT_HEAD.pattern + r")((?:\s+[a-z]+){0,2})\s*$", near)
+        absent = _ABSENT_TAIL.match(tail) or headed or _NOWHERE.search(head)
         if absent:
+            said = [p[2].categories for p in phrases if p[1] <= start]
+            if sense.categories in said:  # "a crowd of people, not a single person": a contrast
+                continue
+            mods = [w for w in (headed.group(1).split() if headed else []) if w not in _DETERMINERS]
+            if mods:  # "no brown circle": only the brown circles count
+                kept = ann.with_attributes(sense, mods)
+                if kept is not None:
+                    claim = f"no {' '.join(mods)} {sense.word} in the image"
+                    status: Status = "refuted" if kept else "confirmed"
+                    found.append(Finding(status, claim, f"{len(kept)} annotated"))
+                continue
             found.append(ann.presence(sense, False, f"no {sense.word} in the image"))
             continue
         if NEG.search(near[-25:]) or NEG.search(tail[:25]) or _NOT_REAL.search(near[-30:]):
@@ -164,7 +181,7 @@ _TOTAL_HEAD = re.compile(
 _TOTAL_TAIL = re.compile(
     r"^\s*(?:$|in (?:the|this) (?:image|picture|photo|photograph|scene|frame)\b|in total\b|"
     r"altogether\b|total\b|(?:are|is) (?:visible|present|shown|there|in (?:the|this) (?:image|picture|photo))\b|"
-    r"(?:can be seen|visible)\b|[,:(])"
+    r"(?:can be seen|visible|appears?|show up|are seen|is seen)\b|[,:(])"
 )
 
 
@@ -176,47 +193,96 @@ _RESTRICT = re.compile(
 )
 
 
+_EXPLICIT_TOTAL = re.compile(r"\b(?:in total|altogether|in all|combined|all told|total of|in the whole (?:image|picture|photo))\b")  # fmt: skip
+_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s+or\s+|\s+plus\s+|\s*&\s*)(?:the\s+)?$")
+_STATED = re.compile(rf"^\s*(?:(?:visible|shown|present|here|annotated)\s+)?(?:in (?:the|this) (?:image|picture|photo|scene)\s*)?(?:is|=|:|comes to|equals|totals?|amounts to)\s+({NUMBER_RE}|zero|none|no)\b")  # fmt: skip
+_BLOCK = re.compile(
+    r"\b(?:of|than|out of|from|among|to|about|around|over|under|nearly|least|most|"
+    r"approximately|roughly|almost|some|maybe|perhaps|probably)\s*$"
+)
+
+
+def _group(phrases: list[Phrase], k: int, clause: str) -> list[Phrase]:
+    """The phrases joined to phrase ``k`` by "and" / "," / "plus" ("3 people and books")."""
+    group = [phrases[k]]
+    for nxt in phrases[k + 1 :]:
+        if not _JOIN.fullmatch(" " + clause[group[-1][1] : nxt[0]]):
+            break
+        group.append(nxt)
+    return group
+
+
 def counts(clause: str, ann: Annotations) -> list[Finding]:
     found: list[Finding] = []
-    for start, end, sense in _phrases(clause, ann):
+    phrases = _phrases(clause, ann)
+    covered: set[int] = set()
+    for k, (start, end, sense) in enumerate(phrases):
+        if start in covered:
+            continue
+        stated = _STATED.match(clause[end:]) if re.search(r"\b(?:number|count|total) of\s+(?:the\s+)?$", clause[:start]) else None  # fmt: skip
         m = _COUNT.search(clause[:start])
+        if stated:  # "the number of cups is 2"
+            n = number_value(stated.group(1))
+            if n is not None and not NEG.search(clause[max(0, start - 20) : start]):
+                found.append(ann.exact_count(sense, n, f"{n} {sense.word}", True))
+            continue
         if not m:
             continue
         n = number_value(m.group(1))
-        if n is None:
-            continue
-        mods = set(m.group(2).split())
         before = clause[: m.start()]
-        if re.search(
-            r"\b(?:of|than|out of|from|among|to|about|around|over|under|nearly|least|most|approximately|roughly|almost|some|maybe|perhaps|probably)\s*$",
-            before,
-        ):
-            continue  # "two of the 5 dogs", "more than 3 dogs": not a plain count
-        if NEG.search(before[-12:]):
-            continue
-        head = bool(_TOTAL_HEAD.search(before[-30:]))
+        if n is None or _BLOCK.search(before) or NEG.search(before[-12:]):
+            continue  # "two of the 5 dogs", "more than 3 dogs", "not 3 dogs": not a plain count
+        group = _group(phrases, k, clause)
+        covered |= {p[0] for p in group}
+        end = group[-1][1]
+        mods = set(m.group(2).split())
+        head = bool(_TOTAL_HEAD.search(before[-30:])) or bool(re.search(r"\ball\s*$", before))
         tail = clause[end:]
-        total = (
-            not (mods - TOTAL_MODS)
-            and (head or not before.strip())
-            and bool(
-                _TOTAL_TAIL.match(tail)
-                or (head and not _RESTRICT.search(" ".join(tail.split()[:6])))
+        total = not (mods - TOTAL_MODS) and (
+            bool(_EXPLICIT_TOTAL.search(clause))
+            or (
+                (head or not before.strip())
+                and bool(
+                    _TOTAL_TAIL.match(tail)
+                    or (head and not _RESTRICT.search(" ".join(tail.split()[:6])))
+                )
             )
         )
-        found.append(ann.exact_count(sense, n, f"{n} {sense.word}", total))
+        if len(group) > 1:
+            found += _group_count(ann, [p[2] for p in group], n, total)
+        else:
+            found.append(ann.exact_count(sense, n, f"{n} {sense.word}", total))
     return found
+
+
+def _group_count(ann: Annotations, senses: list[Sense], n: int, total: bool) -> list[Finding]:
+    """ "3 people and books combined": one number for several kinds, checked as their sum."""
+    counts = [ann.count(s) for s in senses]
+    if not total or any(
+        s.relation not in {"same", "group"} or not ann.is_closed(s) for s in senses
+    ):
+        return []
+    have = sum(c.n for c in counts)
+    claim = f"{n} {' and '.join(s.word for s in senses)} together"
+    crowd = any(c.crowd for c in counts)
+    if n < have + (2 if crowd else 0) or (n > have and not crowd):
+        return [Finding("refuted", claim, f"the annotations have {have} of them" + (" plus a crowd" if crowd else ""))]  # fmt: skip
+    return [] if crowd else [Finding("confirmed", claim, f"the annotations have {have}")]
 
 
 # -- the class a box shows --------------------------------------------------------------------
 _BOUND = re.compile(
-    r"\s*(?:\(|,)?\s*(?:(?:is |are |can be |sits |stands |lies )?(?:located |found |positioned |seen |visible )?(?:at|in|inside|within)\s+)?(?:the )?(?:box|region|bbox)?\s*"
+    r"\s*(?:#?\d{1,3}\s*)?(?:\(|,|:|-)?\s*(?:(?:is |are |can be |sits |stands |lies )?"
+    r"(?:located |found |positioned |seen |visible )?(?:at|in|inside|within)\s+|(?:is|are|=)\s+|"
+    r"(?:is |are )?(?:enclosed|bounded|framed|outlined|marked|covered|contained|boxed|shown) (?:by|in|within|at)\s+)?"
+    r"(?:the )?(?:box|region|bbox)?\s*"
 )
 _ADJ = re.compile(
     r"(?:(?!(?:to|of|from|than|near|by|with|behind|beside|under|over|on|in|at|and|or|closest|nearest|next)\b)[a-z]+\s+){0,2}"
 )
 _BOX_VERB = re.compile(
-    r"^\s*(?:\)|,)?\s*(?:contains|shows|holds|depicts|is|has|encloses|frames|marks|covers|=|:|->)"
+    r"^\s*(?:\)|,)?\s*(?:contains|shows|holds|depicts|is|has|encloses|frames|marks|covers|=|:|->|"
+    r"(?:we|you|one) (?:can )?(?:find|see|spot)|there (?:is|are)|there's|lies|sits|appears)"
     r"\s+(?:(?:an?|the|one|only|exactly one)\s+)?"
 )
 
@@ -226,8 +292,14 @@ def box_classes(clause: str, ann: Annotations) -> list[Finding]:
     phrases = _phrases(clause, ann)
     for bstart, bend, box in _boxes(clause):
         hits = ann.at_box(box)
-        if not hits:
-            continue  # the rule checks deal with boxes that match nothing
+        if not hits:  # matches nothing: wrong for a thing the annotations would list
+            near = [
+                p for p in phrases if p[1] <= bstart and _BOUND.fullmatch(clause[p[1] : bstart])
+            ]
+            if near and near[-1][2].relation != "super" and ann.is_closed(near[-1][2]):
+                what = near[-1][2].word
+                found.append(Finding("refuted", f"the {what} is at {list(box)}", f"no annotated {what} has that box"))  # fmt: skip
+            continue
         named: list[Sense] = []
         adjacent = [
             p for p in phrases if p[1] <= bstart and _BOUND.fullmatch(clause[p[1] : bstart])
@@ -267,4 +339,37 @@ def box_classes(clause: str, ann: Annotations) -> list[Finding]:
             )
         else:
             found.append(Finding("refuted", claim, f"that box is annotated as {hits[0].category}"))
+    return found
+
+
+_ONE = re.compile(
+    r"\b(?:the only|the sole|the single|the one and only|a lone|a single|only one|just one|"
+    r"exactly one|one single)\s+(?:[a-z-]+\s+){0,2}?$"
+)
+_BOTH = re.compile(r"\b(?:both(?: of the)?|the two|the pair of)\s+(?:[a-z-]+\s+){0,2}?$")
+_ORDINALS = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}  # fmt: skip
+_NTH = re.compile(rf"\bthe ({'|'.join(_ORDINALS)})(?: one| of them)?\b")
+
+
+def implicit_counts(clause: str, ann: Annotations) -> list[Finding]:
+    """Counts a phrase takes for granted: "both sinks" (two), "the only person" (one), "the
+    fourth spoon" or "of the spoons, the fourth one" (at least four)."""
+    found: list[Finding] = []
+    if NEG.search(clause):
+        return found
+    phrases = _phrases(clause, ann)
+    for start, _end, sense in phrases:
+        before = clause[max(0, start - 40) : start]
+        n = 1 if _ONE.search(before) else 2 if _BOTH.search(before) else None
+        if n is not None and sense.relation in {"same", "group"}:
+            found.append(ann.exact_count(sense, n, f"{n} {sense.word} (said as '{before.split()[-1]}')", True))  # fmt: skip
+    for m in _NTH.finditer(clause):
+        after = [p for p in phrases if 0 <= p[0] - m.end() <= 15]
+        of = [p for p in phrases if p[1] <= m.start() and re.search(r"\bof the\s+$", clause[: p[0]])]  # fmt: skip
+        target = after[:1] or of[-1:]
+        k = _ORDINALS[m.group(1)]
+        if target and target[0][2].relation in {"same", "group"} and ann.is_closed(target[0][2]):
+            have = ann.count(target[0][2])
+            if have.n < k and not have.crowd:
+                found.append(Finding("refuted", f"a {m.group(1)} {target[0][2].word}", have.describe(target[0][2].word)))  # fmt: skip
     return found

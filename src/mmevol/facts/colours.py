@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from mmevol.facts.annotations import Annotations, Finding
+from mmevol.facts.claims import NEG
 from mmevol.facts.lexicon import Sense
 from mmevol.facts.pixels import ABSENT_SHARE, NEUTRAL, PRESENT_SHARE
 
@@ -75,8 +76,8 @@ def colour_claims(text: str, ann: Annotations) -> list[Finding]:
         said = _colours(
             (before.group(1) if before else "") + " " + (after.group(1) if after else "")
         )
-        if not said:
-            continue
+        if not said or NEG.search(low[max(0, start - 30) : start]):
+            continue  # "there is no brown circle" says nothing of any thing's colour
         claim = f"{' and '.join(sorted(said))} {sense.word}"
         members = [x for x in ann.members(sense) if not x.crowd]
         attrs = {_norm(x.attributes["color"]) for x in members if x.attributes.get("color")}

@@ -17,6 +17,7 @@ an image carries that the table does not know is its own ``same`` sense. Closed 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -175,6 +176,12 @@ class Lexicon:
                     return Sense(frozenset(hit[0]), hit[1], cand)
         return None
 
+    def _noun_next(self, following: list[re.Match[str]]) -> bool:
+        """Whether the next word or two name a thing ("orange triangle": orange is a colour)."""
+        words = [m.group(0) for m in following]
+        keys = [" ".join(words[:k]) for k in range(len(words), 0, -1)]
+        return any(k in self.table or lemma(k) in self.table for k in keys)
+
     def find(self, text: str) -> list[tuple[int, int, Sense]]:
         """Every known noun phrase in ``text`` (lower case): (start, end, sense), longest first
         at each position, non-overlapping, in order."""
@@ -184,9 +191,20 @@ class Lexicon:
         while i < len(words):
             for n in range(min(self.longest, len(words) - i), 0, -1):
                 span = words[i : i + n]
+                if any(text[a.end() : b.start()].strip(" -") for a, b in itertools.pairwise(span)):
+                    continue  # "microwave ([...]), 1 oven" is two things, not a microwave oven
                 key = " ".join(m.group(0) for m in span)
-                hit = self.table.get(key) or self.table.get(lemma(key))
-                if hit and _is_noun_use(text, span[-1].end(), key):
+                hit = (
+                    self.table.get(key)
+                    or self.table.get(lemma(key))
+                    or (self.table.get(key[:-1]) if key.endswith("s") else None)
+                )
+                if (
+                    hit
+                    and _is_noun_use(text, span[-1].end(), key)
+                    and not _colour_use(text, span[0].start(), key)
+                    and not (key == "orange" and self._noun_next(words[i + n : i + n + 2]))
+                ):
                     found.append(
                         (span[0].start(), span[-1].end(), Sense(frozenset(hit[0]), hit[1], key))
                     )
@@ -212,6 +230,16 @@ def _is_noun_use(text: str, end: int, key: str) -> bool:
         r"shaped|like|print|pattern)\b",
         text[end:],
     )
+
+
+_COPULA = re.compile(
+    r"\b(?:is|are|was|were|looks|appears|seems|painted|coloured|colored|and|or|bright|dark|light|pale)\s+$"
+)
+
+
+def _colour_use(text: str, start: int, key: str) -> bool:
+    """ "The triangle is orange": a colour word that also names a COCO category, used as a colour."""
+    return key == "orange" and bool(_COPULA.search(text[max(0, start - 20) : start]))
 
 
 def closed_vocabulary(categories: list[str], sources: tuple[str, ...] = ()) -> frozenset[str]:

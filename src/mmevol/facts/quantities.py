@@ -9,39 +9,78 @@ from __future__ import annotations
 
 import re
 
-from mmevol.facts.annotations import Annotations, Finding, Status
+from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, Status, number_value
 from mmevol.facts.claims import NEG
+from mmevol.facts.lexicon import Sense
 
-_MORE = re.compile(r"\b(more|fewer|less)\s+([a-z ]+?)\s+than\s+([a-z ]+?)(?:\b|$)")
+EXACT = {"same", "group"}  # kinds whose annotated count is the count
+
+_N = rf"({NUMBER_RE})"
+_KIND = r"((?:[a-z]+ ){0,2}[a-z]+)"  # up to three words; the lexicon finds the thing in them
+# (pattern, which group holds X, Y and the difference; "more", "fewer" or "differ")
+# fmt: off
+_COMPARE: list[tuple[re.Pattern[str], int, int, int | None, str]] = [
+    (re.compile(rf"\b(?:{_N} )?more {_KIND} than (?:the )?{_KIND}\b(?! to)"), 2, 3, 1, "more"),
+    (re.compile(rf"\b(?:{_N} )?(?:fewer|less) {_KIND} than (?:the )?{_KIND}\b(?! to)"), 2, 3, 1, "fewer"),
+    (re.compile(rf"\b{_KIND} (?:outnumber|outnumbers|exceed|exceeds) (?:the )?{_KIND} by {_N}\b"), 1, 2, 3, "more"),
+    (re.compile(rf"\b{_KIND} (?:outnumber|outnumbers|exceed|exceeds) (?:the )?{_KIND}\b(?! by)"), 1, 2, None, "more"),
+    (re.compile(rf"\b{_KIND} (?:are|is) outnumbered by (?:the )?{_KIND}\b"), 1, 2, None, "fewer"),
+    (re.compile(rf"\b{_KIND} (?:are|is) (?:the )?(?:more|most) (?:numerous|common|frequent)(?: (?:group|kind|one))?(?: than (?:the )?{_KIND})?\b"), 1, 2, None, "more"),
+    (re.compile(rf"\b{_KIND} (?:are|is) (?:the )?(?:less|least|fewer) (?:numerous|common|frequent)(?: (?:group|kind|one))?(?: than (?:the )?{_KIND})?\b"), 1, 2, None, "fewer"),
+    (re.compile(rf"\bdifference between (?:the (?:number|count)s? of )?(?:the )?{_KIND} and (?:the )?{_KIND} is {_N}\b"), 1, 2, 3, "differ"),
+]
+# fmt: on
 _SAME = re.compile(
     r"\b(?:as many ([a-z ]+?) as ([a-z ]+)|the same number of ([a-z ]+?) and ([a-z ]+))"
 )
 
 
-def count_comparisons(clause: str, ann: Annotations) -> list[Finding]:
+def _exact(ann: Annotations, text: str | None, last: bool = False) -> tuple[Sense, int] | None:
+    """A kind whose count the annotations know exactly, with that count (the first thing the
+    words name, or the ``last`` one)."""
+    found = ann.lexicon.find(text) if text else []
+    sense = (found[-1] if last else found[0])[2] if found else None
+    if not sense or sense.relation not in EXACT or not ann.is_closed(sense):
+        return None
+    have = ann.count(sense)
+    return None if have.crowd else (sense, have.n)
+
+
+def count_comparisons(
+    clause: str, ann: Annotations, others: list[str] | None = None
+) -> list[Finding]:
+    """ "more cups than plates", "2 more dogs than cats", "forks outnumber spoons", "the
+    difference between bowls and cups is 3", "as many X as Y" ("``others``: kinds the question
+    names, for "the handbags are the more numerous group")."""
     found: list[Finding] = []
-    for m in _MORE.finditer(clause):
-        a, b = ann.lexicon.sense(m.group(2)), ann.lexicon.sense(m.group(3))
-        if not a or not b or a.relation != "same" or b.relation != "same":
-            continue
-        ca, cb = ann.count(a), ann.count(b)
-        if ca.crowd or cb.crowd or not (ann.is_closed(a) and ann.is_closed(b)):
-            continue
-        negated = bool(NEG.search(clause[max(0, m.start() - 15) : m.start()]))
-        truth = ca.n > cb.n if m.group(1) == "more" else ca.n < cb.n
-        claim = f"{m.group(1)} {a.word} than {b.word}"
-        status: Status = "refuted" if truth == negated else "confirmed"
-        found.append(Finding(status, claim, f"{ca.n} {a.word} vs {cb.n} {b.word} annotated"))
+    for pattern, gx, gy, gn, how in _COMPARE:
+        for m in pattern.finditer(clause):
+            if NEG.search(clause[max(0, m.start() - 15) : m.start()]) or NEG.search(m.group(0)):
+                continue
+            a = _exact(ann, m.group(gx), last=gx < gy and gx == 1)
+            b_text = m.group(gy) if m.group(gy) else None
+            pairs = [_exact(ann, b_text)] if b_text else [_exact(ann, o) for o in others or []]
+            n = number_value(m.group(gn)) if gn and m.group(gn) else None
+            for b in pairs:
+                if a is None or b is None or a[0].categories == b[0].categories:
+                    continue
+                (sa, ca), (sb, cb) = a, b
+                if how == "differ":
+                    truth = abs(ca - cb) == n
+                elif n is not None:
+                    truth = ca - cb == n if how == "more" else cb - ca == n
+                else:
+                    truth = ca > cb if how == "more" else ca < cb
+                claim = f"{'' if n is None else f'{n} '}{how} {sa.word} than {sb.word}"
+                status: Status = "confirmed" if truth else "refuted"
+                found.append(Finding(status, claim, f"{ca} {sa.word} vs {cb} {sb.word} annotated"))
     for m in _SAME.finditer(clause):
         x, y = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        a, b = ann.lexicon.sense(x), ann.lexicon.sense(y)
-        if not a or not b or a.relation != "same" or b.relation != "same":
+        a, b = _exact(ann, x), _exact(ann, y)
+        if a is None or b is None or NEG.search(clause[max(0, m.start() - 15) : m.start()]):
             continue
-        ca, cb = ann.count(a), ann.count(b)
-        if ca.crowd or cb.crowd or NEG.search(clause[max(0, m.start() - 15) : m.start()]):
-            continue
-        same: Status = "confirmed" if ca.n == cb.n else "refuted"
-        found.append(Finding(same, f"as many {a.word} as {b.word}", f"{ca.n} vs {cb.n} annotated"))
+        same: Status = "confirmed" if a[1] == b[1] else "refuted"
+        found.append(Finding(same, f"as many {a[0].word} as {b[0].word}", f"{a[1]} vs {b[1]} annotated"))  # fmt: skip
     return found
 
 

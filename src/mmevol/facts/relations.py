@@ -14,8 +14,8 @@ import itertools
 import re
 from collections.abc import Callable
 
-from mmevol.facts.annotations import Annotations, Finding, Instance
-from mmevol.facts.claims import MARGIN, NEG, _phrases, resolve
+from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, Instance
+from mmevol.facts.claims import MARGIN, NEG, Phrase, _phrases, resolve
 
 CONTACT_GAP = 0.05  # boxes further apart than this cannot hold, carry, ride or sit on each other
 SIZE_RATIO = 1.25  # an area claim is refuted only when the other box is this much larger
@@ -74,8 +74,11 @@ _REL = re.compile(
     r"\b(?:(?:is|are|sits|stands|lies|appears|located|positioned|placed|found)\s+)?"
     r"(?:(not|n't)\s+)?(?:(?:directly|just|slightly|far|further|farther|clearly|much|noticeably|a bit|a little)\s+)?"
     r"(to the left of|on the left of|left of|to the right of|on the right of|right of|"
-    r"above|below|beneath|underneath|higher than|lower than|"
-    r"(?:larger|bigger|smaller)(?: in the (?:image|frame|picture|photo))? than|"
+    r"above|below|beneath|underneath|"
+    r"(?:higher|lower)(?: up| down)?(?: in the (?:image|frame|picture|photo))? than|"
+    r"(?:larger|bigger|smaller|tinier)(?: in the (?:image|frame|picture|photo))? than|"
+    r"(?:further|farther|more to the) (?:left|right)(?: in the (?:image|frame|picture|photo))? than|"
+    r"takes? up (?:more|less)(?: of the (?:image|frame|picture|photo))?(?: space| room| area)? than|"
     r"on top of|(?:sitting|sits|standing|stands|lying|lies|resting|rests|placed|perched|parked)"
     r" on(?: top of)?|riding|rides|holding|holds|carrying|carries|wearing|wears)\b"
 )
@@ -86,12 +89,21 @@ _REL_NAME = {
     "higher than": "above",
     "lower than": "below",
 }
+_SIZE_CUE_EXTRA = re.compile(r"\btakes? up\b|\btinier\b")
 _SIZE_CUE = re.compile(
     r"\b(?:in the (?:image|picture|photo|frame)|appears?|looks?|box|boxes|region|area|takes up|occupies)\b"
 )
 
 
 def _relation_name(text: str) -> str:
+    if text.startswith("take"):
+        return "larger" if " more" in text else "smaller"
+    if text.startswith(("higher", "lower")):
+        return "above" if text.startswith("higher") else "below"
+    if text.startswith("tinier"):
+        return "smaller"
+    if text.startswith(("further", "farther", "more to")):
+        return "left" if "left" in text else "right"
     if _CONTACT.fullmatch(text):
         return "touching"
     if text == "on top of" or text.endswith((" on", " on top of")):
@@ -115,7 +127,9 @@ def relations(clause: str, ann: Annotations) -> list[Finding]:
         obj = objects[0]
         negated = bool(m.group(1)) or bool(NEG.search(clause[subjects[-1][1] : m.start()]))
         if name in {"larger", "smaller"} and not (
-            _SIZE_CUE.search(clause) or subjects[-1][2].categories == obj[2].categories
+            _SIZE_CUE.search(clause)
+            or _SIZE_CUE_EXTRA.search(clause)
+            or subjects[-1][2].categories == obj[2].categories
         ):
             continue  # "the bus is larger than the car" may mean real size, not the image's
         test = RELATIONS[name]
@@ -144,7 +158,13 @@ def relations(clause: str, ann: Annotations) -> list[Finding]:
 _FRAME = re.compile(
     r"\b(?:on|in|at|towards?) the (?:far )?(left|right|top|bottom|upper|lower)"
     r"(?:[- ](left|right))?(?:-hand)?(?: side| half| part| edge| corner| portion| area| third)?"
-    r"(?: of the (?:image|picture|photo|photograph|frame|scene)\b|(?<=side)(?! of)(?=\W|$))"
+    r"(?: of the (?:image|picture|photo|photograph|frame|scene)\b|"
+    r"(?<=side|half|part|edge|rner|tion|area|hird)(?! of)(?=\W|$))"
+)
+
+
+_QUANTIFIED = re.compile(
+    r"\b(?:\w+ of|some|most|few|several|many|half of) (?:the |these |those )?(?:\w+ )?$"
 )
 
 
@@ -168,13 +188,15 @@ def frame_positions(clause: str, ann: Annotations) -> list[Finding]:
         subjects = [p for p in phrases if p[1] <= m.start()][-1:]
         if not subjects or NEG.search(clause[subjects[0][1] : m.start()]):
             continue
+        if _QUANTIFIED.search(clause[: subjects[0][0]]):
+            continue  # "two of the 3 cows are in the top half": not all of them
         xs = resolve(clause, subjects[0], ann)
         if not xs:
             continue
         sides = [s for s in (m.group(1), m.group(2)) if s]
 
         claim = f"{subjects[0][2].word} in the {'-'.join(sides)} of the image"
-        if not any(_in_part(x, sides, 0.6) for x in xs):
+        if not any(_in_part(x, sides, 0.55) for x in xs):
             found.append(Finding("refuted", claim, "its annotated box lies elsewhere"))
         elif all(_in_part(x, sides, 0.4) for x in xs):
             found.append(Finding("confirmed", claim, "its annotated box lies there"))
@@ -198,19 +220,29 @@ _ORDER_TEST = {
 }
 
 
+_CONNECTORS = {
+    "and", "then", "followed", "by", "next", "after", "that", "finally", "last", "comes",
+    "come", "first", "second", "the", "a", "an", "is", "are", "at", "in", "with", "lastly",
+}  # fmt: skip
+
+
 def orderings(clause: str, ann: Annotations) -> list[Finding]:
     """ "From left to right: the dog, the man and the cup": each neighbour pair in that order."""
     m = ORDER.search(clause)
     if not m or NEG.search(clause):
         return []
-    listed = [p for p in _phrases(clause, ann) if p[0] >= m.end()]
+    # the listed things, not a count of them ("there are 3 cows: 1. cow at [...]; 2. ...")
+    phrases = [
+        p
+        for p in _phrases(clause, ann)
+        if not re.search(rf"\b{NUMBER_RE}\s+(?:[a-z-]+\s+)?$", clause[: p[0]])
+        and not re.match(r"\s*:", clause[p[1] :])
+    ]
+    listed = [p for p in phrases if p[0] >= m.end()] or [p for p in phrases if p[1] <= m.start()]
     test = RELATIONS[_ORDER_TEST[m.group(1)]]
     for a, b in itertools.pairwise(listed):
-        between = clause[a[1] : b[0]]
-        if not re.fullmatch(
-            r"\s*(?:(?:at|in)?\s*\[[^\]]*\]\)?)?[\s,;>→-]*(?:and|then)?[\s,]*(?:the|an?)?\s*(?:[a-z]+\s+){0,1}",
-            between,
-        ):
+        between = re.findall(r"[a-z]+", re.sub(r"\[[^\]]*\]", " ", clause[a[1] : b[0]]))
+        if len(between) > 6 or not set(between) <= _CONNECTORS:
             return []  # not a plain list
         xs, ys = resolve(clause, a, ann), resolve(clause, b, ann)
         if not xs or not ys:
@@ -287,4 +319,78 @@ def proximity(clause: str, ann: Annotations) -> list[Finding]:
         if truth and not any(truth):
             claim = f"{subj[0][2].word} {m.group(1)} to {a[2].word} than to {b[2].word}"
             found.append(Finding("refuted", claim, "the annotated boxes say otherwise"))
+    return found
+
+
+_SETTING = r"^(?:(?:in|within) (?:the|this) (?:image|picture|photo|frame|scene),?\s+|seen from the camera,?\s+)?"  # fmt: skip
+_FRONTED = re.compile(
+    _SETTING + r"(?:(?:on|to) the (left|right)(?:-hand side| side)? of|(above|below|beneath|under"
+    r"|underneath)|((?:higher(?: up)?|lower(?: down)?|further (?:left|right)|larger|bigger|smaller)"
+    r"(?: in the (?:frame|image|picture|photo))? than))\s+"
+)
+_KEY = {
+    "left": "left",
+    "right": "right",
+    "beneath": "below",
+    "under": "below",
+    "underneath": "below",
+}
+_SIDES = re.compile(
+    r"\b(?:is |sits |stands |appears |lies )?(?:on|at|to) the (left|right|top|bottom)(?:-hand)?"
+    r"(?: side)?,?\s+(?:and|while|whereas|with)\s+"
+)
+_OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+_HAS_ON = re.compile(r"\bhas (?:the |a |an )?")
+_ON_ITS = re.compile(
+    r"^\s*(?:on (?:its|his|her|their) (left|right)(?:-hand side| side)?|(above|below|beneath|under) (?:it|him|her|them))\b"
+)
+
+
+def _judge(
+    clause: str, ann: Annotations, x: Phrase, rel: str, y: Phrase, negated: bool = False
+) -> list[Finding]:
+    """X ``rel`` Y for every reading of the two phrases; refuted only if false for all."""
+    xs, ys = resolve(clause, x, ann), resolve(clause, y, ann)
+    if not xs or not ys:
+        return []
+    outcomes = [RELATIONS[rel](a, b) for a in xs for b in ys if a is not b]
+    truth = [o if not negated else (None if o is None else not o) for o in outcomes]
+    claim = f"{x[2].word} {rel} {y[2].word}"
+    if truth and all(t is False for t in truth):
+        return [Finding("refuted", claim, "the annotated boxes say otherwise")]
+    if truth and all(t is True for t in truth):
+        return [Finding("confirmed", claim, "the annotated boxes agree")]
+    return []
+
+
+def reordered_relations(clause: str, ann: Annotations) -> list[Finding]:
+    """Relations written the other way round: "To the left of the bus stands the man",
+    "Higher up than the light is the purse", "the TV is on the left and the cat on the right",
+    "the glass has the cup on its left"."""
+    found: list[Finding] = []
+    phrases = _phrases(clause, ann)
+    m = _FRONTED.match(clause)
+    if m and not NEG.search(clause):
+        after = [p for p in phrases if p[0] >= m.end()]
+        if len(after) >= 2 and after[0][0] - m.end() <= 5 and after[1][0] - after[0][1] <= 60:
+            word = m.group(1) or m.group(2) or m.group(3)
+            rel = _KEY.get(word) or _relation_name(word.replace("further ", ""))
+            if word.startswith("further"):
+                rel = "left" if "left" in word else "right"
+            found += _judge(clause, ann, after[1], rel, after[0])
+    for s in _SIDES.finditer(clause):
+        before = [p for p in phrases if p[1] <= s.start()][-1:]
+        after = [p for p in phrases if p[0] >= s.end()][:1]
+        tail = clause[after[0][1] :] if after else ""
+        other = re.match(r"\s*(?:is |sits |stands |appears |lies )?(?:on|at|to) the (left|right|top|bottom)", tail)  # fmt: skip
+        if before and after and other and other.group(1) == _OPPOSITE[s.group(1)]:
+            rel = {"left": "left", "right": "right", "top": "above", "bottom": "below"}[s.group(1)]
+            found += _judge(clause, ann, before[0], rel, after[0], bool(NEG.search(clause)))
+    for h in _HAS_ON.finditer(clause):
+        owner = [p for p in phrases if p[1] <= h.start()][-1:]
+        thing = [p for p in phrases if p[0] == h.end()][:1]
+        on = _ON_ITS.match(clause[thing[0][1] :]) if thing else None
+        if owner and thing and on:
+            rel = {"left": "left", "right": "right", "above": "above"}.get(on.group(1) or on.group(2), "below")  # fmt: skip
+            found += _judge(clause, ann, thing[0], rel, owner[0], bool(NEG.search(clause)))
     return found

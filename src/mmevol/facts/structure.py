@@ -18,39 +18,32 @@ import re
 from mmevol.backends.geometry import BOX_RE, as_box
 from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, clauses, number_value
 from mmevol.facts.claims import extremes, superlative
-from mmevol.facts.reading import QUOTED, READERS, REPORTED, plain, read_text
+from mmevol.facts.reading import QUOTED, READERS, REPORTED, flip, plain, read_text
 from mmevol.schema import QA
 
 _POLARITY = re.compile(r"^\W*(yes|no|true|false|correct|incorrect|right|wrong)\b", re.I)
 AUX = re.compile(r"^\s*(is|are|does|do|can|was|were|has|have)\s+(.*)$", re.S)
 _HOW_MANY = re.compile(
     r"\b(?:how many|(?:what is|what's|determine|find|give|report|state|work out|tell me) the "
-    r"(?:total )?number of|"
+    r"(?:total )?(?:number|count) of|"
     r"count (?:all |every |each )?(?:of )?the)\s+|^\s*count\s+(?:all |every |each )?"
 )
 _TOTAL_Q = re.compile(
     r"^\s*(?:are|is|can you see|do you see|can be seen)?\s*(?:there|visible|present|shown|pictured|"
     r"depicted)?\s*(?:in (?:the|this) (?:image|picture|photo|photograph|scene|frame))?\s*"
-    r"(?:in total|altogether|overall)?\s*\??\s*$"
+    r"(?:in total|altogether|overall|exactly|precisely|in all)?\s*[?.!]?\s*$"
 )
 _INDEX = re.compile(r"\b(?:bbx|res|tgt|txt|step)_?\d+\b")
 _ANSWER_NUM = re.compile(
     rf"^\W*(?:(?:there (?:is|are)|i (?:can )?(?:see|count)|the answer is|answer:|a total of|"
+    rf"(?:the )?(?:final |total )?(?:count|number|result|tally|total) (?:is|comes to|=|:)|"
     rf"in total,?|exactly|only)\s+)*({NUMBER_RE}|no|none|zero)\b"
 )
 OPTION = re.compile(r"(?:^|\n|\s)\(?([A-Da-d])[).:]\s+(.+?)(?=\s+\(?[A-Da-d][).:]\s|\n|$)")
 _LETTER = re.compile(
-    r"^\W*(?:(?i:(?:the )?(?:correct |right |best )?(?:answer|option|choice)(?: is)?)\s*:?\s*)?"
+    r"^\W*(?:(?i:(?:the )?(?:correct |right |best )?(?:answer|option|choice|region|box|area|image)(?: is)?)\s*:?\s*)?"
     r"\(?([A-D])\b(?:[).:]|\s|$)"
 )
-
-
-def _flip(f: Finding) -> Finding:
-    if f.status == "unsettled":
-        return f
-    return Finding(
-        "confirmed" if f.status == "refuted" else "refuted", f"not ({f.claim})", f.evidence
-    )
 
 
 _BARE_PRESENCE = re.compile(
@@ -102,9 +95,7 @@ def yes_no(question: str, answer: str, ann: Annotations) -> list[Finding]:
         found += READERS["box_class"](c, ann)  # "the cup at [box]": presupposed, not asked
         for name in ("count", "relation", "count_comparison", "frame_position", "proximity"):
             found += [
-                _flip(f)
-                for f in READERS[name](c, ann)
-                if name != "count" or f.status != "unsettled"
+                flip(f) for f in READERS[name](c, ann) if name != "count" or f.status != "unsettled"
             ]
     return found
 
@@ -266,19 +257,34 @@ _WH_SLOT = re.compile(
 _BLANK = re.compile(r"_{2,}|\[blank\]|\(blank\)|<blank>|\.{4,}")
 
 
+_FILLER = re.compile(
+    r"^\W*(?:the )?(?:missing |correct |right )?(?:word|answer|filler|term|blank)(?: is|:)\s*"
+    r"['\"“‘]?([^'\"”’.]{1,40})['\"”’]?\.?\s*$",
+    re.I,
+)
+
+
 def fill_in_blank(qa: QA, ann: Annotations) -> list[Finding]:
     """The sentence with its blank filled by the answer, read as a statement."""
     for sentence in re.split(r"(?<=[.!?:])\s+|\n", qa.question):
         if _BLANK.search(sentence):
-            answer = qa.answer.strip().rstrip(".").strip("\"'")
-            if not answer or len(answer.split()) > 8 or "\n" in answer:
+            said = _FILLER.match(qa.answer.strip())
+            answer = (said.group(1) if said else qa.answer).strip().rstrip(".").strip("\"'")
+            if not answer or len(answer.split()) > 6 or "\n" in answer:
                 return []
             return read_text(plain(_BLANK.sub(answer, sentence, count=1)), ann)
     return []
 
 
 _PRONOUN = re.compile(
-    r"^\W*(?:it|this|that|they|this one|that one|the one)(?:'s|\s+is|\s+are|\s+was|'re)?\b",
+    r"^\W*(?:(?:this|that|the) (?:box|region|area|object|thing|one)|it|this|that|they)"
+    r"(?:'s|\s+is|\s+are|\s+was|'re)?\b",
+    re.I,
+)
+# "it is not the case that ...", "it seems ...": an "it" that stands for nothing in the question
+_EXPLETIVE = re.compile(
+    r"^\W*it(?:'s|\s+is|\s+was)?\s+(?:not\s+)?(?:the case|true|false|clear|likely|possible|"
+    r"impossible|hard|difficult|unclear|obvious|evident|seems|appears|looks|turns out)\b",
     re.I,
 )
 _REF_BOX = re.compile(r"\s*(?:\(|at|located at|in|inside|within)?\s*(\[[^\]]*\])")
@@ -301,7 +307,7 @@ def complete(question: str, answer: str, ann: Annotations) -> str:
     """An answer that starts with "It"/"They"/"This one" written out with what the question is
     about ("It is below the cup." -> "the dog at [...] is below the cup."); "" when the answer
     does not start with a pronoun or the question names nothing."""
-    m = _PRONOUN.match(answer)
+    m = None if _EXPLETIVE.match(answer) else _PRONOUN.match(answer)
     ref = referent(question, ann) if m else None
     if not m or not ref:
         return ""
