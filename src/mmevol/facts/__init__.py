@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from mmevol.facts.annotations import Annotations, Finding
-from mmevol.facts.choices import area_share, choice, presupposed
+from mmevol.facts.choices import area_share, choice, extreme_object, presupposed
 from mmevol.facts.colours import asked_colour, colour_claims
 from mmevol.facts.quantities import count_comparisons, tallies
 from mmevol.facts.reading import LEAD, QUOTED, READERS, REPORTED, clauses, plain, read_text
@@ -34,9 +34,11 @@ from mmevol.facts.structure import (
     fill_in_blank,
     how_many,
     multiple_choice,
+    pronouns_written_out,
     steps,
     yes_no,
 )
+from mmevol.facts.structured import as_sentences, region_names
 from mmevol.schema import QA, Seed
 
 __all__ = ["Annotations", "FactReport", "Finding", "check", "check_item"]
@@ -69,10 +71,18 @@ def check_item(qa: QA, ann: Annotations) -> FactReport:
     for step in qa.steps:
         found += read_text(plain(step.description), ann)
     found += steps(qa, ann) + multiple_choice(qa, ann) + fill_in_blank(qa, ann)
+    data = as_sentences(qa.answer) + "\n" + region_names(qa.question, qa.answer)
+    if data.strip():  # a JSON or table answer, or regions named by their labels
+        found += read_text(data, ann) + tallies(data, ann)
     q = qa.question
     if not OPTION.search(q) and not AUX.match(q.strip().lower()) and not REPORTED.search(q.lower()):
         found += [f for c in clauses(QUOTED.sub(" ", q)) for f in READERS["box_class"](c, ann)]
-    found += presupposed(q, ann) + colour_claims(answer, ann)
+    if not _CORRECTS_PREMISE.search(qa.answer.lower()):  # "there is no toilet": a good answer
+        found += presupposed(q, ann)
+    found += colour_claims(answer, ann)
+    chained = plain(pronouns_written_out(QUOTED.sub(" ", qa.answer), ann))
+    if chained:  # "Let me focus on the spoon. It sits on the right."
+        found += read_text(chained, ann) + colour_claims(chained, ann)
     found += exchange(q, qa.answer, ann)
     for asked, said in turns(qa.answer):  # a dialogue: each question turn and its answer
         found += exchange(asked, said, ann)
@@ -85,6 +95,7 @@ def exchange(question: str, answer: str, ann: Annotations) -> list[Finding]:
     asked for, "It ..." standing for the question's subject, and "the more numerous" kinds."""
     found = yes_no(question, answer, ann) + how_many(question, answer, ann)
     found += choice(question, answer, ann) + area_share(question, answer, ann)
+    found += extreme_object(question, answer, ann)
     found += asked_colour(question, answer, ann)
     asked = ORDER.search(question.lower())  # "order these from left to right" + a bare list
     for sentence in re.split(r"(?<!\d)[.;!?\n]+(?!\d)", QUOTED.sub(" ", answer).lower()):
@@ -99,6 +110,12 @@ def exchange(question: str, answer: str, ann: Annotations) -> list[Finding]:
     return found
 
 
+# an answer that rejects or corrects what its question takes for granted
+_CORRECTS_PREMISE = re.compile(
+    r"\b(?:assum\w*|premise|presuppos\w*|no such|actually|in fact|in reality|not (?:present|there|"
+    r"visible|in the (?:image|picture|photo))|there (?:is|are) no|doesn't|does not|isn't|aren't|"
+    r"cannot see|can't see|none)\b"
+)
 _SPEAKER = re.compile(
     r"(?im)(?:^|(?<=\s/\s)|(?<=\n))\s*(user|human|customer|child|student|visitor|tourist|q|"
     r"question|assistant|ai|bot|guide|agent|a|answer|model|teacher|expert|gpt)\s*:\s*"

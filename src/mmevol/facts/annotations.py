@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mmevol.backends.geometry import Box, area, center, iou
-from mmevol.facts.lexicon import Lexicon, Sense, closed_vocabulary
+from mmevol.facts.lexicon import Lexicon, Sense, closed_vocabulary, lemma
 from mmevol.schema import Seed
 
 Status = Literal["refuted", "confirmed", "unsettled"]
@@ -74,10 +74,48 @@ class Count:
 
     n: int
     crowd: bool
+    regions: int = 0  # crowd regions among them
+
+    @property
+    def least(self) -> int:
+        """The smallest true count: every crowd region holds at least two."""
+        return self.n + CROWD_AT_LEAST * self.regions
 
     def describe(self, word: str) -> str:
-        more = f" plus a crowd region (so at least {self.n + CROWD_AT_LEAST})" if self.crowd else ""
-        return f"the annotations have {self.n} {word}{more}"
+        regions = f"{self.regions} crowd region{'s' if self.regions > 1 else ''}"
+        more = f" plus {regions} (so at least {self.least})" if self.crowd else ""
+        return f"the annotations have {amount(self.n, word)}{more}"
+
+
+def amount(n: int, word: str) -> str:
+    """ "1 backpack", "2 backpacks", "0 people" (the word as the text wrote it, in number)."""
+    one = lemma(word)
+    if n == 1:
+        return f"1 {one}"
+    return f"{n} {word if word != one else plural(one)}"
+
+
+def a(word: str) -> str:
+    """ "a cat", "an apple" (the singular of ``word``)."""
+    one = lemma(word)
+    return f"{'an' if one[:1] in 'aeiou' else 'a'} {one}"
+
+
+def plural(word: str) -> str:
+    """A simple English plural ("person" -> "people", "bus" -> "buses", "knife" -> "knives")."""
+    irregular = {"person": "people", "man": "men", "woman": "women", "child": "children",
+                 "mouse": "mice", "knife": "knives", "sheep": "sheep", "skis": "skis",
+                 "scissors": "scissors", "fish": "fish", "deer": "deer"}  # fmt: skip
+    head, _, last = word.rpartition(" ")
+    if last in irregular:
+        last = irregular[last]
+    elif last.endswith(("s", "x", "z", "ch", "sh")):
+        last += "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return f"{head} {last}" if head else last
 
 
 class Annotations:
@@ -110,7 +148,8 @@ class Annotations:
 
     def count(self, sense: Sense) -> Count:
         members = self.members(sense)
-        return Count(sum(not x.crowd for x in members), any(x.crowd for x in members))
+        regions = sum(x.crowd for x in members)
+        return Count(len(members) - regions, regions > 0, regions)
 
     def is_closed(self, sense: Sense) -> bool:
         """The annotations would list this thing if it were there."""
@@ -149,21 +188,23 @@ class Annotations:
         if present:
             if members:
                 status: Status = "unsettled" if sense.relation == "sub" else "confirmed"
-                return Finding(status, claim, f"{len(members)} {sense.word} annotated")
+                return Finding(status, claim, f"{amount(len(members), sense.word)} annotated")
             if (
                 sense.relation != "super"
                 and self.is_closed(sense)
                 and not self.caption_mentions(sense)
             ):
                 return Finding(
-                    "refuted", claim, f"no {sense.word} is annotated and no caption mentions one"
+                    "refuted",
+                    claim,
+                    f"no {lemma(sense.word)} is annotated and no caption mentions one",
                 )
-            return Finding("unsettled", claim, f"no {sense.word} annotated")
+            return Finding("unsettled", claim, f"no {lemma(sense.word)} annotated")
         if members and sense.relation != "sub":
             cats = ", ".join(sorted({x.category for x in members}))
             return Finding("refuted", claim, f"the annotations list {len(members)} ({cats})")
         if not members and self.is_closed(sense) and not self.caption_mentions(sense):
-            return Finding("confirmed", claim, f"no {sense.word} annotated")
+            return Finding("confirmed", claim, f"no {lemma(sense.word)} annotated")
         return Finding("unsettled", claim, "the annotations cannot settle it")
 
     def exact_count(self, sense: Sense, n: int, claim: str, total: bool) -> Finding:
@@ -178,7 +219,7 @@ class Annotations:
             return Finding("refuted", claim, have.describe(sense.word))
         if not total or sense.relation == "sub":
             return Finding("unsettled", claim, have.describe(sense.word))
-        if n < have.n + (CROWD_AT_LEAST if have.crowd else 0):
+        if n < have.least:
             return Finding("refuted", claim, have.describe(sense.word))
         if have.crowd:
             return Finding("unsettled", claim, have.describe(sense.word))

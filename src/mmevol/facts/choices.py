@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from mmevol.backends.geometry import BOX_RE, as_box
 from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, Instance, number_value
-from mmevol.facts.claims import Phrase, resolve
+from mmevol.facts.claims import NEG, Phrase, resolve
 
 Measure = Callable[[Instance, Instance | None], float]  # lower is better
 
@@ -245,3 +245,34 @@ def presupposed(question: str, ann: Annotations) -> list[Finding]:
         if f.status == "refuted":
             found.append(f)
     return found
+
+
+_EXTREME_OBJECT = re.compile(
+    r"\b(largest|biggest|smallest|tiniest) (?:single )?(?:thing|object|item|one)(?: in (?:view|sight|"
+    r"the (?:image|picture|photo|frame|scene)))?\b"
+)
+
+
+def extreme_object(question: str, answer: str, ann: Annotations) -> list[Finding]:
+    """ "The biggest thing in view is a sink": of all annotated objects, by box area."""
+    q, a = question.lower(), answer.lower()
+    m = _EXTREME_OBJECT.search(a) or _EXTREME_OBJECT.search(q)
+    if not m or NEG.search(a[:200]):
+        return []
+    named = ann.lexicon.find(a[m.end() :] if _EXTREME_OBJECT.search(a) else a)
+    if not named or named[0][2].relation not in {"same", "sub", "group"}:
+        named = ann.lexicon.find(a[: m.start()]) if _EXTREME_OBJECT.search(a) else []
+    if not named:
+        return []
+    sense = named[0][2]
+    mine = [x for x in ann.members(sense) if x.box and not x.crowd]
+    others = [x for x in ann.instances if x.box and not x.crowd and x.category not in sense.categories]  # fmt: skip
+    if not mine or not others:
+        return []
+    big = m.group(1) in {"largest", "biggest"}
+    best = max(x.area() for x in mine) if big else min(x.area() for x in mine)
+    rival = max(x.area() for x in others) if big else min(x.area() for x in others)
+    wins = rival > best * 1.25 if big else rival * 1.25 < best
+    if not wins:
+        return []
+    return [Finding("refuted", f"the {sense.word} is the {m.group(1)} object", "another annotated object's box is clearly " + ("larger" if big else "smaller"))]  # fmt: skip

@@ -27,9 +27,11 @@ from mmevol.facts.annotations import (
     Finding,
     Instance,
     Status,
+    a,
+    amount,
     number_value,
 )
-from mmevol.facts.lexicon import Sense
+from mmevol.facts.lexicon import Sense, lemma
 
 Reader = Callable[[str, Annotations], list[Finding]]
 NEG = re.compile(
@@ -156,7 +158,7 @@ def presence(clause: str, ann: Annotations) -> list[Finding]:
                     status: Status = "refuted" if kept else "confirmed"
                     found.append(Finding(status, claim, f"{len(kept)} annotated"))
                 continue
-            found.append(ann.presence(sense, False, f"no {sense.word} in the image"))
+            found.append(ann.presence(sense, False, f"no {lemma(sense.word)} in the image"))
             continue
         if NEG.search(near[-25:]) or NEG.search(tail[:25]) or _NOT_REAL.search(near[-30:]):
             continue  # negated some other way, or not the real thing ("a toy dog"): not read
@@ -168,7 +170,7 @@ def presence(clause: str, ann: Annotations) -> list[Finding]:
             continue  # alternatives ("a cat or a dog") assert neither
         # stated as there ("there is", "shows", "is visible") or named as a thing the text is
         # about ("the cat sleeps"): either way the text says it is in the image
-        found.append(ann.presence(sense, True, f"a {sense.word} is in the image"))
+        found.append(ann.presence(sense, True, f"{a(sense.word)} is in the image"))
     return found
 
 
@@ -193,6 +195,17 @@ _RESTRICT = re.compile(
 )
 
 
+# units, measures and collective nouns: "15 inch laptop", "2 feet from the cat", "one group of"
+_NOT_COUNTED = {
+    "inch", "inches", "foot", "feet", "cm", "mm", "meter", "meters", "metre", "metres", "km",
+    "mile", "miles", "percent", "degree", "degrees", "year", "years", "month", "months",
+    "day", "days", "hour", "hours", "minute", "minutes", "second", "seconds", "kg", "pound",
+    "pounds", "times", "group", "groups", "team", "teams", "herd", "herds", "flock", "flocks",
+    "pack", "crowd", "crowds", "row", "rows", "line", "lines", "pile", "piles", "stack",
+    "stacks", "set", "sets", "bunch", "family", "families", "fleet", "pair", "pairs", "kind",
+    "kinds", "type", "types", "sort", "sorts", "piece", "pieces", "slice", "slices", "part",
+    "parts", "side", "sides", "of", "story", "storey", "wheel", "wheels", "seater", "x",
+}  # fmt: skip
 _EXPLICIT_TOTAL = re.compile(r"\b(?:in total|altogether|in all|combined|all told|total of|in the whole (?:image|picture|photo))\b")  # fmt: skip
 _JOIN = re.compile(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s+or\s+|\s+plus\s+|\s*&\s*)(?:the\s+)?$")
 _STATED = re.compile(rf"^\s*(?:(?:visible|shown|present|here|annotated)\s+)?(?:in (?:the|this) (?:image|picture|photo|scene)\s*)?(?:is|=|:|comes to|equals|totals?|amounts to)\s+({NUMBER_RE}|zero|none|no)\b")  # fmt: skip
@@ -224,18 +237,23 @@ def counts(clause: str, ann: Annotations) -> list[Finding]:
         if stated:  # "the number of cups is 2"
             n = number_value(stated.group(1))
             if n is not None and not NEG.search(clause[max(0, start - 20) : start]):
-                found.append(ann.exact_count(sense, n, f"{n} {sense.word}", True))
+                found.append(ann.exact_count(sense, n, amount(n, sense.word), True))
             continue
         if not m:
             continue
         n = number_value(m.group(1))
         before = clause[: m.start()]
-        if n is None or _BLOCK.search(before) or NEG.search(before[-12:]):
+        blocked = _BLOCK.search(before) and not re.search(r"\btotal of\s*$", before)
+        if n is None or blocked or NEG.search(before[-12:]):
             continue  # "two of the 5 dogs", "more than 3 dogs", "not 3 dogs": not a plain count
         group = _group(phrases, k, clause)
         covered |= {p[0] for p in group}
         end = group[-1][1]
         mods = set(m.group(2).split())
+        if mods & _NOT_COUNTED or _NOT_COUNTED & set(
+            re.findall(r"[a-z]+", clause[end : end + 12])[:1]
+        ):
+            continue  # "a 15 inch laptop", "one group of people": a measure or a collective
         head = bool(_TOTAL_HEAD.search(before[-30:])) or bool(re.search(r"\ball\s*$", before))
         tail = clause[end:]
         total = not (mods - TOTAL_MODS) and (
@@ -251,7 +269,7 @@ def counts(clause: str, ann: Annotations) -> list[Finding]:
         if len(group) > 1:
             found += _group_count(ann, [p[2] for p in group], n, total)
         else:
-            found.append(ann.exact_count(sense, n, f"{n} {sense.word}", total))
+            found.append(ann.exact_count(sense, n, amount(n, sense.word), total))
     return found
 
 
@@ -361,8 +379,9 @@ def implicit_counts(clause: str, ann: Annotations) -> list[Finding]:
     for start, _end, sense in phrases:
         before = clause[max(0, start - 40) : start]
         n = 1 if _ONE.search(before) else 2 if _BOTH.search(before) else None
-        if n is not None and sense.relation in {"same", "group"}:
-            found.append(ann.exact_count(sense, n, f"{n} {sense.word} (said as '{before.split()[-1]}')", True))  # fmt: skip
+        gap = set(re.findall(r"[a-z]+", before.split("only")[-1].split("both")[-1][-25:]))
+        if n is not None and sense.relation in {"same", "group"} and not gap & _NOT_COUNTED:
+            found.append(ann.exact_count(sense, n, amount(n, sense.word), True))
     for m in _NTH.finditer(clause):
         after = [p for p in phrases if 0 <= p[0] - m.end() <= 15]
         of = [p for p in phrases if p[1] <= m.start() and re.search(r"\bof the\s+$", clause[: p[0]])]  # fmt: skip

@@ -42,7 +42,7 @@ _SAME = {"grey": "gray", "golden": "gold", "violet": "purple", "tan": "brown", "
 _COLOUR = "|".join(COLOURS)
 _BEFORE = re.compile(rf"\b((?:(?:{_COLOUR})(?:\s+and\s+|\s*,\s*|-|\s+))+)$")
 _AFTER = re.compile(
-    rf"^\s+(?:is|are)\s+(?:mostly\s+|mainly\s+|all\s+)?((?:{_COLOUR})(?:\s+and\s+(?:{_COLOUR}))?)\b"
+    rf"^\s+(?:is|are)\s+(?:mostly\s+|mainly\s+|all\s+)?(?:painted\s+|coloured\s+|colored\s+)?((?:{_COLOUR})(?:\s+and\s+(?:{_COLOUR}))?)\b"
 )
 
 

@@ -203,7 +203,7 @@ class Lexicon:
                     hit
                     and _is_noun_use(text, span[-1].end(), key)
                     and not _colour_use(text, span[0].start(), key)
-                    and not (key == "orange" and self._noun_next(words[i + n : i + n + 2]))
+                    and not (key in _MODIFIERS and self._noun_next(words[i + n : i + n + 2]))
                 ):
                     found.append(
                         (span[0].start(), span[-1].end(), Sense(frozenset(hit[0]), hit[1], key))
@@ -232,6 +232,8 @@ def _is_noun_use(text: str, end: int, key: str) -> bool:
     )
 
 
+# words that name a thing alone but modify a following noun: "orange triangle", "individual cups"
+_MODIFIERS = {"orange", "individual", "human", "baby", "toy", "pet", "glass", "kitchen", "mobile"}
 _COPULA = re.compile(
     r"\b(?:is|are|was|were|looks|appears|seems|painted|coloured|colored|and|or|bright|dark|light|pale)\s+$"
 )

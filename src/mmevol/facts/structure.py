@@ -13,11 +13,20 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from mmevol.backends.geometry import BOX_RE, as_box
-from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, clauses, number_value
-from mmevol.facts.claims import extremes, superlative
+from mmevol.facts.annotations import (
+    NUMBER_RE,
+    Annotations,
+    Finding,
+    amount,
+    clauses,
+    number_value,
+)
+from mmevol.facts.claims import NEG, extremes, superlative
+from mmevol.facts.lexicon import lemma
 from mmevol.facts.reading import QUOTED, READERS, REPORTED, flip, plain, read_text
 from mmevol.schema import QA
 
@@ -89,7 +98,7 @@ def yes_no(question: str, answer: str, ann: Annotations) -> list[Finding]:
     spans = ann.lexicon.find(bare.group(1)) if bare else []
     if bare and len(spans) == 1 and spans[0][1] == len(bare.group(1)):
         sense = spans[0][2]
-        found.append(ann.presence(sense, False, f"no {sense.word} in the image"))
+        found.append(ann.presence(sense, False, f"no {lemma(sense.word)} in the image"))
         return found
     for c in clauses(statement):
         found += READERS["box_class"](c, ann)  # "the cup at [box]": presupposed, not asked
@@ -119,7 +128,7 @@ def how_many(question: str, answer: str, ann: Annotations) -> list[Finding]:
     n = number_value(num.group(1))
     if n is None:
         return []
-    return [ann.exact_count(sense, n, f"{n} {sense.word}", total)]
+    return [ann.exact_count(sense, n, amount(n, sense.word), total)]
 
 
 def _is_sum(question: str, ann: Annotations) -> bool:
@@ -272,7 +281,8 @@ def fill_in_blank(qa: QA, ann: Annotations) -> list[Finding]:
             answer = (said.group(1) if said else qa.answer).strip().rstrip(".").strip("\"'")
             if not answer or len(answer.split()) > 6 or "\n" in answer:
                 return []
-            return read_text(plain(_BLANK.sub(answer, sentence, count=1)), ann)
+            filled = _BLANK.sub(answer, sentence, count=1).strip(" \"'“”‘’")
+            return read_text(plain(re.sub(r"[\"“”]", "", filled)), ann)
     return []
 
 
@@ -283,8 +293,9 @@ _PRONOUN = re.compile(
 )
 # "it is not the case that ...", "it seems ...": an "it" that stands for nothing in the question
 _EXPLETIVE = re.compile(
-    r"^\W*it(?:'s|\s+is|\s+was)?\s+(?:not\s+)?(?:the case|true|false|clear|likely|possible|"
-    r"impossible|hard|difficult|unclear|obvious|evident|seems|appears|looks|turns out)\b",
+    r"^\W*it(?:'s|\s+is|\s+was)?\s+(?:also\s+|not\s+)*(?:the case|true|false|clear|likely|possible|"
+    r"impossible|hard|difficult|unclear|obvious|evident|seems|appears|looks|turns out|worth|"
+    r"notable|noteworthy|interesting|important|striking|remarkable|fair|safe|easy)\b",
     re.I,
 )
 _REF_BOX = re.compile(r"\s*(?:\(|at|located at|in|inside|within)?\s*(\[[^\]]*\])")
@@ -315,3 +326,33 @@ def complete(question: str, answer: str, ann: Annotations) -> str:
     joined = {"'s": "is", "'re": "are"}.get(verb.group(0), verb.group(0)) if verb else ""
     subject = ref if ref.startswith("[") else f"the {ref}"
     return f"{subject} {joined}{answer[m.end() :]}".strip()
+
+
+def pronouns_written_out(text: str, ann: Annotations) -> str:
+    """Sentences that start with "It"/"This one" rewritten with the one thing the sentence
+    before named ("Let me focus on the spoon. It sits on the right." -> "the spoon sits on the
+    right."); only those, one per line ("" when there are none)."""
+    out: list[str] = []
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text[:MAX_PRONOUN_TEXT]) if s.strip()]  # fmt: skip
+    for before, sentence in itertools.pairwise(sentences):
+        if _EXPLETIVE.match(sentence):
+            continue
+        m = _SENTENCE_PRONOUN.match(sentence)
+        named = {p[2].categories: p for p in ann.lexicon.find(before.lower())}
+        if m and len(named) == 1 and not NEG.search(before.lower()):
+            ((start, end, _),) = named.values()
+            tail = _REF_BOX.match(before.lower(), end)
+            ref = before.lower()[start : tail.end() if tail else end]
+            verb = re.search(r"'s|\bis|\bwas|'re|\bare", m.group(0).lower())
+            joined = {"'s": "is", "'re": "are"}.get(verb.group(0), verb.group(0)) if verb else ""
+            out.append(f"the {ref} {joined}{sentence[m.end() :]}".strip())
+    return "\n".join(out)
+
+
+MAX_PRONOUN_TEXT = 20_000
+# a bare pronoun opening a sentence (not "this box", which names its own thing)
+_SENTENCE_PRONOUN = re.compile(
+    r"^\W*(?:(?:it|they)(?:'s|'re|\s+is|\s+are|\s+was)?\b|(?:this|that)(?:\s+one)?"
+    r"(?=\s+(?:is|was|sits|stands|lies|appears|looks|has|rests|seems|can)\b)(?:\s+is|\s+was)?)",
+    re.I,
+)

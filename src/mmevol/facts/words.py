@@ -114,14 +114,14 @@ def _add(relation: Relation, categories: tuple[str, ...], words: str) -> None:
             TABLE[w.strip()] = (categories, relation)
 
 
-_add("same", ("person",), "person,people,human,human being")
+_add("same", ("person",), "person,people,human,human being,individual")
 _add(
     "sub",
     ("person",),
     "man,woman,boy,girl,child,kid,baby,toddler,adult,guy,lady,gentleman,"
     "player,skier,surfer,snowboarder,skateboarder,rider,cyclist,biker,pedestrian,batter,"
-    "catcher,pitcher,umpire,chef,cook,worker,officer,policeman,driver,passenger,tourist,"
-    "spectator,athlete,teenager,student,vendor,customer,farmer,soldier,infant,mother,father,"
+    "catcher,pitcher,umpire,chef,cook,worker,officer,policeman,driver,passenger,"
+    "spectator,athlete,teenager,vendor,farmer,soldier,infant,mother,father,"
     "tennis player,baseball player,young man,young woman,little girl,little boy",
 )
 _add("same", ("bicycle",), "bicycle,bike,cycle,push bike")
