@@ -22,6 +22,25 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_coco_seeds(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seeds of the 100 tiny-COCO images (both splits, captions + instances), built once."""
+    from mmevol.seeds import SourceSpec, build_from_specs
+
+    root = shared_data / "tiny_coco"
+    if not (root / "annotations").is_dir():
+        pytest.skip("tiny_coco is missing")
+    ann = root / "annotations"
+    specs = SourceSpec.from_cli(
+        coco_captions=[ann / "captions_val2017.json", ann / "captions_train2017.json"],
+        coco_instances=[ann / "instances_val2017.json", ann / "instances_train2017.json"],
+        images=[root / "val2017", root / "train2017"],
+    )
+    out = tmp_path_factory.mktemp("tiny-coco") / "seeds.jsonl"
+    build_from_specs(specs, out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def world_seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Seed]]:
     """Eight rendered scenes with exact scene graphs, written as a seeds JSONL."""
     root = tmp_path_factory.mktemp("world")

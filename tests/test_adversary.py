@@ -26,7 +26,7 @@ from mmevol.evolve.eliminate import rule_problems
 from mmevol.evolve.normalize import normalize_item
 from mmevol.evolve.run import run_evolve
 from mmevol.schema import QA, EvolveOutput, ImageRef, JudgeOutput, Obj, Seed
-from mmevol.seeds import SourceSpec, build_from_specs, read_seeds
+from mmevol.seeds import read_seeds
 
 DIRECTIONS = ("perception", "reasoning", "interactive")
 CAPTIONS = [
@@ -252,19 +252,8 @@ def test_the_judges_follow_the_ledger() -> None:
 
 
 @pytest.fixture(scope="module")
-def coco_seeds(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Seed]:
-    root = shared_data / "tiny_coco"
-    if not (root / "annotations").is_dir():
-        pytest.skip("tiny_coco is missing")
-    ann = root / "annotations"
-    specs = SourceSpec.from_cli(
-        coco_captions=[ann / "captions_val2017.json", ann / "captions_train2017.json"],
-        coco_instances=[ann / "instances_val2017.json", ann / "instances_train2017.json"],
-        images=[root / "val2017", root / "train2017"],
-    )
-    out = tmp_path_factory.mktemp("coco") / "seeds.jsonl"
-    build_from_specs(specs, out)
-    return list(read_seeds(out))
+def coco_seeds(tiny_coco_seeds: Path) -> list[Seed]:
+    return list(read_seeds(tiny_coco_seeds))
 
 
 def test_lies_and_truths_hold_on_tiny_coco(coco_seeds: list[Seed]) -> None:
@@ -328,9 +317,7 @@ def test_a_run_over_http_is_scored_per_kind(
         assert fates == counts["generated"]
 
 
-def test_elimination_meets_the_goal_on_tiny_coco(
-    shared_data: Path, coco_seeds: list[Seed], tmp_path: Path
-) -> None:
+def test_elimination_meets_the_goal_on_tiny_coco(coco_seeds: list[Seed], tmp_path: Path) -> None:
     """The issue's bar, on real COCO seeds with a judge that approves everything: at most 10 %
     of the false items survive and at least 97 % of the true ones are kept (duplicates aside)."""
     few = tmp_path / "seeds.jsonl"

@@ -268,18 +268,7 @@ def test_the_grounded_backend_is_never_refuted_in_the_offline_world(tmp_path: Pa
     assert _fact_drops(seeds, tmp_path / "run") == []
 
 
-def test_the_grounded_backend_is_never_refuted_on_coco(shared_data: Path, tmp_path: Path) -> None:
-    from mmevol.seeds import SourceSpec, build_from_specs
-
-    root = shared_data / "tiny_coco"
-    if not (root / "annotations").is_dir():
-        pytest.skip("tiny_coco is missing")
-    ann = root / "annotations"
-    specs = SourceSpec.from_cli(
-        coco_captions=[ann / "captions_val2017.json", ann / "captions_train2017.json"],
-        coco_instances=[ann / "instances_val2017.json", ann / "instances_train2017.json"],
-        images=[root / "val2017", root / "train2017"],
-    )
-    seeds = tmp_path / "seeds.jsonl"
-    build_from_specs(specs, seeds)
-    assert _fact_drops(seeds, tmp_path / "run") == []
+def test_the_grounded_backend_is_never_refuted_on_coco(
+    tiny_coco_seeds: Path, tmp_path: Path
+) -> None:
+    assert _fact_drops(tiny_coco_seeds, tmp_path / "run") == []

@@ -36,7 +36,7 @@ from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.dedup import SeedDeduper
 from mmevol.evolve.run import run_evolve
 from mmevol.schema import QA, EvolveOutput, ImageRef, Obj, Seed
-from mmevol.seeds import SourceSpec, build_from_specs, read_seeds, write_seeds
+from mmevol.seeds import read_seeds, write_seeds
 from mmevol.textsim import question_template, template_duplicate
 
 DIRECTIONS = ("perception", "reasoning", "interactive")
@@ -251,18 +251,9 @@ def test_synthetic_coco_items_are_true_and_varied() -> None:
 
 
 @pytest.fixture(scope="module")
-def coco_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Seed], list[dict[str, Any]]]:  # fmt: skip
-    root = shared_data / "tiny_coco"
-    if not (root / "annotations").is_dir():
-        pytest.skip("tiny_coco is missing")
-    ann = root / "annotations"
-    specs = SourceSpec.from_cli(
-        coco_captions=[ann / "captions_val2017.json", ann / "captions_train2017.json"],
-        coco_instances=[ann / "instances_val2017.json", ann / "instances_train2017.json"],
-        images=[root / "val2017", root / "train2017"],
-    )
+def coco_run(tiny_coco_seeds: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Seed], list[dict[str, Any]]]:  # fmt: skip
     work = tmp_path_factory.mktemp("coco-variety")
-    build_from_specs(specs, work / "all.jsonl")
+    (work / "all.jsonl").write_bytes(tiny_coco_seeds.read_bytes())
     seeds = list(read_seeds(work / "all.jsonl"))
     write_seeds(seeds, work / "seeds.jsonl")
     run_evolve(EvolveConfig(seeds=str(work / "seeds.jsonl"), out=str(work / "run"), progress=False))  # fmt: skip

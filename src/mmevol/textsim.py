@@ -16,6 +16,8 @@ import unicodedata
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from mmevol.vocab import COLOUR_WORDS
+
 _IMAGE_TOKEN = re.compile(r"<image>", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -85,29 +87,6 @@ COCO_CATEGORIES: tuple[str, ...] = (
 )  # fmt: skip
 _IRREGULAR = {"person": "people", "mouse": "mice", "knife": "knives", "sheep": "sheep",
               "skis": "skis", "scissors": "scissors", "fish": "fish", "deer": "deer"}  # fmt: skip
-COLOUR_WORDS = frozenset(
-    [
-        "red",
-        "orange",
-        "yellow",
-        "green",
-        "blue",
-        "purple",
-        "violet",
-        "pink",
-        "brown",
-        "black",
-        "white",
-        "gray",
-        "grey",
-        "silver",
-        "gold",
-        "beige",
-        "tan",
-        "cyan",
-        "magenta",
-    ]
-)
 POSITION_WORDS = frozenset(
     [
         "left",

@@ -30,6 +30,33 @@ from mmevol.vocab_terms import (
 
 OTHER = "other:"
 
+# colour words, as model text and captions write them (masked in question templates, read as
+# colour claims by the fact checker)
+COLOUR_WORDS: frozenset[str] = frozenset(
+    [
+        "red",
+        "orange",
+        "yellow",
+        "green",
+        "blue",
+        "purple",
+        "violet",
+        "pink",
+        "brown",
+        "black",
+        "white",
+        "gray",
+        "grey",
+        "silver",
+        "gold",
+        "golden",
+        "beige",
+        "tan",
+        "cyan",
+        "magenta",
+    ]
+)
+
 SKILLS: tuple[str, ...] = (
     # vision-centric
     "grounding",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from mmevol.backends.geometry import has_placeholder_box, iou, parse_boxes
 from mmevol.facts import FactReport, Finding
+from mmevol.facts.lexicon import lemma
 from mmevol.schema import QA, Sample, Seed, Verdict
 from mmevol.textsim import normalize_text
 from mmevol.vocab import canonical_manipulation
@@ -53,7 +54,9 @@ WORD_RE = re.compile(r"[a-z]+")
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in WORD_RE.findall(text.lower()) if len(w) >= 3}
+    """Content words, each also as its singular ("cats" matches the category "cat")."""
+    words = {w for w in WORD_RE.findall(text.lower()) if len(w) >= 3}
+    return words | {lemma(w) for w in words}
 
 
 def context_words(seed: Seed, parent: QA) -> set[str]:
@@ -70,6 +73,8 @@ def context_words(seed: Seed, parent: QA) -> set[str]:
 def needs_image(qa: QA, seed: Seed, parent: QA) -> bool:
     """Heuristic: the question (or its steps) refers to something in this image."""
     text = " ".join([qa.question, *(s.description for s in qa.steps)])
+    if not WORD_RE.search(qa.question.lower()):
+        return True  # a script these word lists do not cover: no reason to drop it here
     words = _words(text)
     if words & VISUAL_CUES or parse_boxes(text):
         return True

@@ -25,7 +25,7 @@ from pathlib import Path
 from mmevol.backends.base import Backend, make_backend
 from mmevol.backends.batch import check_mode, with_mode
 from mmevol.errors import ConfigError, InputError, MmevolError
-from mmevol.evolve.config import EvolveConfig, config_record
+from mmevol.evolve.config import LATER_DEFAULTS, OPERATIONAL, EvolveConfig, config_record
 from mmevol.evolve.engine import Engine
 from mmevol.evolve.invariants import check_run
 from mmevol.evolve.progress import live_progress
@@ -76,11 +76,16 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
                 f"{run_dir}: was created from different seeds; use a new --out directory"
             )
         if old.get("identity_hash") != record["identity_hash"]:
-            old_cfg = old.get("config", {})
-            new_cfg = config.identity()
-            diff = sorted(k for k in new_cfg if old_cfg.get(k) != new_cfg[k])
+            old_cfg = {**LATER_DEFAULTS, **old.get("config", {})}
+            new_cfg = config.model_dump(mode="json")
+            keys = sorted((set(config.identity()) | set(old_cfg)) - OPERATIONAL)
+            diff = [
+                f"{k}: {old_cfg.get(k)!r} then, {new_cfg.get(k)!r} now"
+                for k in keys
+                if k in new_cfg and old_cfg.get(k) != new_cfg.get(k) and k != "out"
+            ]
             raise ConfigError(
-                f"{run_dir}: was created with other settings ({', '.join(diff)}); "
+                f"{run_dir}: was created with other settings ({'; '.join(diff)}); "
                 "re-run with the same settings to resume, or use a new --out directory"
             )
     else:

@@ -41,6 +41,8 @@ from mmevol.facts.structure import (
 from mmevol.facts.structured import as_sentences, region_names
 from mmevol.schema import QA, Seed
 
+MAX_STEPS = 40  # steps read per item (a longer chain is read in part; reading stays bounded)
+
 __all__ = ["Annotations", "FactReport", "Finding", "check", "check_item"]
 
 
@@ -66,9 +68,12 @@ class FactReport:
 
 def check_item(qa: QA, ann: Annotations) -> FactReport:
     """Every finding about one evolved item."""
+    whole = _WHOLLY_QUOTED.fullmatch(qa.answer.strip())
+    if whole:  # an answer that is one quoted sentence states it: '"There are 3 cups."'
+        qa = qa.model_copy(update={"answer": whole.group(1)})
     answer = plain(qa.answer)
     found = read_text(answer, ann) + tallies(QUOTED.sub(" ", qa.answer), ann)
-    for step in qa.steps:
+    for step in qa.steps[:MAX_STEPS]:
         found += read_text(plain(step.description), ann)
     found += steps(qa, ann) + multiple_choice(qa, ann) + fill_in_blank(qa, ann)
     data = as_sentences(qa.answer) + "\n" + region_names(qa.question, qa.answer)
@@ -110,6 +115,7 @@ def exchange(question: str, answer: str, ann: Annotations) -> list[Finding]:
     return found
 
 
+_WHOLLY_QUOTED = re.compile(r"[\"“']([^\"“”']{3,2000})[\"”']\.?")
 # an answer that rejects or corrects what its question takes for granted
 _CORRECTS_PREMISE = re.compile(
     r"\b(?:assum\w*|premise|presuppos\w*|no such|actually|in fact|in reality|not (?:present|there|"

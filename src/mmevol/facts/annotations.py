@@ -21,6 +21,8 @@ from mmevol.schema import Seed
 Status = Literal["refuted", "confirmed", "unsettled"]
 MATCH_IOU = 0.5
 CROWD = "crowd"
+# COCO things that are also parts of other COCO things (a laptop has a keyboard and a touchpad)
+PART_OF: dict[str, set[str]] = {"keyboard": {"laptop"}, "mouse": {"laptop"}, "clock": {"oven", "microwave"}}  # fmt: skip
 CROWD_AT_LEAST = 2  # a crowd region (COCO iscrowd) stands for a group: two or more instances
 
 
@@ -189,6 +191,9 @@ class Annotations:
             if members:
                 status: Status = "unsettled" if sense.relation == "sub" else "confirmed"
                 return Finding(status, claim, f"{amount(len(members), sense.word)} annotated")
+            whole = PART_OF.get(next(iter(sense.categories), ""), set())
+            if whole & {x.category for x in self.instances}:  # a laptop's own keyboard
+                return Finding("unsettled", claim, f"it may be part of the {sorted(whole)[0]}")
             if (
                 sense.relation != "super"
                 and self.is_closed(sense)

@@ -42,6 +42,21 @@ _CRITERIA: list[tuple[re.Pattern[str], bool, Measure, float]] = [
 # fmt: on
 
 
+_LABELS = (
+    ("left", "leftmost"), ("right", "rightmost"), ("further away", "farthest"),
+    ("farthest", "farthest"), ("furthest", "farthest"), ("farther", "farthest"),
+    ("clos", "closest"), ("near", "closest"), ("larg", "largest"), ("big", "largest"), ("more", "largest"),
+    ("most", "largest"), ("small", "smallest"), ("tin", "smallest"), ("littl", "smallest"),
+    ("less", "smallest"), ("least", "smallest"), ("top", "highest"), ("upper", "highest"),
+    ("high", "highest"), ("bottom", "lowest"), ("low", "lowest"),
+)  # fmt: skip
+
+
+def _label(text: str) -> str:
+    """The measure a criterion names, as a superlative ("more space" -> "largest")."""
+    return next((name for key, name in _LABELS if key in text), text)
+
+
 def _d(x: Instance, y: Instance | None) -> float:
     if y is None:
         return 0.0
@@ -90,7 +105,7 @@ def _picked(
         before = a[max(0, p[0] - 45) : p[0]]
         if match and (
             re.match(r"(?:,\s*which)?[^.;,]{0,30}?" + cue.pattern, after)
-            or re.search(cue.pattern + r"\s+(?:one\s+|object\s+)?(?:is|:|=)\s+(?:the\s+)?$", before)
+            or re.search(cue.pattern + r"(?:\s+[a-z]+){0,5}?\s+(?:is|:|=)\s+(?:the\s+)?$", before)
         ):
             named = [match[0], *named]
         elif match and bare:
@@ -153,7 +168,7 @@ def choice(question: str, answer: str, ann: Annotations) -> list[Finding]:
     return [
         Finding(
             "refuted",
-            f"the {word} is the {hit.group(0)} one",
+            f"the {word} is the {_label(hit.group(0))} one",
             "another candidate the question lists wins by the annotated boxes",
         )
     ]

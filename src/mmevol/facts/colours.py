@@ -15,29 +15,9 @@ from mmevol.facts.annotations import Annotations, Finding
 from mmevol.facts.claims import NEG
 from mmevol.facts.lexicon import Sense
 from mmevol.facts.pixels import ABSENT_SHARE, NEUTRAL, PRESENT_SHARE
+from mmevol.vocab import COLOUR_WORDS
 
-COLOURS = (
-    "red",
-    "orange",
-    "yellow",
-    "green",
-    "blue",
-    "purple",
-    "pink",
-    "brown",
-    "black",
-    "white",
-    "gray",
-    "grey",
-    "silver",
-    "gold",
-    "golden",
-    "tan",
-    "beige",
-    "cyan",
-    "magenta",
-    "violet",
-)
+COLOURS = tuple(sorted(COLOUR_WORDS, key=len, reverse=True))  # longest first for the regex
 _SAME = {"grey": "gray", "golden": "gold", "violet": "purple", "tan": "brown", "beige": "brown"}
 _COLOUR = "|".join(COLOURS)
 _BEFORE = re.compile(rf"\b((?:(?:{_COLOUR})(?:\s+and\s+|\s*,\s*|-|\s+))+)$")

@@ -27,6 +27,8 @@ _COMPARE: list[tuple[re.Pattern[str], int, int, int | None, str]] = [
     (re.compile(rf"\b{_KIND} (?:are|is) outnumbered by (?:the )?{_KIND}\b"), 1, 2, None, "fewer"),
     (re.compile(rf"\b{_KIND} (?:are|is) (?:the )?(?:more|most) (?:numerous|common|frequent)(?: (?:group|kind|one))?(?: than (?:the )?{_KIND})?\b"), 1, 2, None, "more"),
     (re.compile(rf"\b{_KIND} (?:are|is) (?:the )?(?:less|least|fewer) (?:numerous|common|frequent)(?: (?:group|kind|one))?(?: than (?:the )?{_KIND})?\b"), 1, 2, None, "fewer"),
+    (re.compile(rf"^(?!.*\bthan\b)(?:there are )?more {_KIND}\b"), 1, 2, None, "more"),
+    (re.compile(rf"^(?!.*\bthan\b).*?\b{_KIND} (?:are|is) (?:fewer|less) (?:in number|numerous|common)\b"), 1, 2, None, "fewer"),
     (re.compile(rf"\bdifference between (?:the (?:number|count)s? of )?(?:the )?{_KIND} and (?:the )?{_KIND} is {_N}\b"), 1, 2, 3, "differ"),
 ]
 # fmt: on
@@ -58,7 +60,7 @@ def count_comparisons(
             if NEG.search(clause[max(0, m.start() - 15) : m.start()]) or NEG.search(m.group(0)):
                 continue
             a = _exact(ann, m.group(gx), last=gx < gy and gx == 1)
-            b_text = m.group(gy) if m.group(gy) else None
+            b_text = m.group(gy) if gy <= pattern.groups and m.group(gy) else None
             pairs = [_exact(ann, b_text)] if b_text else [_exact(ann, o) for o in others or []]
             n = number_value(m.group(gn)) if gn and m.group(gn) else None
             for b in pairs:

@@ -70,10 +70,23 @@ RELATIONS: dict[str, Callable[[Instance, Instance], bool | None]] = {
     "larger": _larger,
     "smaller": lambda a, b: _larger(b, a),
 }
+
+
+def _much_larger(a: Instance, b: Instance) -> bool | None:
+    """Apparent size when the text gives no cue: only a threefold difference settles it."""
+    if a.area() > b.area() * 3:
+        return True
+    if b.area() > a.area() * 3:
+        return False
+    return None
+
+
+_STRONG = {"larger": _much_larger, "smaller": lambda a, b: _much_larger(b, a)}
 _REL = re.compile(
     r"\b(?:(?:is|are|sits|stands|lies|appears|located|positioned|placed|found)\s+)?"
     r"(?:(not|n't)\s+)?(?:(?:directly|just|slightly|far|further|farther|clearly|much|noticeably|a bit|a little)\s+)?"
     r"(to the left of|on the left of|left of|to the right of|on the right of|right of|"
+    r"(?:on|to) the left(?:-hand)? side of|(?:on|to) the right(?:-hand)? side of|"
     r"above|below|beneath|underneath|"
     r"(?:higher|lower)(?: up| down)?(?: in the (?:image|frame|picture|photo))? than|"
     r"(?:larger|bigger|smaller|tinier)(?: in the (?:image|frame|picture|photo))? than|"
@@ -96,6 +109,7 @@ _SIZE_CUE = re.compile(
 
 
 def _relation_name(text: str) -> str:
+    text = text.replace("-hand side of", " of").replace(" side of", " of")
     if text.startswith("take"):
         return "larger" if " more" in text else "smaller"
     if text.startswith(("higher", "lower")):
@@ -126,13 +140,12 @@ def relations(clause: str, ann: Annotations) -> list[Finding]:
             continue
         obj = objects[0]
         negated = bool(m.group(1)) or bool(NEG.search(clause[subjects[-1][1] : m.start()]))
-        if name in {"larger", "smaller"} and not (
+        plain_size = name in {"larger", "smaller"} and not (
             _SIZE_CUE.search(clause)
             or _SIZE_CUE_EXTRA.search(clause)
             or subjects[-1][2].categories == obj[2].categories
-        ):
-            continue  # "the bus is larger than the car" may mean real size, not the image's
-        test = RELATIONS[name]
+        )  # "the bus is larger than the car" may mean real size: refuted only if far off
+        test = _STRONG[name] if plain_size else RELATIONS[name]
         outcomes: list[bool | None] = []
         words = ""
         for subj in subjects[-2:]:  # the nearest phrases before the relation may be its subject
@@ -156,7 +169,7 @@ def relations(clause: str, ann: Annotations) -> list[Finding]:
 
 
 _FRAME = re.compile(
-    r"\b(?:on|in|at|towards?) the (?:far )?(left|right|top|bottom|upper|lower)"
+    r"\b(?:on|in|at|towards?|near|close to) the (?:far |very )?(left|right|top|bottom|upper|lower)"
     r"(?:[- ](left|right))?(?:-hand)?(?: side| half| part| edge| corner| portion| area| third)?"
     r"(?: of the (?:image|picture|photo|photograph|frame|scene)\b|"
     r"(?<=side|half|part|edge|rner|tion|area|hird)(?! of)(?=\W|$))"
@@ -186,7 +199,10 @@ def frame_positions(clause: str, ann: Annotations) -> list[Finding]:
     phrases = _phrases(clause, ann)
     for m in _FRAME.finditer(clause):
         subjects = [p for p in phrases if p[1] <= m.start()][-1:]
-        if not subjects or NEG.search(clause[subjects[0][1] : m.start()]):
+        fronted = not clause[: m.start()].strip(" ,") or re.fullmatch(r"\W*(?:and|also|while)\W*", clause[: m.start()])  # fmt: skip
+        if fronted:  # "On the left half of the picture we find the bus."
+            subjects = [p for p in phrases if 0 <= p[0] - m.end() <= 40][:1]
+        if not subjects or NEG.search(clause[min(subjects[0][1], m.end()) : max(subjects[0][0], m.start())]):  # fmt: skip
             continue
         if _QUANTIFIED.search(clause[: subjects[0][0]]):
             continue  # "two of the 3 cows are in the top half": not all of them
@@ -239,6 +255,7 @@ def orderings(clause: str, ann: Annotations) -> list[Finding]:
         and not re.match(r"\s*:", clause[p[1] :])
     ]
     listed = [p for p in phrases if p[0] >= m.end()] or [p for p in phrases if p[1] <= m.start()]
+    listed = listed[:60]
     test = RELATIONS[_ORDER_TEST[m.group(1)]]
     for a, b in itertools.pairwise(listed):
         between = re.findall(r"[a-z]+", re.sub(r"\[[^\]]*\]", " ", clause[a[1] : b[0]]))
@@ -335,6 +352,12 @@ _KEY = {
     "under": "below",
     "underneath": "below",
 }
+_COMPARED = re.compile(
+    r"^(?:(?:when |if )?compared (?:with|to)|next to|beside|against|relative to)\s+(?:the\s+)?"
+)
+_LOOKS = re.compile(
+    r"\b(?:looks|appears|seems|is)\s+(?:quite\s+|very\s+|rather\s+|much\s+)?(small|smaller|tiny|little|large|larger|big|bigger|huge)\b"
+)
 _SIDES = re.compile(
     r"\b(?:is |sits |stands |appears |lies )?(?:on|at|to) the (left|right|top|bottom)(?:-hand)?"
     r"(?: side)?,?\s+(?:and|while|whereas|with)\s+"
@@ -377,6 +400,13 @@ def reordered_relations(clause: str, ann: Annotations) -> list[Finding]:
             rel = _KEY.get(word) or _relation_name(word.replace("further ", ""))
             if word.startswith("further"):
                 rel = "left" if "left" in word else "right"
+            found += _judge(clause, ann, after[1], rel, after[0])
+    c = _COMPARED.match(clause)
+    look = _LOOKS.search(clause) if c else None
+    if c and look and not NEG.search(clause):  # "Compared with the book, the cat looks small."
+        after = [p for p in phrases if p[0] >= c.end()]
+        if len(after) >= 2 and after[1][1] <= look.start():
+            rel = "smaller" if look.group(1) in {"small", "smaller", "tiny", "little"} else "larger"
             found += _judge(clause, ann, after[1], rel, after[0])
     for s in _SIDES.finditer(clause):
         before = [p for p in phrases if p[1] <= s.start()][-1:]

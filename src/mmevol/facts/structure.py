@@ -21,13 +21,14 @@ from mmevol.facts.annotations import (
     NUMBER_RE,
     Annotations,
     Finding,
+    a,
     amount,
     clauses,
     number_value,
 )
 from mmevol.facts.claims import NEG, extremes, superlative
 from mmevol.facts.lexicon import lemma
-from mmevol.facts.reading import QUOTED, READERS, REPORTED, flip, plain, read_text
+from mmevol.facts.reading import DENIABLE, QUOTED, READERS, REPORTED, flip, plain, read_text
 from mmevol.schema import QA
 
 _POLARITY = re.compile(r"^\W*(yes|no|true|false|correct|incorrect|right|wrong)\b", re.I)
@@ -41,6 +42,9 @@ _TOTAL_Q = re.compile(
     r"^\s*(?:are|is|can you see|do you see|can be seen)?\s*(?:there|visible|present|shown|pictured|"
     r"depicted)?\s*(?:in (?:the|this) (?:image|picture|photo|photograph|scene|frame))?\s*"
     r"(?:in total|altogether|overall|exactly|precisely|in all)?\s*[?.!]?\s*$"
+)
+_STATED_NUM = re.compile(
+    rf"\b(?:the (?:final )?answer is|answer:|the (?:total|count|result) is)\s+(?:(?:res|bbx)_\d+\s*=\s*)?({NUMBER_RE}|none|zero)\b"
 )
 _INDEX = re.compile(r"\b(?:bbx|res|tgt|txt|step)_?\d+\b")
 _ANSWER_NUM = re.compile(
@@ -64,6 +68,12 @@ _BARE_PRESENCE = re.compile(
 
 _TRUE_FALSE = re.compile(
     r"^\W*(?:true or false|is (?:this|the following)(?: statement)? (?:true|correct))\W*(.+)$", re.S
+)
+
+
+_BARE_ABSENCE = re.compile(
+    r"^(?:there (?:is|are) no|no)\s+([a-z][a-z ]*?)\s*(?:(?:is|are|can be)\s+)?(?:present|visible|"
+    r"shown|seen|in (?:the|this) (?:image|picture|photo|scene))?\s*[.!]?$"
 )
 
 
@@ -95,6 +105,11 @@ def yes_no(question: str, answer: str, ann: Annotations) -> list[Finding]:
         return [f for c in clauses(statement) for r in READERS.values() for f in r(c, ann)]
     found: list[Finding] = []
     bare = _BARE_PRESENCE.match(statement)
+    gone = _BARE_ABSENCE.match(statement)
+    gone_spans = ann.lexicon.find(gone.group(1)) if gone else []
+    if gone and len(gone_spans) == 1 and gone_spans[0][1] == len(gone.group(1)):
+        sense = gone_spans[0][2]  # "No backpacks are present." -> "False."
+        return [ann.presence(sense, True, f"{a(sense.word)} is in the image")]
     spans = ann.lexicon.find(bare.group(1)) if bare else []
     if bare and len(spans) == 1 and spans[0][1] == len(bare.group(1)):
         sense = spans[0][2]
@@ -122,7 +137,7 @@ def how_many(question: str, answer: str, ann: Annotations) -> list[Finding]:
     if re.match(r"\s*(?:and|or|,|plus)\b", q[end:]):
         return []  # "how many chairs and tvs": a sum, not a count of chairs
     total = not q[m.end() : start].strip() and bool(_TOTAL_Q.match(q[end:]))
-    num = _ANSWER_NUM.match(answer.lower())
+    num = _ANSWER_NUM.match(answer.lower()) or _STATED_NUM.search(answer.lower())
     if not num:
         return []
     n = number_value(num.group(1))
@@ -155,7 +170,7 @@ def _step_result(description: str) -> int | None:
 def steps(qa: QA, ann: Annotations) -> list[Finding]:
     """Grounding steps name what their box shows; a how-many answer says what the steps found."""
     found: list[Finding] = []
-    for step in qa.steps:
+    for step in qa.steps[:40]:
         target = re.match(r"\s*ground\w*\s*\(([^()]{1,80})\)", step.manipulation.lower())
         boxes = BOX_RE.findall(step.description) or BOX_RE.findall(step.manipulation)
         if not target or not boxes:
@@ -177,7 +192,7 @@ def steps(qa: QA, ann: Annotations) -> list[Finding]:
                 found.append(
                     Finding("refuted", claim, f"that box is not the {word} {hits[0].category}")
                 )
-    for step in qa.steps:
+    for step in qa.steps[:40]:
         refer = re.match(r"\s*refer\w*\s*\(\s*(\[[^\]]*\])", step.manipulation.lower())
         if not refer or BOX_RE.search(step.description):
             continue
@@ -243,6 +258,14 @@ def multiple_choice(qa: QA, ann: Annotations) -> list[Finding]:
         if targets:
             st, en, _sense = targets[-1]
             found += READERS["box_class"](f"{stem.lower()[max(0, st - 20) : en]} at {chosen}", ann)
+    if len(chosen.split()) >= 4 and re.search(r"\b(?:is|are|sits|stands|lies|appears|has|have|contains|shows)\b", chosen):  # fmt: skip
+        # the chosen option is a statement: the answer asserts it (or, asked for the false
+        # one, denies it)
+        denies = bool(re.search(r"\b(?:false|incorrect|wrong|not true|untrue)\b", stem.lower()))
+        for c in clauses(plain(chosen)):
+            for name, reader in READERS.items():
+                turn = denies and name in DENIABLE
+                found += [flip(f) if turn else f for f in reader(c, ann)]
     slot = _WH_SLOT.match(stem.strip().lower())
     if slot and ann.lexicon.find(chosen):
         statement = f"the {chosen} {slot.group(1)} {slot.group(2)}"
