@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmevol.facts import Annotations, check_item
 from mmevol.facts.lexicon import Lexicon, closed_vocabulary, lemma
@@ -272,3 +274,126 @@ def test_the_grounded_backend_is_never_refuted_on_coco(
     tiny_coco_seeds: Path, tmp_path: Path
 ) -> None:
     assert _fact_drops(tiny_coco_seeds, tmp_path / "run") == []
+
+
+DATA_AND_CONTEXT_FALSE = [
+    ("List the objects as JSON.", '[{"object": "cup", "count": 3}, {"object": "dog", "count": 1}]'),
+    ("List the objects as JSON.", '{"object": "cat", "bbox": [0.1, 0.5, 0.3, 0.8]}'),
+    ("Count each kind as JSON.", '{"cups": 2, "dogs": 2}'),
+    ("Tabulate them.", "| Object | Count | Position |\n|---|---|---|\n| dog | 1 | right |"),
+    (f"Name region 1 {DOG} and region 2 {MAN}.", '{"region_1": "cat", "region_2": "person"}'),
+    ("What is the largest object?", "By far the biggest thing in view is the rightmost cup."),
+    ("Tell me about the dog.", "Let me look at the dog. It sits on the right side of the image."),
+    ("Which is true? A. The dog is left of the man. B. The dog is right of the man.", "B"),
+    ("True or false: no cups are present.", "True."),
+    ("Where is the dog?", "Compared with the couch, the dog looks large."),
+    ("Where is the dog?", "On the right half of the picture we find the dog."),
+    ('Fill in the blank: "There are ___ cups."', '"There are 3 cups."'),
+    (
+        "Which is nearer to the rightmost cup: the dog or the man?",
+        "The object nearest to the rightmost cup is the dog, not the man.",
+    ),
+    ("Cups: how many?", "Five."),
+    ("How many cups are there?", "Haha, I'd say three."),
+    ("Where exactly is the dog? Give its box.", MAN),
+    ("Where is the dog?", "You'll find it in the right-hand portion of the picture."),
+    ("Tell me about the people.", "Just one person, no others."),
+    ("Inventory?", "- **Cups**: three\n- **Dogs**: one"),
+    ("Add them up.", "One dog plus two cups gives 4 objects altogether."),
+    ("Compare.", "Two cups versus one dog; the difference is 2."),
+    ("Which kind of object appears most often?", "Dogs, more of them than anything else."),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), DATA_AND_CONTEXT_FALSE)
+def test_data_answers_and_claims_made_with_the_question_are_read(
+    question: str, answer: str
+) -> None:
+    assert refuted(question, answer), (question, answer)
+
+
+def test_a_question_whose_premise_the_answer_rejects_is_a_good_item() -> None:
+    assert refuted("What colour is the cat?", "There is no cat in this image; I see a dog.") == []
+    assert refuted("What colour is the cat?", "It is white.")  # accepts the false premise
+
+
+def test_numbers_that_are_not_counts_of_the_noun() -> None:
+    assert refuted("Which is closest?", "The man is the nearest of the two to the dog.") == []
+    assert refuted("True or false: the image shows exactly three cups.", "False.") == []
+    assert refuted("How big is it?", "It looks like a 15 inch couch, 2 feet from the dog.") == []
+
+
+_WORDS = st.sampled_from(
+    [
+        "the",
+        "a",
+        "dog",
+        "cup",
+        "man",
+        "couch",
+        "cups",
+        "dogs",
+        "people",
+        "two",
+        "3",
+        "left",
+        "right",
+        "of",
+        "is",
+        "are",
+        "no",
+        "not",
+        "there",
+        "[0.100,",
+        "0.500,",
+        "0.300,",
+        "0.800]",
+        "(",
+        ")",
+        ":",
+        ",",
+        ".",
+        ";",
+        "yes",
+        "false",
+        "how",
+        "many",
+        "which",
+        "closest",
+        "largest",
+        "than",
+        "more",
+        "A.",
+        "B.",
+        "|",
+        "{",
+        "}",
+        '"',
+        "'",
+        "it",
+        "-",
+        "___",
+        "region",
+        "1",
+        "=",
+        "+",
+        "and",
+        "or",
+        "total",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_WORDS, max_size=40), st.lists(_WORDS, max_size=60), st.text(max_size=80))
+def test_the_checker_never_crashes(q: list[str], a: list[str], noise: str) -> None:
+    """Any text, however garbled, gives findings or none: never an exception."""
+    report = check_item(
+        QA(
+            question=" ".join(q) + noise,
+            answer=" ".join(a),
+            steps=[Step(manipulation=noise, description=" ".join(a))],
+        ),
+        Annotations(SEED),
+    )
+    assert all(f.status in {"refuted", "confirmed", "unsettled"} for f in report.findings)

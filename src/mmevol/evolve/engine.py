@@ -216,7 +216,11 @@ class Engine:
         for k, cand in enumerate(candidates):
             cand.degenerate += siblings.get(k, [])
             if ann is not None and not cand.problems and not cand.degenerate:
-                cand.facts = check_item(cand.qa, ann)
+                try:
+                    cand.facts = check_item(cand.qa, ann)
+                except Exception:  # a checker fault never drops an item nor stops a run
+                    stats["facts_checker_errors"] += 1
+                    continue
                 for f in cand.facts.findings:
                     stats[f"facts_{f.status}"] += 1
         to_judge = [c for c in candidates if c.judged]

@@ -21,10 +21,17 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from mmevol.backends.geometry import BOX_RE
 from mmevol.facts.annotations import Annotations, Finding
-from mmevol.facts.choices import area_share, choice, extreme_object, presupposed
+from mmevol.facts.choices import (
+    area_share,
+    choice,
+    extreme_object,
+    most_numerous,
+    presupposed,
+)
 from mmevol.facts.colours import asked_colour, colour_claims
-from mmevol.facts.quantities import count_comparisons, tallies
+from mmevol.facts.quantities import count_comparisons, tallies, worded_arithmetic
 from mmevol.facts.reading import LEAD, QUOTED, READERS, REPORTED, clauses, plain, read_text
 from mmevol.facts.relations import ORDER, orderings
 from mmevol.facts.structure import (
@@ -35,6 +42,7 @@ from mmevol.facts.structure import (
     how_many,
     multiple_choice,
     pronouns_written_out,
+    referent,
     steps,
     yes_no,
 )
@@ -73,6 +81,7 @@ def check_item(qa: QA, ann: Annotations) -> FactReport:
         qa = qa.model_copy(update={"answer": whole.group(1)})
     answer = plain(qa.answer)
     found = read_text(answer, ann) + tallies(QUOTED.sub(" ", qa.answer), ann)
+    found += worded_arithmetic(QUOTED.sub(" ", qa.answer))
     for step in qa.steps[:MAX_STEPS]:
         found += read_text(plain(step.description), ann)
     found += steps(qa, ann) + multiple_choice(qa, ann) + fill_in_blank(qa, ann)
@@ -100,7 +109,7 @@ def exchange(question: str, answer: str, ann: Annotations) -> list[Finding]:
     asked for, "It ..." standing for the question's subject, and "the more numerous" kinds."""
     found = yes_no(question, answer, ann) + how_many(question, answer, ann)
     found += choice(question, answer, ann) + area_share(question, answer, ann)
-    found += extreme_object(question, answer, ann)
+    found += extreme_object(question, answer, ann) + most_numerous(question, answer, ann)
     found += asked_colour(question, answer, ann)
     asked = ORDER.search(question.lower())  # "order these from left to right" + a bare list
     for sentence in re.split(r"(?<!\d)[.;!?\n]+(?!\d)", QUOTED.sub(" ", answer).lower()):
@@ -112,6 +121,16 @@ def exchange(question: str, answer: str, ann: Annotations) -> list[Finding]:
     filled = plain(complete(question, LEAD.sub("", answer.strip()), ann))
     if filled:  # "It is below the cup." about the question's "dog at [...]"
         found += read_text(filled, ann) + colour_claims(filled, ann)
+    ref = referent(question, ann)
+    if ref and not ref.startswith("[") and not ann.lexicon.find(answer.lower()):
+        bare = BOX_RE.fullmatch(answer.strip(" .").lower())
+        said = (
+            f"the {ref} at {bare.group(0)}"  # a bare box for "where is the dog?"
+            if bare
+            else re.sub(r"\b(?:it|they|them)\b", f"the {ref}", plain(answer), count=1)
+        )  # "you'll find it on the right": the question's thing, written out
+        if said != plain(answer):
+            found += read_text(said, ann)
     return found
 
 

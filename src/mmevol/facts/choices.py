@@ -291,3 +291,36 @@ def extreme_object(question: str, answer: str, ann: Annotations) -> list[Finding
     if not wins:
         return []
     return [Finding("refuted", f"the {sense.word} is the {m.group(1)} object", "another annotated object's box is clearly " + ("larger" if big else "smaller"))]  # fmt: skip
+
+
+_MOST = re.compile(
+    r"\b(?:most (?:numerous|common|frequent(?:ly)?|often)|"
+    r"more (?:of them )?than (?:anything|any other kind) else|the most (?:instances|copies))\b"
+)
+
+
+def most_numerous(question: str, answer: str, ann: Annotations) -> list[Finding]:
+    """ "Which kind appears most often?" + "Backpacks": the kind with the largest count (a crowd
+    region counts as two, the least it can be)."""
+    q, a = question.lower(), answer.lower()
+    if not (_MOST.search(q) or _MOST.search(a)) or NEG.search(a[:80]):
+        return []
+    named = [p for p in ann.lexicon.find(a) if p[2].relation == "same" and ann.is_closed(p[2])]
+    if not named:
+        return []
+    sense = named[0][2]
+    mine = ann.count(sense)
+    if mine.crowd:
+        return []
+    counts: dict[str, int] = {}
+    for x in ann.instances:
+        counts[x.category] = counts.get(x.category, 0) + (2 if x.crowd else 1)
+    listed = {c for p in ann.lexicon.find(q) for c in p[2].categories}
+    if len(listed) >= 2:  # "which of these appears most often: ..." compares the listed kinds
+        counts = {c: n for c, n in counts.items() if c in listed}
+    rival = max((n for c, n in counts.items() if c not in sense.categories), default=0)
+    if rival <= mine.n:
+        return []
+    best = max(counts, key=lambda c: counts[c])
+    evidence = f"{mine.n} annotated, but at least {counts[best]} {best}"
+    return [Finding("refuted", f"the {sense.word} are the most numerous", evidence)]

@@ -206,6 +206,7 @@ _NOT_COUNTED = {
     "kinds", "type", "types", "sort", "sorts", "piece", "pieces", "slice", "slices", "part",
     "parts", "side", "sides", "of", "story", "storey", "wheel", "wheels", "seater", "x",
 }  # fmt: skip
+_PREPOSITIONS = {"to", "of", "from", "in", "on", "at", "by", "with", "for", "near", "than", "as", "into"}  # fmt: skip
 _EXPLICIT_TOTAL = re.compile(r"\b(?:in total|altogether|in all|combined|all told|total of|in the whole (?:image|picture|photo))\b")  # fmt: skip
 _JOIN = re.compile(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s+or\s+|\s+plus\s+|\s*&\s*)(?:the\s+)?$")
 _STATED = re.compile(rf"^\s*(?:(?:visible|shown|present|here|annotated)\s+)?(?:in (?:the|this) (?:image|picture|photo|scene)\s*)?(?:is|=|:|comes to|equals|totals?|amounts to)\s+({NUMBER_RE}|zero|none|no)\b")  # fmt: skip
@@ -250,6 +251,8 @@ def counts(clause: str, ann: Annotations) -> list[Finding]:
         covered |= {p[0] for p in group}
         end = group[-1][1]
         mods = set(m.group(2).split())
+        if mods & _PREPOSITIONS:
+            continue  # "the nearest of the two to the oven": the two are not ovens
         if mods & _NOT_COUNTED or _NOT_COUNTED & set(
             re.findall(r"[a-z]+", clause[end : end + 12])[:1]
         ):
@@ -373,11 +376,11 @@ def implicit_counts(clause: str, ann: Annotations) -> list[Finding]:
     """Counts a phrase takes for granted: "both sinks" (two), "the only person" (one), "the
     fourth spoon" or "of the spoons, the fourth one" (at least four)."""
     found: list[Finding] = []
-    if NEG.search(clause):
-        return found
     phrases = _phrases(clause, ann)
     for start, _end, sense in phrases:
         before = clause[max(0, start - 40) : start]
+        if NEG.search(before[-20:]):
+            continue
         n = 1 if _ONE.search(before) else 2 if _BOTH.search(before) else None
         gap = set(re.findall(r"[a-z]+", before.split("only")[-1].split("both")[-1][-25:]))
         if n is not None and sense.relation in {"same", "group"} and not gap & _NOT_COUNTED:

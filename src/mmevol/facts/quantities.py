@@ -139,16 +139,48 @@ def arithmetic(clause: str, ann: Annotations) -> list[Finding]:
     return found
 
 
-_TALLY = re.compile(r"^\W*([a-z][a-z ]{0,40}?)\s*[:=]\s*(\d{1,4})\W*$")
+_TALLY = re.compile(rf"^\W*([a-z][a-z ]{{0,40}}?)\W*\s*[:=]\s*({NUMBER_RE})\W*$")
+_GENERIC = {"computer", "computers", "item", "items", "object", "objects", "unit", "units", "set", "sets"}  # fmt: skip
+
+
+MAX_TALLY = 500
 
 
 def tallies(text: str, ann: Annotations) -> list[Finding]:
     """Lines of the form "name: count" (a tally of the whole image)."""
     found: list[Finding] = []
-    for line in text.lower().splitlines():
+    for line in text.lower().replace("*", "").replace("`", "").splitlines()[:MAX_TALLY]:
         m = _TALLY.match(line)
-        spans = ann.lexicon.find(m.group(1)) if m else []
-        if m and len(spans) == 1 and spans[0][1] == len(m.group(1)):
-            n = int(m.group(2))
-            found.append(ann.exact_count(spans[0][2], n, f"{m.group(1)}: {n}", total=True))
+        name = m.group(1).strip() if m else ""
+        spans = ann.lexicon.find(name)
+        rest = set(name[spans[0][1] :].split()) if len(spans) == 1 else {"?"}
+        n = number_value(m.group(2)) if m else None
+        if m and n is not None and len(spans) == 1 and spans[0][0] == 0 and rest <= _GENERIC:
+            found.append(ann.exact_count(spans[0][2], n, f"{name}: {n}", total=True))
+    return found
+
+
+_SUM = re.compile(
+    rf"\b{_N}\s+[a-z -]{{1,30}}?\s+(?:plus|and|together with)\s+{_N}\s+[a-z -]{{1,30}}?,?\s*"
+    rf"(?:gives|give|makes|make|equals|equal|is|are|totals?|comes? to|adds? up to|=)\s+{_N}\b"
+)
+_DIFF = re.compile(
+    rf"\b{_N}\s+[a-z -]{{1,30}}?\s+(?:versus|vs\.?|against|compared (?:with|to)|and)\s+{_N}\s+"
+    rf"[a-z -]{{1,30}}?[;,.]?\s*(?:so |thus |hence |and )?the difference (?:is|comes to|=)\s+{_N}\b"
+)
+
+
+def worded_arithmetic(text: str) -> list[Finding]:
+    """Sums and differences written in words: "one oven plus two glasses gives 5 objects",
+    "two cars versus one bus; the difference is 2"."""
+    found: list[Finding] = []
+    low = text.lower()[:20_000]
+    for pattern, op in ((_SUM, "+"), (_DIFF, "-")):
+        for m in pattern.finditer(low):
+            a, b, c = (number_value(m.group(k)) for k in (1, 2, 3))
+            if a is None or b is None or c is None:
+                continue
+            value = a + b if op == "+" else abs(a - b)
+            status: Status = "confirmed" if value == c else "refuted"
+            found.append(Finding(status, f"{a} {op} {b} = {c}", f"it is {value}"))
     return found

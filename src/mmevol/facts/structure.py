@@ -34,9 +34,9 @@ from mmevol.schema import QA
 _POLARITY = re.compile(r"^\W*(yes|no|true|false|correct|incorrect|right|wrong)\b", re.I)
 AUX = re.compile(r"^\s*(is|are|does|do|can|was|were|has|have)\s+(.*)$", re.S)
 _HOW_MANY = re.compile(
-    r"\b(?:how many|(?:what is|what's|determine|find|give|report|state|work out|tell me) the "
+    r"^\W*(?:the )?number of\s+|\b(?:how many|(?:what is|what's|determine|find|give|report|state|work out|tell me) the "
     r"(?:total )?(?:number|count) of|"
-    r"count (?:all |every |each )?(?:of )?the)\s+|^\s*count\s+(?:all |every |each )?"
+    r"count (?:all |every |each )?(?:of )?the)\b\s*|^\s*count\s+(?:all |every |each )?"
 )
 _TOTAL_Q = re.compile(
     r"^\s*(?:are|is|can you see|do you see|can be seen)?\s*(?:there|visible|present|shown|pictured|"
@@ -48,7 +48,7 @@ _STATED_NUM = re.compile(
 )
 _INDEX = re.compile(r"\b(?:bbx|res|tgt|txt|step)_?\d+\b")
 _ANSWER_NUM = re.compile(
-    rf"^\W*(?:(?:there (?:is|are)|i (?:can )?(?:see|count)|the answer is|answer:|a total of|"
+    rf"^\W*(?:(?:haha|hmm|well|ok|okay|so)\W+)?(?:(?:there (?:is|are)|i (?:can )?(?:see|count)|i'?d say|i would say|i think|the answer is|answer:|a total of|"
     rf"(?:the )?(?:final |total )?(?:count|number|result|tally|total) (?:is|comes to|=|:)|"
     rf"in total,?|exactly|only)\s+)*({NUMBER_RE}|no|none|zero)\b"
 )
@@ -107,11 +107,11 @@ def yes_no(question: str, answer: str, ann: Annotations) -> list[Finding]:
     bare = _BARE_PRESENCE.match(statement)
     gone = _BARE_ABSENCE.match(statement)
     gone_spans = ann.lexicon.find(gone.group(1)) if gone else []
-    if gone and len(gone_spans) == 1 and gone_spans[0][1] == len(gone.group(1)):
+    if gone and len(gone_spans) == 1 and gone_spans[0] == (0, len(gone.group(1)), gone_spans[0][2]):
         sense = gone_spans[0][2]  # "No backpacks are present." -> "False."
         return [ann.presence(sense, True, f"{a(sense.word)} is in the image")]
     spans = ann.lexicon.find(bare.group(1)) if bare else []
-    if bare and len(spans) == 1 and spans[0][1] == len(bare.group(1)):
+    if bare and len(spans) == 1 and spans[0][0] == 0 and spans[0][1] == len(bare.group(1)):
         sense = spans[0][2]
         found.append(ann.presence(sense, False, f"no {lemma(sense.word)} in the image"))
         return found
@@ -132,7 +132,14 @@ def how_many(question: str, answer: str, ann: Annotations) -> list[Finding]:
         return []
     phrases = [p for p in ann.lexicon.find(q) if p[0] >= m.end()]
     if not phrases or not re.fullmatch(r"(?:[a-z-]+\s+){0,2}", q[m.end() : phrases[0][0]]):
-        return []
+        # "Humans: how many?"
+        phrases = [p for p in ann.lexicon.find(q) if p[1] <= m.start() and re.fullmatch(r"\s*[:\-–—]\s*", q[p[1] : m.start()])][-1:]  # fmt: skip
+        if not phrases:
+            return []
+        start, end, sense = phrases[0]
+        num = _ANSWER_NUM.match(answer.lower()) or _STATED_NUM.search(answer.lower())
+        n = number_value(num.group(1)) if num else None
+        return [] if n is None else [ann.exact_count(sense, n, amount(n, sense.word), True)]
     start, end, sense = phrases[0]
     if re.match(r"\s*(?:and|or|,|plus)\b", q[end:]):
         return []  # "how many chairs and tvs": a sum, not a count of chairs
@@ -144,6 +151,18 @@ def how_many(question: str, answer: str, ann: Annotations) -> list[Finding]:
     if n is None:
         return []
     return [ann.exact_count(sense, n, amount(n, sense.word), total)]
+
+
+def _counts_one_thing(question: str, ann: Annotations) -> bool:
+    """The question asks for one count of one named thing ("how many cups are there?")."""
+    q = question.lower()
+    found = list(_HOW_MANY.finditer(q))
+    if len(found) != 1 or _is_sum(question, ann):
+        return False
+    after = [p for p in ann.lexicon.find(q) if p[0] >= found[0].end()]
+    return bool(after) and bool(
+        re.fullmatch(r"(?:[a-z-]+\s+){0,2}", q[found[0].end() : after[0][0]])
+    )
 
 
 def _is_sum(question: str, ann: Annotations) -> bool:
@@ -209,7 +228,7 @@ def steps(qa: QA, ann: Annotations) -> list[Finding]:
                 )
             )
     calc = [s for s in qa.steps if s.manipulation.lower().lstrip().startswith(("calc", "count"))]
-    if calc and len(_HOW_MANY.findall(qa.question.lower())) == 1 and not _is_sum(qa.question, ann):
+    if calc and _counts_one_thing(qa.question, ann):
         last = _step_result(calc[-1].description)
         num = _ANSWER_NUM.match(qa.answer.lower())
         said = number_value(num.group(1)) if num else None
