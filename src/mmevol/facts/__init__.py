@@ -31,18 +31,16 @@ from mmevol.facts.choices import (
     presupposed,
 )
 from mmevol.facts.colours import asked_colour, colour_claims
+from mmevol.facts.pronouns import complete, pronouns_written_out, referent
 from mmevol.facts.quantities import count_comparisons, tallies, worded_arithmetic
 from mmevol.facts.reading import LEAD, QUOTED, READERS, REPORTED, clauses, plain, read_text
 from mmevol.facts.relations import ORDER, orderings
 from mmevol.facts.structure import (
     AUX,
     OPTION,
-    complete,
     fill_in_blank,
     how_many,
     multiple_choice,
-    pronouns_written_out,
-    referent,
     steps,
     yes_no,
 )

@@ -109,7 +109,7 @@ _ASKS = re.compile(
 
 def asked_colour(question: str, answer: str, ann: Annotations) -> list[Finding]:
     """ "What colour is the bus?" + "Black." (or "D) black"): the bus is said to be black."""
-    from mmevol.facts.structure import referent
+    from mmevol.facts.pronouns import referent
 
     if not _ASKS.search(question.lower()):
         return []

@@ -13,9 +13,11 @@ import re
 from collections.abc import Callable
 
 from mmevol.facts.annotations import Annotations, Finding, Status, clauses
-from mmevol.facts.claims import box_classes, counts, implicit_counts, presence
+from mmevol.facts.claims import box_classes, presence
+from mmevol.facts.counting import counts, implicit_counts
 from mmevol.facts.quantities import arithmetic, count_comparisons
-from mmevol.facts.relations import frame_positions, proximity, relations, reordered_relations
+from mmevol.facts.relations import frame_positions, proximity, relations
+from mmevol.facts.reordered import reordered_relations
 
 Reader = Callable[[str, Annotations], list[Finding]]
 
