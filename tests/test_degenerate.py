@@ -391,3 +391,12 @@ def test_fake_degenerate_kinds_are_dropped_end_to_end(shared_data: Path, tmp_pat
     assert all(r["lineage"]["reason"].startswith("rule: degenerate") for r in second)
     found = canned_answers([r["qa"]["answer"] for r in rows if r["round"] == 1])
     assert len(found) >= 10
+
+
+def test_a_long_counting_list_on_a_crowded_image_is_not_too_long() -> None:
+    rows = "\n".join(f"{i}. person at [0.{i:03d}, 0.100, 0.{i + 1:03d}, 0.200]" for i in range(300))
+    listing = QA(question="List every person with a box.", answer=rows, format="counting_list")
+    prose = QA(question="Describe the image.", answer=rows, format="detailed_description")
+    parent = QA(question="What is shown?", answer="People.")
+    assert not any("too long" in p for p in item_problems(listing, parent))
+    assert any("too long" in p for p in item_problems(prose, parent))
