@@ -191,7 +191,7 @@ class Annotations:
             if members:
                 status: Status = "unsettled" if sense.relation == "sub" else "confirmed"
                 return Finding(status, claim, f"{amount(len(members), sense.word)} annotated")
-            whole = PART_OF.get(next(iter(sense.categories), ""), set())
+            whole = {w for c in sense.categories for w in PART_OF.get(c, set())}
             if whole & {x.category for x in self.instances}:  # a laptop's own keyboard
                 return Finding("unsettled", claim, f"it may be part of the {sorted(whole)[0]}")
             if (
