@@ -14,7 +14,7 @@ import itertools
 import re
 from collections.abc import Callable
 
-from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, Instance
+from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, Instance, Status
 from mmevol.facts.claims import MARGIN, NEG, _phrases, resolve
 
 CONTACT_GAP = 0.05  # boxes further apart than this cannot hold, carry, ride or sit on each other
@@ -129,6 +129,17 @@ def _relation_name(text: str) -> str:
     return _REL_NAME.get(text, text)
 
 
+def settle(outcomes: list[bool | None], negated: bool = False) -> Status | None:
+    """A relation over every reading of its phrases: refuted only if false for all, confirmed
+    only if true for all, else None (``negated``: the text says it does not hold)."""
+    truth = [o if not negated else (None if o is None else not o) for o in outcomes]
+    if truth and all(t is False for t in truth):
+        return "refuted"
+    if truth and all(t is True for t in truth):
+        return "confirmed"
+    return None
+
+
 def relations(clause: str, ann: Annotations) -> list[Finding]:
     found: list[Finding] = []
     phrases = _phrases(clause, ann)
@@ -157,11 +168,11 @@ def relations(clause: str, ann: Annotations) -> list[Finding]:
             outcomes += [test(x, y) for x in xs for y in ys if x is not y]
         if not outcomes or not words:
             continue
-        truth = [o if not negated else (None if o is None else not o) for o in outcomes]
         claim = ("not " if negated else "") + words
-        if all(t is False for t in truth):
+        status = settle(outcomes, negated)
+        if status == "refuted":
             found.append(Finding("refuted", claim, "the annotated boxes say otherwise"))
-        elif all(t is True for t in truth):
+        elif status == "confirmed":
             found.append(Finding("confirmed", claim, "the annotated boxes agree"))
         else:
             found.append(Finding("unsettled", claim, "the boxes are too close or ambiguous"))

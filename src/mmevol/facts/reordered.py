@@ -12,7 +12,7 @@ import re
 
 from mmevol.facts.annotations import Annotations, Finding
 from mmevol.facts.claims import NEG, Phrase, _phrases, resolve
-from mmevol.facts.relations import RELATIONS, _relation_name
+from mmevol.facts.relations import RELATIONS, _relation_name, settle
 
 _SETTING = r"^(?:(?:in|within) (?:the|this) (?:image|picture|photo|frame|scene),?\s+|seen from the camera,?\s+)?"  # fmt: skip
 _FRONTED = re.compile(
@@ -51,12 +51,11 @@ def _judge(
     xs, ys = resolve(clause, x, ann), resolve(clause, y, ann)
     if not xs or not ys:
         return []
-    outcomes = [RELATIONS[rel](a, b) for a in xs for b in ys if a is not b]
-    truth = [o if not negated else (None if o is None else not o) for o in outcomes]
+    status = settle([RELATIONS[rel](a, b) for a in xs for b in ys if a is not b], negated)
     claim = f"{x[2].word} {rel} {y[2].word}"
-    if truth and all(t is False for t in truth):
+    if status == "refuted":
         return [Finding("refuted", claim, "the annotated boxes say otherwise")]
-    if truth and all(t is True for t in truth):
+    if status == "confirmed":
         return [Finding("confirmed", claim, "the annotated boxes agree")]
     return []
 
