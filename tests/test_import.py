@@ -38,7 +38,8 @@ def write_fixture(root: Path) -> Path:
             _item("Locate the dog and say where it is.", score=8),
             _item("Describe the dog's colour and pose.", score="7", format="journey_mapping"),
         ],
-        "conversations_v2": [_item("Compare the dog's size to the frame.", score=[9, 3])],
+        "conversations_v2": [_item("Locate the dog, then compare its size to the frame.",
+                                   score=[9, 3])],
     }  # fmt: skip
     b = {"id": "b", "image": "b.jpg", "caption": [], "det": [],
          "conversations_v0": [_item("Is there a cat?")],
@@ -74,6 +75,7 @@ def test_import_then_stats_export_report(fixture_dir: Path, tmp_path: Path) -> N
     rows = [json.loads(x) for x in (run / "dataset.jsonl").read_text().splitlines()]
     r2 = next(r for r in rows if r["round"] == 2)
     assert r2["lineage"]["parent_id"].endswith("#0@r1") and r2["lineage"]["verdict"]["score"] == 9
+    assert r2["lineage"]["parent_match"] == "content"  # it keeps "locate" and "dog"
     out = tmp_path / "llava.json"
     assert (
         runner.invoke(app, ["export", str(run), "--format", "llava", "--out", str(out)]).exit_code
@@ -188,17 +190,18 @@ def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     said = " ".join(res.stdout.split())
     assert "imported 3 images, 14 samples over 3 rounds" in said
-    assert "import_parent_doubtful 2" in said and "format_unknown 1" in said
+    assert "format_unknown 1" in said
     assert "skipped 4 file(s)" in res.stderr
     stats = json.loads(runner.invoke(app, ["stats", str(run), "--json"]).stdout)
     assert (stats["seeds"], stats["seed_items"], stats["complete"]) == (3, 5, True)
     rounds = [(r["round"], r["units"], r["candidates"], r["kept"], r["mean_judge_score_kept"])
               for r in stats["rounds"]]  # fmt: skip
     # round 1: p 3 (scores 9 own, 8 and 6 from the list), q 1, café 1 (no scores)
-    assert rounds == [(1, 3, 5, 5, round(23 / 3, 3)), (2, 1, 2, 2, 8.0), (3, 1, 2, 2, 7.0)]
+    assert rounds == [(1, 3, 5, 5, round(23 / 3, 3)), (2, 3, 2, 2, 8.0), (3, 3, 2, 2, 7.0)]
     assert stats["rounds"][0]["by_direction"] == {
-        "unknown": {"candidates": 5, "kept": 5, "kept_share": 1.0}
-    }
+        "unknown": {"candidates": 5, "kept": 5, "judged": 3, "improved": 3, "kept_share": 1.0,
+                    "improved_share": 1.0, "mean_judge_score": round(23 / 3, 3)}
+    }  # fmt: skip
     assert stats["dataset"] == {"total": 14, "seed_items": 5, "evolved": 9}
     # Counting, OCR, Grounding Ability -> mapped; "Visual Reasoning" kept as other:;
     # journey_mapping kept as other:; "Multiple Choice" and "Norm" mapped
@@ -231,9 +234,12 @@ def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
 
     rows = {r["id"]: r for r in map(json.loads, (run / "dataset.jsonl").read_text().splitlines())}
     pid = next(i.split("#")[0] for i, r in rows.items() if r["qa"]["question"] == BALL)
-    shifted = rows[f"{pid}#0@r2"]["lineage"]
-    assert shifted["parent_id"] == f"{pid}#0@r1"  # still by position ...
-    assert "closer to item 1 of round 1" in shifted["reason"]  # ... but recorded
+    shifted = rows[f"{pid}#0@r2"]["lineage"]  # the ball item did not survive round 2 ...
+    assert shifted["parent_id"] == f"{pid}#1@r1"  # ... the chairs question is still found
+    assert (shifted["parent_match"], rows[f"{pid}#1@r2"]["lineage"]["parent_id"]) == (
+        "content",
+        f"{pid}#2@r1",
+    )
     assert "verdict" not in rows[f"{pid}#1@r2"]["lineage"]  # the score list ran out
     assert "verdict" not in rows[f"{pid}#0@r3"]["lineage"]  # 85 is not a 0..10 score
     assert rows[f"{pid}#0@r3"]["qa"]["format"] == "other:journey_mapping"
@@ -270,19 +276,18 @@ def test_round_trip_through_export_mmevol(tmp_path: Path) -> None:
         exported = json.loads((back / f"{stem}.json").read_text(encoding="utf-8"))
         assert exported["id"] == original["id"]
         assert Path(exported["image"]).name == original["image"]
-        gpt = [t["value"] for t in exported["caption"] if t["from"] == "gpt"]  # prompts are ours
-        assert gpt == [t["value"] for t in original.get("caption", []) if t["from"] == "gpt"]
-        assert exported["topic_name"] == original.get("topic_name", "")
+        for field in ("caption", "topic_name", "det", "hash_id"):  # as they were, even absent
+            assert exported.get(field) == original.get(field)
         for k in range(4):
             mine, theirs = exported.get(f"conversations_v{k}"), original.get(f"conversations_v{k}")
-            assert (mine is None) == (theirs is None)
+            assert (mine is None) == (theirs is None) or (k > 1 and mine == [])
             for a, b in zip(mine or [], theirs or [], strict=True):
                 assert {x: a.get(x) for x in keys} == {x: b.get(x) for x in keys}
     p = json.loads((back / "p.json").read_text())
-    assert p["det"] == [{"label": "ball", "bbox": [0.1, 0.2, 0.3, 0.4]}]  # the broken box is gone
+    assert p["det"][1]["bbox"] == "[Coordinates for tree 1]"  # written back as it came
     assert [x.get("score") for x in p["conversations_v1"]] == [9, 8, 6]  # item, then the list
     assert [x.get("score") for x in p["conversations_v2"]] == [8, None]
-    assert [x.get("score") for x in p["conversations_v3"]] == [None, 7]
+    assert [x.get("score") for x in p["conversations_v3"]] == ["85", "7/10"]  # as written
     # the authors' strings go back as they were, mapped or not
     assert [x["format"] for x in p["conversations_v3"]] == ["journey_mapping", "short_answer"]
     assert p["conversations_v1"][1]["skills"] == ["Counting"]
@@ -293,7 +298,7 @@ def test_round_trip_through_export_mmevol(tmp_path: Path) -> None:
     ]
     # and the exported folder imports again to the same numbers
     again = tmp_path / "again"
-    args = ["import", str(back), "--format", "mmevol", "--out", str(again), "--images", "/"]
+    args = ["import", str(back), "--format", "mmevol", "--out", str(again), "--images", str(images)]
     assert runner.invoke(app, args).exit_code == 0
     s1, s2 = (json.loads((d / "stats.json").read_text()) for d in (run, again))
     assert s1["dataset"] == s2["dataset"] and s1["rounds"] == s2["rounds"]
@@ -311,8 +316,7 @@ def test_import_api_into_empty_dir_and_strict_duplicates(tmp_path: Path) -> None
     (tmp_path / "empty").mkdir()
     result = import_run(files, "mmevol", tmp_path / "empty", images=images)
     assert (result.seeds, result.samples, result.rounds) == (3, 14, 3)
-    assert result.adjustments()["import_parent_doubtful"] == 2
-    assert len(result.skipped) == 1 and "same image as" in result.skipped[0]
-    with pytest.raises(InputError, match=r"q~dup\.json: image: same image as"):
+    assert len(result.skipped) == 1 and "same image and id as" in result.skipped[0]
+    with pytest.raises(InputError, match=r"q~dup\.json: image: same image and id as"):
         import_run(files, "mmevol", tmp_path / "strict", images=images, strict=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "src"]

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from mmevol.errors import ConfigError, InputError
+from mmevol.evolve.import_official import read_official_samples
 from mmevol.io.export import EXPORTERS, export
 from mmevol.io.images import image_ref, seed_id_for
 from mmevol.io.llava import read_llava
-from mmevol.io.official import read_official_samples
 from mmevol.io.sharegpt import read_sharegpt
 from mmevol.io.tabular import read_parquet, read_samples
 from mmevol.schema import QA, Lineage, Obj, Sample, Seed, evolved_id, seed_samples

@@ -330,7 +330,12 @@ def stats(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     fmt: Annotated[
-        str, typer.Option("--format", help="llava|sharegpt|llamafactory|trl|parquet|mmevol")
+        str,
+        typer.Option(
+            "--format",
+            help="llava|sharegpt|llamafactory|trl|parquet|jsonl|mmevol (the authors' per-image "
+            "records)|mmevol-rounds (the authors' whole run layout: every candidate and verdict)",
+        ),
     ],
     out_path: Annotated[Path, typer.Option("--out", help="File or folder to write.")],
     reviewed_only: Annotated[
@@ -340,11 +345,19 @@ def export(
             help="Only samples accepted or edited in `mmevol view` (edits applied).",
         ),
     ] = False,
+    image_root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write image paths relative to this folder (llava, sharegpt, mmevol); imported "
+            "records otherwise keep the paths they came with.",
+        ),
+    ] = None,
 ) -> None:
     """Export the run's dataset (seeds + kept evolutions) for a trainer."""
     from mmevol.evolve.export import export_run
 
-    path = export_run(run_dir, fmt, out_path, reviewed_only=reviewed_only)
+    root = image_root.resolve() if image_root is not None else None
+    path = export_run(run_dir, fmt, out_path, reviewed_only=reviewed_only, image_root=root)
     out.print(f"wrote {path}")
 
 
@@ -366,7 +379,13 @@ def view(
 @app.command("import")
 @friendly
 def import_cmd(
-    src: Annotated[Path, typer.Argument(help="What to import (for mmevol: a folder of files).")],
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="What to import (for mmevol: the authors' run folder with round1/, round2/ ..., "
+            "one round folder or its filtered_qa/, or any folder of per-image records)."
+        ),
+    ],
     fmt: Annotated[str, typer.Option("--format", help="mmevol = the MMEvol authors' files.")],
     out_dir: Annotated[Path, typer.Option("--out", help="New run directory to create.")],
     images: Annotated[
@@ -391,6 +410,10 @@ def import_cmd(
     )
     if notes := result.adjustments():
         out.print("adjusted: " + ", ".join(f"{k} {v}" for k, v in notes.items()), highlight=False)
+    if result.problems:
+        listed = ", ".join(f"{k} {v}" for k, v in sorted(result.problems.items()))
+        err.print(f"[yellow]read with problems[/yellow] (listed in {result.run_dir}/config.json): "
+                  f"{listed}", highlight=False, soft_wrap=True)  # fmt: skip
     if result.skipped:
         err.print(f"[yellow]skipped {len(result.skipped)} file(s)[/yellow]; first: "
                   f"{result.skipped[0]}", highlight=False, soft_wrap=True)  # fmt: skip

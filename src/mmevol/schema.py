@@ -14,6 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 Direction = Literal["perception", "reasoning", "interactive"]
 DIRECTIONS: tuple[Direction, ...] = ("perception", "reasoning", "interactive")
+ParentMatch = Literal["content", "unmatched"]
 
 
 def round_box(box: list[float] | tuple[float, ...]) -> list[float]:
@@ -74,6 +75,12 @@ class QA(BaseModel):
     # out of the JSON schema that models are shown, they describe data, not a reply to write
     raw_skills: SkipJsonSchema[list[str] | None] = None
     raw_format: SkipJsonSchema[str | None] = None
+    # an imported item exactly as its file held it, written back verbatim on export
+    original: SkipJsonSchema[dict[str, Any] | None] = None
+
+
+# what a producer's data carries beside the item itself; never part of a model's reply or context
+PRODUCER_FIELDS = frozenset({"raw_skills", "raw_format", "original"})
 
 
 class ImageRef(BaseModel):
@@ -109,6 +116,8 @@ class Seed(BaseModel):
     items: list[QA] = Field(default_factory=list)
     provenance: list[Provenance] = Field(default_factory=list)
     topic: str | None = None
+    # an imported record's own top-level fields (round lists as None), written back verbatim
+    source_record: dict[str, Any] | None = None
 
 
 class Verdict(BaseModel):
@@ -117,7 +126,7 @@ class Verdict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     improved: bool
-    score: float = Field(ge=0, le=10)
+    score: float | None = Field(default=None, ge=0, le=10)  # None: an imported verdict had none
     reason: str = ""
     judge: str = "rules"
 
@@ -137,6 +146,9 @@ class Lineage(BaseModel):
     kept: bool = True
     reason: str = "seed"
     repairs: list[str] = Field(default_factory=list)
+    # imported lineage only: how the parent was found ("content": the most similar item of the
+    # round it was evolved from, maybe older than round - 1; "unmatched": none was similar enough)
+    parent_match: ParentMatch | None = None
 
 
 class Sample(BaseModel):

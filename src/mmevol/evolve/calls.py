@@ -10,7 +10,7 @@ from typing import Any
 
 from mmevol.backends.base import ModelCall
 from mmevol.prompts import Template, load_template
-from mmevol.schema import QA, Direction, EvolveOutput, JudgeOutput, Seed
+from mmevol.schema import PRODUCER_FIELDS, QA, Direction, EvolveOutput, JudgeOutput, Seed
 from mmevol.vocab import FORMAT_HELP, FORMATS, MANIPULATION_HELP, MANIPULATIONS, SKILL_HELP, SKILLS
 
 
@@ -24,9 +24,7 @@ def _fills() -> dict[str, str]:
 
 def item_context(qa: QA) -> dict[str, Any]:
     """An item as it appears inside a context (no score, no None fields)."""
-    return qa.model_dump(
-        mode="json", exclude_none=True, exclude={"score", "raw_skills", "raw_format"}
-    )
+    return qa.model_dump(mode="json", exclude_none=True, exclude={"score", *PRODUCER_FIELDS})
 
 
 def scene_context(seed: Seed) -> dict[str, Any]:

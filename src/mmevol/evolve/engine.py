@@ -41,6 +41,7 @@ from mmevol.facts import Annotations, check_item
 from mmevol.prompts import Template
 from mmevol.schema import (
     DIRECTIONS,
+    PRODUCER_FIELDS,
     QA,
     Direction,
     EvolveOutput,
@@ -198,7 +199,7 @@ class Engine:
         for item in output.items:
             if item.source < len(parents) and item.source not in by_source:
                 by_source[item.source] = QA.model_validate(
-                    item.model_dump(exclude={"source", "raw_skills", "raw_format"})
+                    item.model_dump(exclude={"source", *PRODUCER_FIELDS})
                 )
             else:
                 stats["extra_items"] += 1

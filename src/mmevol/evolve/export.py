@@ -2,29 +2,81 @@
 
 With ``reviewed_only`` the export is narrowed to what a person approved in ``mmevol view``:
 samples whose latest review (``reviews.sqlite``) is accept or edit, edits applied.
+``mmevol-rounds`` is the one format that needs more than the dataset: the whole journal
+(every candidate, verdict and direction), written in the authors' run layout.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from mmevol.errors import MmevolError
-from mmevol.io.export import EXPORTERS, export
+from mmevol.io.export import EXPORTERS, atomic_dir, export
+from mmevol.io.official_rounds import write_official_run
 from mmevol.io.tabular import read_samples
 from mmevol.schema import Sample
 from mmevol.seeds import read_seeds
+from mmevol.store import Store
+
+ROUNDS_FORMAT = "mmevol-rounds"
+FORMATS = (*sorted(EXPORTERS), ROUNDS_FORMAT)
 
 
-def export_run(run_dir: Path, fmt: str, out: Path, *, reviewed_only: bool = False) -> Path:
+def _rounds(run_dir: Path) -> int | None:
+    try:
+        return int(json.loads((run_dir / "config.json").read_text("utf-8"))["config"]["rounds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _is_rounds_export(folder: Path) -> bool:
+    """An earlier ``mmevol-rounds`` export: only ``round{n}`` folders."""
+    return all(p.is_dir() and p.name.startswith("round") for p in folder.iterdir())
+
+
+def export_rounds(run_dir: Path, out: Path, *, image_root: Path | None = None) -> Path:
+    """The whole run in the authors' layout (``round{n}/`` side files) in folder ``out``."""
+    db = run_dir / "run.sqlite"
+    if not db.is_file():
+        raise MmevolError(f"{run_dir}: no run.sqlite (not a run directory)")
+    seeds = read_seeds(run_dir / "seeds.jsonl")
+    store = Store(db)
+    try:
+        samples = list(store.iter_samples(kept_only=False))
+        directions = {
+            (seed_id, int(k)): d
+            for seed_id, k, d in store.query("SELECT seed_id, round, direction FROM units")
+        }
+    finally:
+        store.close()
+    rounds = _rounds(run_dir) or max((s.round for s in samples), default=0)
+    with atomic_dir(out, _is_rounds_export) as tmp:
+        write_official_run(seeds, samples, directions, rounds, tmp, image_root=image_root)
+    return out
+
+
+def export_run(
+    run_dir: Path,
+    fmt: str,
+    out: Path,
+    *,
+    reviewed_only: bool = False,
+    image_root: Path | None = None,
+) -> Path:
     """Write the run's final dataset (``dataset.jsonl``) in format ``fmt`` at ``out``.
 
     ``reviewed_only`` keeps only the samples a reviewer accepted or edited (with the edited
-    question and answer); rejected and unreviewed samples are left out."""
-    if fmt not in EXPORTERS:
-        raise MmevolError(
-            f"--format: unknown format {fmt!r}; use one of {', '.join(sorted(EXPORTERS))}"
-        )
+    question and answer); rejected and unreviewed samples are left out. ``image_root``: image
+    paths are written relative to this folder (formats that name image files)."""
+    if fmt not in FORMATS:
+        raise MmevolError(f"--format: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == ROUNDS_FORMAT:
+        if reviewed_only:
+            raise MmevolError(f"--reviewed-only: does not apply to {ROUNDS_FORMAT}, which "
+                              "writes every candidate with its verdict")  # fmt: skip
+        return export_rounds(run_dir, out, image_root=image_root)
     dataset = run_dir / "dataset.jsonl"
     if not dataset.is_file():
         raise MmevolError(
@@ -40,4 +92,4 @@ def export_run(run_dir: Path, fmt: str, out: Path, *, reviewed_only: bool = Fals
             samples = reviewed_samples(samples, store.all_latest())
         finally:
             store.close()
-    return export(fmt, samples, seeds, out)
+    return export(fmt, samples, seeds, out, image_root=image_root, rounds=_rounds(run_dir))

@@ -1,7 +1,9 @@
 """Checks that hold for every finished run, run by ``write_outputs`` before a final file exists.
 
 * lineage: each kept sample leads, parent by parent, to a round-0 seed sample of the same seed,
-  every ancestor kept and exactly one round older than its child;
+  every ancestor kept and exactly one round older than its child (an imported evolution, whose
+  parent was matched by content, may descend from any older round, or from no item at all when
+  its lineage says ``parent_match="unmatched"``);
 * content: no kept evolution has an empty or placeholder answer, a placeholder box, or a box
   that is not normalised to 0..1 with ``x1 < x2`` and ``y1 < y2``.
 
@@ -46,6 +48,7 @@ class Row:
     round: int
     parent_id: str | None
     kept: bool
+    parent_match: str | None = None  # imported lineage: "content" or "unmatched"
 
 
 def content_problem(sample: Sample) -> str | None:
@@ -75,6 +78,8 @@ def lineage_problem(sample_id: str, rows: dict[str, Row]) -> str | None:
     current, seen = sample_id, {sample_id}
     while row.round > 0:
         parent = row.parent_id
+        if parent is None and row.parent_match == "unmatched":
+            return None  # an imported evolution whose parent the files do not tell
         if parent is None:
             return f"{current} (round {row.round}) has no parent"
         if parent in seen:
@@ -86,7 +91,8 @@ def lineage_problem(sample_id: str, rows: dict[str, Row]) -> str | None:
             return f"parent {parent} of {current} was not kept"
         if up.seed_id != row.seed_id:
             return f"parent {parent} of {current} belongs to another seed"
-        if up.round != row.round - 1:
+        older = row.parent_match is not None and up.round < row.round  # imported: any older
+        if up.round != row.round - 1 and not older:
             return f"parent {parent} is round {up.round}, its child {current} round {row.round}"
         seen.add(parent)
         current, row = parent, up
@@ -110,9 +116,10 @@ def check_samples(kept: Iterable[Sample], rows: dict[str, Row]) -> int:
 def check_run(store: Store) -> int:
     """Check the kept samples of a run's journal; returns how many were checked."""
     rows = {
-        sid: Row(seed_id, int(round_), parent, bool(kept))
-        for sid, seed_id, round_, parent, kept in store.query(
-            "SELECT id, seed_id, round, parent_id, kept FROM samples"
+        sid: Row(seed_id, int(round_), parent, bool(kept), match)
+        for sid, seed_id, round_, parent, kept, match in store.query(
+            "SELECT id, seed_id, round, parent_id, kept,"
+            " json_extract(json, '$.lineage.parent_match') FROM samples"
         )
     }
     return check_samples(store.iter_samples(kept_only=True), rows)

@@ -151,7 +151,8 @@ def _join_surrogates(value: Any) -> Any:
     return value
 
 
-def _candidates(text: str) -> Iterator[tuple[list[str], Any]]:
+def json_values(text: str) -> Iterator[tuple[list[str], Any]]:
+    """Every JSON value the ladder can find in ``text``, with the rungs it took, best first."""
     stripped = text.strip()
     try:
         direct = json.loads(stripped)
@@ -327,7 +328,7 @@ def error_summary(err: ValidationError, model: type[BaseModel], limit: int = 5) 
 def parse_reply(text: str, model: type[T]) -> Parsed[T]:
     """Turn a reply into a valid ``model`` through the ladder, or raise ``ParseFailed``."""
     error: str | None = None
-    for rungs, value in _candidates(text):
+    for rungs, value in json_values(text):
         if not isinstance(value, (dict, list)):
             continue
         try:

@@ -70,6 +70,42 @@ def vocabulary_stats(store: Store, units: Counter[str]) -> dict[str, Any]:
     }
 
 
+def _by_direction(store: Store, round_: int) -> tuple[dict[str, dict[str, Any]], Counter[int]]:
+    """Per direction of one round: candidates, kept, judged, improved (verdicts saying so), the
+    shares and the mean judge score; and the round's judge scores counted by whole point."""
+    out: dict[str, dict[str, Any]] = {}
+    hist: Counter[int] = Counter()
+    for direction, kept, improved, score, n in store.query(
+        "SELECT direction, kept, json_extract(json, '$.lineage.verdict.improved'),"
+        " json_extract(json, '$.lineage.verdict.score'), COUNT(*) FROM samples WHERE round=?"
+        " GROUP BY 1, 2, 3, 4",
+        (round_,),
+    ):
+        d = out.setdefault(direction or "unknown", {"candidates": 0, "kept": 0, "judged": 0,
+                                                    "improved": 0, "_sum": 0.0, "_n": 0})  # fmt: skip
+        d["candidates"] += n
+        d["kept"] += n if kept else 0
+        d["judged"] += n if improved is not None else 0
+        d["improved"] += n if improved else 0
+        if score is not None:
+            hist[int(float(score))] += n
+            d["_sum"] += float(score) * n
+            d["_n"] += n
+    for d in out.values():
+        d["kept_share"] = _share(d["kept"], d["candidates"])
+        d["improved_share"] = _share(d["improved"], d["judged"])
+        total, n = d.pop("_sum"), d.pop("_n")
+        d["mean_judge_score"] = round(total / n, 3) if n else None
+        d["scored"] = n
+    return dict(sorted(out.items())), hist
+
+
+def _weighted_mean(by_dir: dict[str, dict[str, Any]]) -> float | None:
+    n = sum(d["scored"] for d in by_dir.values())
+    total = sum(d["mean_judge_score"] * d["scored"] for d in by_dir.values() if d["scored"])
+    return round(total / n, 3) if n else None
+
+
 def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
     q = store.query
     seeds, seed_items = q("SELECT COUNT(DISTINCT seed_id), COUNT(*) FROM samples WHERE round=0")[0]
@@ -80,25 +116,18 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
         unit_counts[round_].update(st)
         units_per_round[round_] += 1
     for k in range(1, rounds + 1):
-        by_dir: dict[str, dict[str, Any]] = {}
-        for direction, kept, n in q(
-            "SELECT direction, kept, COUNT(*) FROM samples WHERE round=? GROUP BY direction, kept",
-            (k,),
-        ):
-            d = by_dir.setdefault(direction or "unknown", {"candidates": 0, "kept": 0})
-            d["candidates"] += n
-            d["kept"] += n if kept else 0
-        for d in by_dir.values():
-            d["kept_share"] = _share(d["kept"], d["candidates"])
+        uc = unit_counts[k]
+        by_dir, hist = _by_direction(store, k)
         cand = sum(d["candidates"] for d in by_dir.values())
         kept = sum(d["kept"] for d in by_dir.values())
+        judged = sum(d["judged"] for d in by_dir.values()) + uc["verdicts_unattached"]
+        improved = sum(d["improved"] for d in by_dir.values()) + uc["verdicts_unattached_improved"]
         score, steps, skills = q(
             "SELECT AVG(json_extract(json, '$.lineage.verdict.score')),"
             " AVG(json_array_length(json, '$.qa.steps')), AVG(json_array_length(json, '$.qa.skills'))"
             " FROM samples WHERE round=? AND kept=1",
             (k,),
         )[0]
-        uc = unit_counts[k]
         per_round.append(
             {
                 "round": k,
@@ -106,12 +135,19 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
                 "candidates": cand,
                 "kept": kept,
                 "kept_share": _share(kept, cand),
+                "judged": judged,
+                "improved": improved,
+                "improved_share": _share(improved, judged),
+                "unjudged": uc["unjudged"],
+                "parent_unmatched": uc["parent_unmatched"],
+                "judge_scores": {str(s): n for s, n in sorted(hist.items())},
+                "mean_judge_score": _weighted_mean(by_dir),
                 **{key: uc[key] for key in DROP_KEYS},
                 "missing_items": uc["missing_items"],
                 "mean_judge_score_kept": round(score, 3) if score is not None else None,
                 "mean_steps_kept": round(steps, 3) if steps is not None else None,
                 "mean_skills_kept": round(skills, 3) if skills is not None else None,
-                "by_direction": dict(sorted(by_dir.items())),
+                "by_direction": by_dir,
             }
         )
     all_units: Counter[str] = Counter()

@@ -14,12 +14,13 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
         f"dataset: {ds['total']} samples = {ds['seed_items']} seed items + {ds['evolved']} evolved"
     )
     caption = (
-        "dropped by rules / fact check / degenerate text / judge / near-duplicate;"
-        " mean judge score, steps, skills of the kept"
+        "dropped by rules / fact check / degenerate text / judge / near-duplicate; improved%:"
+        " of the judged, the share the judge called improved; mean judge score, steps, skills"
+        " of the kept"
     )
     rounds = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=(0, 0))
     for col in (" rnd", " units", " cand", " kept", " kept%", " rules", " facts", " degen",
-                " judge", " dup", " score", " steps", " skills"):  # fmt: skip
+                " judge", " dup", " impr%", " score", " steps", " skills"):  # fmt: skip
         rounds.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for r in stats["rounds"]:
         rounds.add_row(
@@ -33,11 +34,12 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
             str(r.get("dropped_degenerate", 0)),
             str(r.get("dropped_judge", 0)),
             str(r.get("dropped_duplicate", 0)),
+            f"{100 * r['improved_share']:.1f}" if r.get("judged") else "-",
             _num(r["mean_judge_score_kept"]),
             _num(r["mean_steps_kept"]),
             _num(r["mean_skills_kept"]),
         )
-    directions = Table(title="Kept share by direction and round")
+    directions = Table(title="Kept / candidates (improved % of the judged) by direction and round")
     directions.add_column("round", justify="right")
     names = sorted({d for r in stats["rounds"] for d in r["by_direction"]})
     for d in names:
@@ -46,7 +48,12 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
         cells = []
         for d in names:
             v = r["by_direction"].get(d)
-            cells.append(f"{v['kept']}/{v['candidates']}" if v else "-")
+            if not v:
+                cells.append("-")
+                continue
+            judged = v.get("judged", 0)
+            improved = f" ({100 * v['improved_share']:.0f}%)" if judged else ""
+            cells.append(f"{v['kept']}/{v['candidates']}{improved}")
         directions.add_row(str(r["round"]), *cells)
     other = Table(title="Parsing, normalisation, failures, calls", show_header=False)
     for k, v in stats["repairs"].items():

@@ -16,14 +16,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mmevol.errors import ConfigError, InputError
 from mmevol.fsutil import write_jsonl
 from mmevol.io.images import digest_hex
-from mmevol.io.llava import llava_record
-from mmevol.io.official import write_official
+from mmevol.io.llava import image_name, llava_record
+from mmevol.io.official import natural, write_official
 from mmevol.io.sharegpt import sharegpt_record
 from mmevol.io.tabular import write_json_ordered, write_parquet, write_samples
 from mmevol.io.trl import plain, trl_record
@@ -32,11 +32,19 @@ from mmevol.schema import QA, ImageRef, Sample, Seed
 GROUPS = ("round", "seed", "sample")
 LLAMAFACTORY_NAME = "mmevol"
 TRL_DATA = "data.jsonl"
-Exporter = Callable[[list[Sample], Mapping[str, Seed], Path, str], Path]
 
 
-def _natural(text: str) -> list[Any]:
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to write: the conversation grouping, the folder image paths are written relative
+    to (None: as stored), and the number of rounds the run made (None: as the samples show)."""
+
+    group: str = "round"
+    image_root: Path | None = None
+    rounds: int | None = None
+
+
+Exporter = Callable[[list[Sample], Mapping[str, Seed], Path, ExportOptions], Path]
 
 
 def conversations(samples: list[Sample], group: str) -> list[tuple[str, ImageRef, list[QA]]]:
@@ -48,9 +56,9 @@ def conversations(samples: list[Sample], group: str) -> list[tuple[str, ImageRef
         key = {"round": f"{s.seed_id}@r{s.round}", "seed": s.seed_id, "sample": s.id}[group]
         groups.setdefault(key, (s.image, []))[1].append(s)
     out = []
-    for key in sorted(groups, key=_natural):
+    for key in sorted(groups, key=natural):
         image, members = groups[key]
-        members.sort(key=lambda s: (s.round, _natural(s.id)))
+        members.sort(key=lambda s: (s.round, natural(s.id)))
         out.append((key, image, [m.qa for m in members]))
     return out
 
@@ -88,20 +96,30 @@ def atomic_dir(out: Path, earlier: Callable[[Path], bool]) -> Iterator[Path]:
         raise
 
 
-def export_llava(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+def export_llava(
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, opts: ExportOptions
+) -> Path:
     """One LLaVA JSON list (``<image>`` placed as the first item's ``image_position`` says)."""
     write_json_ordered(
-        out, [llava_record(k, im.path, qas) for k, im, qas in conversations(samples, group)]
+        out,
+        [
+            llava_record(k, image_name(im.path, opts.image_root), qas)
+            for k, im, qas in conversations(samples, opts.group)
+        ],
     )
     return out
 
 
 def export_sharegpt(
-    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, opts: ExportOptions
 ) -> Path:
     """ShareGPT-style JSONL: ``messages`` (role/content) + ``images``."""
     write_jsonl(
-        out, [sharegpt_record(im.path, qas, k) for k, im, qas in conversations(samples, group)]
+        out,
+        [
+            sharegpt_record(image_name(im.path, opts.image_root), qas, k)
+            for k, im, qas in conversations(samples, opts.group)
+        ],
     )
     return out
 
@@ -134,7 +152,7 @@ def _one_image_token(qas: list[QA]) -> list[QA]:
 
 
 def export_llamafactory(
-    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, opts: ExportOptions
 ) -> Path:
     """A LLaMA-Factory dataset folder: ``data.json`` (sharegpt formatting with ``messages`` and
     ``images``, one ``<image>`` token in the first user turn), ``dataset_info.json`` registering
@@ -144,7 +162,7 @@ def export_llamafactory(
         (tmp / "images").mkdir()
         copied: dict[str, str] = {}
         records = []
-        for key, image, qas in conversations(samples, group):
+        for key, image, qas in conversations(samples, opts.group):
             rel = _copy_image(image, key, tmp, copied, "llamafactory")
             records.append(sharegpt_record(rel, _one_image_token(qas)))
         write_json_ordered(tmp / "data.json", records)
@@ -165,7 +183,9 @@ def export_llamafactory(
     return out
 
 
-def export_trl(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+def export_trl(
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, opts: ExportOptions
+) -> Path:
     """A folder for TRL's ``SFTTrainer`` (vision): ``data.jsonl`` with ``images`` + typed-block
     ``messages`` (see ``io.trl``) and ``images/<digest>.<ext>`` copies, referenced relative to
     the folder (``mmevol train`` resolves them)."""
@@ -173,26 +193,32 @@ def export_trl(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, grou
         (tmp / "images").mkdir()
         copied: dict[str, str] = {}
         records = []
-        for key, image, qas in conversations(samples, group):
+        for key, image, qas in conversations(samples, opts.group):
             rel = _copy_image(image, key, tmp, copied, "trl")
             records.append(trl_record(rel, qas, key))
         write_jsonl(tmp / TRL_DATA, records)
     return out
 
 
-def export_parquet(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+def export_parquet(
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, opts: ExportOptions
+) -> Path:
     """One flat Parquet table, a row per sample (``group`` does not apply)."""
     write_parquet(samples, out)
     return out
 
 
-def export_jsonl(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+def export_jsonl(
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, opts: ExportOptions
+) -> Path:
     """``Sample`` JSONL, a row per sample (``group`` does not apply)."""
     write_samples(samples, out)
     return out
 
 
-def export_mmevol(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, group: str) -> Path:
+def export_mmevol(
+    samples: list[Sample], seeds: Mapping[str, Seed], out: Path, opts: ExportOptions
+) -> Path:
     """The authors' per-image files (one per seed referenced by the samples) in folder ``out``."""
     used: list[Seed] = []
     for sid in dict.fromkeys(s.seed_id for s in samples):
@@ -201,7 +227,7 @@ def export_mmevol(samples: list[Sample], seeds: Mapping[str, Seed], out: Path, g
         used.append(seeds[sid])
     used.sort(key=lambda s: s.id)
     with atomic_dir(out, _only_json_files) as tmp:
-        write_official(used, samples, tmp)
+        write_official(used, samples, tmp, image_root=opts.image_root, rounds=opts.rounds)
     return out
 
 
@@ -228,9 +254,13 @@ def export(
     out: Path,
     *,
     group: str = "round",
+    image_root: Path | None = None,
+    rounds: int | None = None,
 ) -> Path:
     """Write the kept ``samples`` in format ``fmt`` at ``out`` (a file, or a folder for
-    ``llamafactory``, ``trl`` and ``mmevol``); returns ``out``."""
+    ``llamafactory``, ``trl`` and ``mmevol``); returns ``out``. ``image_root``: image paths are
+    written relative to it (llava, sharegpt, mmevol); ``rounds``: the run's round count, so
+    that the mmevol records list every round, empty ones too."""
     fn = EXPORTERS.get(fmt)
     if fn is None:
         raise ConfigError(
@@ -239,4 +269,4 @@ def export(
     if group not in GROUPS:
         raise ConfigError(f"--group: unknown grouping {group!r}; use one of {', '.join(GROUPS)}")
     kept = [s for s in samples if s.lineage.kept]
-    return fn(kept, seeds, Path(out), group)
+    return fn(kept, seeds, Path(out), ExportOptions(group, image_root, rounds))

@@ -29,8 +29,7 @@ from mmevol.evolve.normalize import normalize_vocab
 from mmevol.io.images import missing_image_ref, resolve_image, seed_id_for
 from mmevol.io.llava import ASSISTANT_ROLES, image_name, strip_image_token
 from mmevol.io.tabular import load_json, write_json_ordered
-from mmevol.schema import QA, Lineage, Obj, Provenance, Sample, Seed, Step, check_box, evolved_id
-from mmevol.schema import seed_item_id as _seed_item_id
+from mmevol.schema import QA, Obj, Provenance, Sample, Seed, Step, check_box
 from mmevol.vocab import canonical_manipulation, unother
 
 SOURCE = "mmevol"
@@ -128,6 +127,7 @@ def coerce_item(v: Any) -> QA | None:
         steps=[s for s in map(_step, steps_list) if s is not None],
         image_position=pos if isinstance(pos, str) and pos else None,
         score=parse_score(v.get("score")),
+        original=v,
     )
 
 
@@ -223,6 +223,9 @@ def read_official_file(
         rounds[0] = [normalize_vocab(qa, seed_counts) for qa in rounds[0]]
         counts.update({f"official_seed_{k}": v for k, v in seed_counts.items()})
     topic = _text(rec.get("topic_name")) or None
+    # the record as read, later rounds left out (v0 stays: a run never changes the seed items)
+    source_record = {k: None if (m := ROUND_KEY.match(k)) and int(m.group(1)) else v
+                     for k, v in rec.items()}  # fmt: skip
     seed = Seed(
         id=seed_id_for(ref.digest),
         image=ref,
@@ -231,6 +234,7 @@ def read_official_file(
         items=rounds.get(0, []),
         provenance=[Provenance(source=SOURCE, file=str(path), record_id=_text(rec.get("id")))],
         topic=topic,
+        source_record=source_record,
     )
     counts["official_files"] += 1
     for k, items in rounds.items():
@@ -263,62 +267,104 @@ def read_official(folder: Path, **kw: Any) -> list[Seed]:
     return [r.seed for r in iter_official(folder, **kw)]
 
 
-def official_samples(record: OfficialRecord) -> list[Sample]:
-    """Every round's items of one file as samples: round K item i descends from item i of
-    round K-1 when that exists (the files do not record parents)."""
-    seed, out = record.seed, []
-    for k in sorted(record.rounds):
-        prev = len(record.rounds.get(k - 1, []))
-        for i, qa in enumerate(record.rounds[k]):
-            sid = _seed_item_id(seed.id, i) if k == 0 else evolved_id(seed.id, i, k)
-            parent = (
-                None
-                if k == 0 or i >= prev
-                else (_seed_item_id(seed.id, i) if k == 1 else evolved_id(seed.id, i, k - 1))
-            )
-            lineage = Lineage(parent_id=parent, round=k, reason="seed" if k == 0 else "imported")
-            out.append(
-                Sample(id=sid, seed_id=seed.id, image=seed.image, round=k, qa=qa, lineage=lineage)
-            )
-    return out
+def number(v: float | None) -> int | float | None:
+    """A score as the authors write it: an integer where it is one."""
+    return int(v) if v is not None and float(v).is_integer() else v
 
 
-def read_official_samples(folder: Path, **kw: Any) -> tuple[list[Seed], list[Sample]]:
-    """Seeds and the samples of all rounds (round number in ``Sample.round``) of a folder."""
-    seeds, samples = [], []
-    for rec in iter_official(folder, **kw):
-        seeds.append(rec.seed)
-        samples.extend(official_samples(rec))
-    return seeds, samples
-
-
-def item_dict(qa: QA) -> dict[str, Any]:
-    """A ``QA`` in the authors' item schema, with the producer's own skill and format strings
-    where normalisation recorded them (an ``other:`` label loses its prefix)."""
-    d: dict[str, Any] = {} if qa.image_position is None else {"image_position": qa.image_position}
-    skills = qa.raw_skills if qa.raw_skills is not None else [unother(s) for s in qa.skills]
-    d |= {
-        "objects": list(qa.objects),
-        "skills": list(skills),
-        "format": qa.raw_format if qa.raw_format is not None else unother(qa.format),
-        "question": qa.question,
-        "steps": [s.model_dump() for s in qa.steps],
-        "answer": qa.answer,
-    }
-    if qa.score is not None:
-        d["score"] = qa.score
+def item_dict(qa: QA, *, with_score: bool = True) -> dict[str, Any]:
+    """A ``QA`` in the authors' item schema. An imported item is its original dict, with only
+    what was edited since (question, answer) replaced; others are written from their fields,
+    with the producer's own skill and format strings where normalisation recorded them (an
+    ``other:`` label loses its prefix). ``with_score=False``: as a candidate, before judging."""
+    if qa.original is not None:
+        d = dict(qa.original)
+        read = coerce_item(qa.original)
+        if read is None or read.question != qa.question:
+            d["question"] = qa.question
+        if read is None or read.answer != qa.answer:
+            d["answer"] = qa.answer
+    else:
+        d = {} if qa.image_position is None else {"image_position": qa.image_position}
+        skills = qa.raw_skills if qa.raw_skills is not None else [unother(s) for s in qa.skills]
+        d |= {
+            "objects": list(qa.objects),
+            "skills": list(skills),
+            "format": qa.raw_format if qa.raw_format is not None else unother(qa.format),
+            "question": qa.question,
+            "steps": [s.model_dump() for s in qa.steps],
+            "answer": qa.answer,
+        }
+    if not with_score:
+        d.pop("score", None)
+    elif "score" not in d and qa.score is not None:
+        d["score"] = number(qa.score)
     return d
 
 
-def _natural(text: str) -> list[Any]:
+def natural(text: str) -> list[Any]:
+    """A sort key that orders ``#2`` before ``#10``."""
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
 
 
-def _names_for(seed: Seed) -> tuple[str, str]:
+def file_stem(seed: Seed) -> str:
+    """The ``hash_id`` a seed's file is named by: the imported file's stem, else the seed id."""
     prov = next((p for p in seed.provenance if p.source == SOURCE), None)
     stem = Path(prov.file).stem if prov else seed.id
-    stem = re.sub(r"[/\\\x00]", "_", stem).lstrip(".") or seed.id
-    return stem, (prov.record_id if prov and prov.record_id else seed.id)
+    return re.sub(r"[/\\\x00]", "_", stem).lstrip(".") or seed.id
+
+
+def unique_stems(seeds: list[Seed]) -> dict[str, str]:
+    """seed id -> a file stem no other seed of the list uses."""
+    used: set[str] = set()
+    out = {}
+    for seed in seeds:
+        base = stem = file_stem(seed)
+        n = 1
+        while stem in used:
+            n += 1
+            stem = f"{base}-{n}"
+        used.add(stem)
+        out[seed.id] = stem
+    return out
+
+
+def record_dict(seed: Seed, stem: str, rounds: dict[int, list[QA]], n_rounds: int,
+                image_root: Path | None) -> dict[str, Any]:  # fmt: skip
+    """The per-image record of ``seed``: ``conversations_v0..v{n_rounds}`` (every round present,
+    empty or not). An imported record keeps its own fields and their order; the image path is
+    rewritten only when an ``image_root`` is given."""
+    convs = {f"conversations_v{k}": [item_dict(q) for q in rounds.get(k, [])]
+             for k in range(1, n_rounds + 1)}  # fmt: skip
+    if seed.source_record is not None:
+        doc: dict[str, Any] = {}
+        for key, value in seed.source_record.items():
+            m = ROUND_KEY.match(key)
+            if m and int(m.group(1)):
+                doc.update(convs)  # every later round where the first of them stood
+                convs = {}
+            elif key == "image" and image_root is not None:
+                doc[key] = image_name(seed.image.path, image_root)
+            else:
+                doc[key] = value
+        if "conversations_v0" not in doc:
+            doc["conversations_v0"] = [item_dict(q) for q in seed.items]
+        return doc | convs
+    prov = next((p for p in seed.provenance if p.source == SOURCE), None)
+    return {
+        "id": prov.record_id if prov and prov.record_id else seed.id,
+        "image": image_name(seed.image.path, image_root),
+        "conversations_v0": [item_dict(q) for q in seed.items],
+        **convs,
+        "topic_name": seed.topic if seed.topic else [],
+        "caption": [
+            t
+            for c in seed.captions
+            for t in ({"from": "human", "value": CAPTION_PROMPT}, {"from": "gpt", "value": c})
+        ],
+        "det": [{"label": o.category, "bbox": o.bbox} for o in seed.objects if o.bbox],
+        "hash_id": stem,
+    }
 
 
 def write_official(
@@ -327,9 +373,11 @@ def write_official(
     folder: Path,
     *,
     image_root: Path | None = None,
+    rounds: int | None = None,
 ) -> list[Path]:
     """One ``<hash_id>.json`` per seed in ``folder``: v0 = the seed items, vK = the kept
-    round-K samples (in natural id order). Each file is written atomically."""
+    round-K samples (in natural id order) for every K up to ``rounds`` (default: the highest
+    round among the samples). Each file is written atomically."""
     seed_list = list(seeds)
     known = {s.id for s in seed_list}
     by_round: dict[str, dict[int, list[Sample]]] = defaultdict(lambda: defaultdict(list))
@@ -339,34 +387,14 @@ def write_official(
         if s.seed_id not in known:
             raise InputError(s.id, "seed_id", f"no seed {s.seed_id!r} among the seeds given")
         by_round[s.seed_id][s.round].append(s)
+    n_rounds = rounds if rounds is not None else max(
+        (k for r in by_round.values() for k in r), default=0)  # fmt: skip
     folder = Path(folder)
     written: list[Path] = []
-    used: set[str] = set()
-    for seed in seed_list:
-        stem, record_id = _names_for(seed)
-        base, n = stem, 1
-        while stem in used:
-            n += 1
-            stem = f"{base}-{n}"
-        used.add(stem)
-        rounds = by_round.get(seed.id, {})
-        doc: dict[str, Any] = {
-            "id": record_id,
-            "image": image_name(seed.image.path, image_root),
-            "hash_id": stem,
-            "caption": [
-                t
-                for c in seed.captions
-                for t in ({"from": "human", "value": CAPTION_PROMPT}, {"from": "gpt", "value": c})
-            ],
-            "det": [{"label": o.category, "bbox": o.bbox} for o in seed.objects if o.bbox],
-            "topic_name": seed.topic or "",
-            "conversations_v0": [item_dict(q) for q in seed.items],
-        }
-        for k in range(1, max(rounds, default=0) + 1):
-            kept = sorted(rounds.get(k, []), key=lambda s: _natural(s.id))
-            doc[f"conversations_v{k}"] = [item_dict(s.qa) for s in kept]
+    for seed, stem in zip(seed_list, unique_stems(seed_list).values(), strict=True):
+        kept = {k: [s.qa for s in sorted(group, key=lambda s: natural(s.id))]
+                for k, group in by_round.get(seed.id, {}).items()}  # fmt: skip
         path = folder / f"{stem}.json"
-        write_json_ordered(path, doc)
+        write_json_ordered(path, record_dict(seed, stem, kept, n_rounds, image_root))
         written.append(path)
     return written

@@ -12,6 +12,18 @@ from pathlib import Path
 from mmevol.fsutil import atomic_writer
 from mmevol.report.figures import run_figures
 from mmevol.report.html import render_report
+from mmevol.store import Store
+
+
+def _seed_ids(run_dir: Path) -> set[str]:
+    """The seed ids of a run (an image's id is its content digest, so runs on the same images
+    share them; an import that kept two records of one image marks the second with ``~``)."""
+    store = Store(run_dir / "run.sqlite")
+    try:
+        rows = store.query("SELECT DISTINCT seed_id FROM samples")
+    finally:
+        store.close()
+    return {str(r[0]).split("~", 1)[0] for r in rows}
 
 
 def write_report(
@@ -19,12 +31,16 @@ def write_report(
 ) -> Path:
     """Write the HTML report (or, with ``as_json``, every figure's data) of a run to ``out``."""
     runs = [run_figures(run_dir)]
+    shared = None
     if compare is not None:
         runs.append(run_figures(compare))
+        shared = len(_seed_ids(run_dir) & _seed_ids(compare))
+        for f in runs:
+            f["shared_seeds"] = shared
     if as_json:
         text = json.dumps(runs[0] if len(runs) == 1 else runs, indent=2, sort_keys=True)
     else:
-        text = render_report(runs)
+        text = render_report(runs, shared)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_writer(out, "w") as fh:
         fh.write(text)

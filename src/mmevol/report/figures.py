@@ -76,10 +76,11 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
             }
         )
     all_pairs = pair_counts((s["qa"]["question"] for _, s in dataset), extract)
-    judged = [s for r, _, _, s in samples if r > 0 and (s["lineage"] or {}).get("verdict")]
     scores_by_round: dict[str, list[float]] = defaultdict(list)
-    for s in judged:
-        scores_by_round[str(s["round"])].append(float(s["lineage"]["verdict"]["score"]))
+    for r, _, _, s in samples:
+        score = ((s["lineage"] or {}).get("verdict") or {}).get("score")
+        if r > 0 and score is not None:
+            scores_by_round[str(r)].append(float(score))
     objects = Counter(o for _, s in dataset for o in s["qa"].get("objects") or [])
     cost: dict[str, dict[str, float]] = {}
     for unit, task, tin, tout, usd, _lat in calls:

@@ -11,6 +11,7 @@ from typing import Any
 
 from mmevol import __version__
 from mmevol.evolve.stats import DROP_KEYS
+from mmevol.report.directions import directions_html
 from mmevol.report.plots import PLOTS
 from mmevol.report.prompt_versions import prompt_versions_html
 from mmevol.report.vocabulary import vocabulary_html
@@ -102,8 +103,9 @@ def _title(f: dict[str, Any]) -> str:
     return f"{escape(f['run_dir'])} · backend {escape(str(f['backend']))}"
 
 
-def render_report(runs: list[dict[str, Any]]) -> str:
-    """The whole HTML page for one run, or two runs side by side."""
+def render_report(runs: list[dict[str, Any]], shared_seeds: int | None = None) -> str:
+    """The whole HTML page for one run, or two runs side by side (``shared_seeds``: how many
+    seeds the two have in common)."""
     two = len(runs) == 2
     row = "row two" if two else "row"
     names = " vs ".join(_title(f) for f in runs)
@@ -116,6 +118,8 @@ def render_report(runs: list[dict[str, Any]]) -> str:
         f"<h2>Rounds</h2><div class='{row}'>",
         *(_summary(f) for f in runs),
         "</div>",
+        "<h2>Rounds by direction</h2>",
+        directions_html(runs, shared_seeds),
         f"<h2>Vocabulary mapping</h2><div class='{row}'>",
         *(vocabulary_html(f) for f in runs),
         "</div>",
