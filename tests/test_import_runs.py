@@ -223,3 +223,25 @@ def test_report_compares_their_run_with_ours_direction_by_direction(tmp_path: Pa
         assert direction in table
     ours_stats = _stats(ours)["rounds"][0]
     assert f"<td>{ours_stats['candidates']}</td>" in table
+
+
+def test_an_imported_run_continues_with_the_engine(tmp_path: Path) -> None:
+    root, images, _ = _build(tmp_path)
+    run = tmp_path / "run"
+    _import(root, run, images)
+    seeds = str(run / "seeds.jsonl")
+    res = runner.invoke(app, ["evolve", seeds, "--out", str(run), "--rounds", "3"])
+    assert res.exit_code == 2 and "continue it with --rounds 4" in res.stderr
+    before = _stats(run)["rounds"]
+    res = runner.invoke(app, ["evolve", seeds, "--out", str(run), "--rounds", "4"])
+    assert res.exit_code == 0, res.output
+    stats = _stats(run)
+    assert stats["rounds"][:3] == before and stats["rounds"][3]["units"] == N_IMAGES
+    assert stats["rounds"][3]["kept"] > 0 and stats["complete"]
+    round4 = _rows(run, "SELECT parent_id FROM samples WHERE round=4")
+    assert round4 and all(p.endswith("@r3") for (p,) in round4)  # the authors' survivors
+    config = json.loads((run / "config.json").read_text())
+    assert config["imported_from"] == str(root) and config["import"]["format"] == "mmevol"
+    calls = stats["calls"]["total"]
+    res = runner.invoke(app, ["evolve", seeds, "--out", str(run), "--rounds", "4"])
+    assert res.exit_code == 0 and _stats(run)["calls"]["total"] == calls  # resumed, nothing redone

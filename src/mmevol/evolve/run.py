@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mmevol.backends.base import Backend, make_backend
 from mmevol.backends.batch import check_mode, with_mode
@@ -71,6 +72,13 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text("utf-8"))
+        if "imported_from" in old and "seeds_sha256" not in old:
+            _check_continuation(run_dir, old, digest, config.rounds)
+            old = {**old, "seeds_sha256": digest, "identity_hash": record["identity_hash"]}
+        if "import" in old or "imported_from" in old:  # what the run was imported from
+            record["import"] = old.get("import") or {k: v for k, v in old.items()
+                                                     if k not in ("config", "backend")}  # fmt: skip
+            record["imported_from"] = old.get("imported_from")
         if old.get("seeds_sha256") != digest:
             raise ConfigError(
                 f"{run_dir}: was created from different seeds; use a new --out directory"
@@ -95,6 +103,18 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
     record["config"]["out"] = str(run_dir)
     write_json(cfg_path, record)
     return Store(run_dir / "run.sqlite"), backend
+
+
+def _check_continuation(run_dir: Path, imported: dict[str, Any], digest: str, rounds: int) -> None:
+    """An imported run is continued from the seeds it was imported with, for more rounds."""
+    own = run_dir / "seeds.jsonl"
+    if not own.is_file() or hashlib.sha256(own.read_bytes()).hexdigest() != digest:
+        raise ConfigError(f"{run_dir}: an imported run is continued from its own seeds; "
+                          f"pass {own} as SEEDS")  # fmt: skip
+    done = int(imported.get("config", {}).get("rounds", 0))
+    if rounds <= done:
+        raise ConfigError(f"{run_dir}: the imported run already has {done} round(s); "
+                          f"continue it with --rounds {done + 1} or more")  # fmt: skip
 
 
 def write_outputs(store: Store, run_dir: Path, rounds: int) -> dict[str, object]:
