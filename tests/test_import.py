@@ -200,7 +200,7 @@ def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
     assert rounds == [(1, 3, 5, 5, round(23 / 3, 3)), (2, 3, 2, 2, 8.0), (3, 3, 2, 2, 7.0)]
     assert stats["rounds"][0]["by_direction"] == {
         "unknown": {"candidates": 5, "kept": 5, "judged": 3, "improved": 3, "kept_share": 1.0,
-                    "improved_share": 1.0, "mean_judge_score": round(23 / 3, 3)}
+                    "improved_share": 1.0, "mean_judge_score": round(23 / 3, 3), "scored": 3}
     }  # fmt: skip
     assert stats["dataset"] == {"total": 14, "seed_items": 5, "evolved": 9}
     # Counting, OCR, Grounding Ability -> mapped; "Visual Reasoning" kept as other:;
