@@ -198,9 +198,10 @@ def test_four_rounds_stats_by_hand(tmp_path: Path) -> None:
               for r in stats["rounds"]]  # fmt: skip
     # round 1: p 3 (scores 9 own, 8 and 6 from the list), q 1, café 1 (no scores)
     assert rounds == [(1, 3, 5, 5, round(23 / 3, 3)), (2, 3, 2, 2, 8.0), (3, 3, 2, 2, 7.0)]
+    # survivors' own scores are scores, not verdicts: nothing in the files says "improved"
     assert stats["rounds"][0]["by_direction"] == {
-        "unknown": {"candidates": 5, "kept": 5, "judged": 3, "improved": 3, "kept_share": 1.0,
-                    "improved_share": 1.0, "mean_judge_score": round(23 / 3, 3), "scored": 3}
+        "unknown": {"candidates": 5, "kept": 5, "judged": 0, "improved": 0, "kept_share": 1.0,
+                    "improved_share": 0.0, "mean_judge_score": round(23 / 3, 3), "scored": 3}
     }  # fmt: skip
     assert stats["dataset"] == {"total": 14, "seed_items": 5, "evolved": 9}
     # Counting, OCR, Grounding Ability -> mapped; "Visual Reasoning" kept as other:;

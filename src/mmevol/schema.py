@@ -129,6 +129,8 @@ class Verdict(BaseModel):
     score: float | None = Field(default=None, ge=0, le=10)  # None: an imported verdict had none
     reason: str = ""
     judge: str = "rules"
+    # an imported verdict: the score entry as read, written back verbatim on export
+    original: SkipJsonSchema[dict[str, Any] | None] = None
 
 
 class Lineage(BaseModel):

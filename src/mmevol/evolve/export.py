@@ -16,7 +16,7 @@ from mmevol.errors import MmevolError
 from mmevol.io.export import EXPORTERS, atomic_dir, export
 from mmevol.io.official_rounds import write_official_run
 from mmevol.io.tabular import read_samples
-from mmevol.schema import Sample
+from mmevol.schema import Sample, Seed
 from mmevol.seeds import read_seeds
 from mmevol.store import Store
 
@@ -36,12 +36,28 @@ def _is_rounds_export(folder: Path) -> bool:
     return all(p.is_dir() and p.name.startswith("round") for p in folder.iterdir())
 
 
+def check_image_root(seeds: Iterable[Seed], image_root: Path | None) -> None:
+    """``--image-root`` must be a folder every image of the run lies under (an image that was
+    missing at import is written as it was named, so it does not count)."""
+    if image_root is None:
+        return
+    if not image_root.is_dir():
+        raise MmevolError(f"--image-root: {image_root} is not a folder")
+    images = [s.image.path for s in seeds if not s.image.digest.startswith("path:")]
+    outside = [p for p in images if not Path(p).is_relative_to(image_root)]
+    if outside:
+        raise MmevolError(f"--image-root: {len(outside)} of {len(images)} images are not under "
+                          f"{image_root} (first: {outside[0]}); give a folder that holds them "
+                          "all, or leave the option out")  # fmt: skip
+
+
 def export_rounds(run_dir: Path, out: Path, *, image_root: Path | None = None) -> Path:
     """The whole run in the authors' layout (``round{n}/`` side files) in folder ``out``."""
     db = run_dir / "run.sqlite"
     if not db.is_file():
         raise MmevolError(f"{run_dir}: no run.sqlite (not a run directory)")
     seeds = read_seeds(run_dir / "seeds.jsonl")
+    check_image_root(seeds, image_root)
     store = Store(db)
     try:
         samples = list(store.iter_samples(kept_only=False))
@@ -83,6 +99,7 @@ def export_run(
             f"{run_dir}: no dataset.jsonl (not a run directory, or the run has not finished)"
         )
     seeds = {s.id: s for s in read_seeds(run_dir / "seeds.jsonl")}
+    check_image_root(seeds.values(), image_root)
     samples: Iterable[Sample] = read_samples(dataset)
     if reviewed_only:
         from mmevol.view.reviews import ReviewStore, reviewed_samples

@@ -31,7 +31,16 @@ from mmevol.errors import InputError
 from mmevol.evolve.import_lineage import match_parent
 from mmevol.evolve.normalize import normalize_item
 from mmevol.io.official import OfficialRecord, coerce_item, parse_score, read_official_file
-from mmevol.io.official_run import Layout, Problems, RoundFiles, find_layout, read_round_files
+from mmevol.io.official_run import (
+    MAX_RECORD,
+    Layout,
+    Problems,
+    RoundFiles,
+    find_layout,
+    read_round_files,
+    readable_inside,
+    round_hash_ids,
+)
 from mmevol.schema import QA, Direction, Lineage, Sample, Seed, Verdict, evolved_id, seed_samples
 from mmevol.textsim import normalize_text, similarity
 
@@ -73,7 +82,7 @@ def _verdict(value: Any, where: str, problems: Problems) -> Verdict | None:
         score = None
     reason = value.get("reason")
     return Verdict(improved=flag == "yes", score=score, judge=VERDICT_JUDGE,
-                   reason=reason if isinstance(reason, str) else "")  # fmt: skip
+                   reason=reason if isinstance(reason, str) else "", original=value)  # fmt: skip
 
 
 def _survivor_verdict(qa: QA, counts: Counter[str]) -> Verdict | None:
@@ -151,7 +160,8 @@ def _round_rows(files: RoundFiles, survivors: list[QA] | None, where: str,
             kept, reason = i in yes, "imported: kept by its verdict (no record of the round)"
         elif i in taken:
             kept, reason, c = True, "imported: survivor", taken[i]
-            v = v or _survivor_verdict(c, stats)
+            if files.verdicts is None:  # no score file: the survivor's own score, if any
+                v = _survivor_verdict(c, stats)
         elif v is None:
             kept, reason = False, "imported: no verdict (score file missing, unreadable or short)"
         elif not v.improved:
@@ -176,7 +186,11 @@ def assemble(record: OfficialRecord, layout: Layout, problems: Problems,
     last = max([layout.last_round or 0, *record.rounds])
     for k in range(1, last + 1):
         round_dir = layout.rounds.get(k)
-        files = read_round_files(round_dir, record.file.stem, problems) if round_dir else None
+        files = (
+            read_round_files(round_dir, layout.root, record.file.stem, problems)
+            if round_dir
+            else None
+        )
         has_files = files is not None and (files.direction or files.candidates is not None
                                            or files.verdicts is not None)  # fmt: skip
         if k not in record.rounds and not has_files:
@@ -199,6 +213,11 @@ def assemble(record: OfficialRecord, layout: Layout, problems: Problems,
                     parent_match="unmatched" if m.parent is None else "content",
                 ),
             )  # fmt: skip
+            if is_kept and not qa.answer.strip():
+                problems.note("survivor_without_answer", where, f"item {i} has no answer")
+                sample.lineage.kept = False
+                sample.lineage.reason = "imported: survivor without an answer (left out)"
+                is_kept = False
             samples.append(sample)
             if is_kept:
                 kept[k].append(sample)
@@ -236,6 +255,18 @@ def _apply_score_lists(record: OfficialRecord, counts: Counter[str]) -> None:
                 qa.score = parse_score(v)
 
 
+def _drop_unanswered_seed_items(record: OfficialRecord, path: Path, problems: Problems) -> None:
+    """A seed item (``conversations_v0``) without an answer is no training data: it is left out
+    of the seeds (the record's v0 stays as it was, so an export writes it back)."""
+    items = record.seed.items
+    answered = [qa for qa in items if qa.answer.strip()]
+    if len(answered) < len(items):
+        problems.note("seed_item_without_answer", path,
+                      f"{len(items) - len(answered)} conversations_v0 item(s) without an answer "
+                      "left out of the seeds")  # fmt: skip
+        record.seed = record.seed.model_copy(update={"items": answered})
+
+
 def _with_id(seed: Seed, new_id: str) -> Seed:
     return seed.model_copy(update={"id": new_id})
 
@@ -244,12 +275,19 @@ def official_records(src: Path, *, images: Path | None, allow_missing_images: bo
                      strict: bool, counts: Counter[str], skipped: list[str],
                      problems: Problems) -> Iterator[Imported]:  # fmt: skip
     """Every image of the authors' folder ``src`` (run root, round folder or records)."""
-    layout = find_layout(src)
+    problems.strict = strict
+    layout = find_layout(src, problems)
     root = images or layout.records
     pattern = "*.json" if layout.rounds else "**/*.json"
     owners: dict[str, tuple[str, Path]] = {}  # seed id -> (record id, file) that took it
+    stems: set[str] = set()
     for path in sorted(layout.records.glob(pattern)):
+        stems.add(path.stem)
         try:
+            if not readable_inside(path, layout.root, problems, "record"):
+                continue
+            if path.stat().st_size > MAX_RECORD:
+                raise InputError(path, None, f"larger than {MAX_RECORD} bytes (not read)")
             record = read_official_file(path, root, allow_missing_images=allow_missing_images,
                                         counts=counts)  # fmt: skip
             seed = record.seed
@@ -268,8 +306,13 @@ def official_records(src: Path, *, images: Path | None, allow_missing_images: bo
             counts["import_shared_images"] += 1
             record.seed = _with_id(seed, f"{seed.id}~{path.stem}")
         owners.setdefault(record.seed.id, (record_id, path))
+        _drop_unanswered_seed_items(record, path, problems)
         _apply_score_lists(record, counts)
         yield assemble(record, layout, problems, counts)
+    for _, round_dir in sorted(layout.rounds.items()):
+        for stem in sorted(round_hash_ids(round_dir) - stems):
+            problems.note("side_files_without_record", round_dir,
+                          f"{stem}: side files but no per-image record (not imported)")  # fmt: skip
 
 
 def read_official_samples(

@@ -127,6 +127,9 @@ def import_run(
         raise MmevolError(
             f"--format: unknown format {fmt!r}; known: {', '.join(sorted(IMPORTERS))}"
         )
+    if out.resolve().is_relative_to(src.resolve()):
+        raise MmevolError(f"--out: {out} lies inside the folder imported ({src}); choose a "
+                          "directory outside it")  # fmt: skip
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise MmevolError(f"{out}: already exists and is not empty; choose a new --out directory")
     opts = ImportOptions(images=images, allow_missing_images=allow_missing_images, strict=strict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from mmevol.evolve.import_official import SURVIVOR_JUDGE
 from mmevol.store import Store
 from mmevol.vocab import OTHER
 
@@ -70,27 +71,40 @@ def vocabulary_stats(store: Store, units: Counter[str]) -> dict[str, Any]:
     }
 
 
-def _by_direction(store: Store, round_: int) -> tuple[dict[str, dict[str, Any]], Counter[int]]:
-    """Per direction of one round: candidates, kept, judged, improved (verdicts saying so), the
-    shares and the mean judge score; and the round's judge scores counted by whole point."""
+def _by_direction(store: Store, round_: int, unattached: dict[str, Counter[str]]
+                  ) -> tuple[dict[str, dict[str, Any]], Counter[int]]:  # fmt: skip
+    """Per direction of one round: candidates, kept, judged, improved (verdicts saying so, and
+    ``unattached``: verdicts a unit's score file has beyond its candidates), the shares and the
+    mean judge score; and the round's judge scores counted by whole point. A score carried by an
+    imported survivor counts as a score, not as a verdict (nothing said it improved)."""
     out: dict[str, dict[str, Any]] = {}
     hist: Counter[int] = Counter()
-    for direction, kept, improved, score, n in store.query(
+
+    def row(direction: str | None) -> dict[str, Any]:
+        return out.setdefault(direction or "unknown", {"candidates": 0, "kept": 0, "judged": 0,
+                                                       "improved": 0, "_sum": 0.0, "_n": 0})  # fmt: skip
+
+    for direction, kept, improved, score, judge, n in store.query(
         "SELECT direction, kept, json_extract(json, '$.lineage.verdict.improved'),"
-        " json_extract(json, '$.lineage.verdict.score'), COUNT(*) FROM samples WHERE round=?"
-        " GROUP BY 1, 2, 3, 4",
+        " json_extract(json, '$.lineage.verdict.score'),"
+        " json_extract(json, '$.lineage.verdict.judge'), COUNT(*) FROM samples WHERE round=?"
+        " GROUP BY 1, 2, 3, 4, 5",
         (round_,),
     ):
-        d = out.setdefault(direction or "unknown", {"candidates": 0, "kept": 0, "judged": 0,
-                                                    "improved": 0, "_sum": 0.0, "_n": 0})  # fmt: skip
+        d = row(direction)
         d["candidates"] += n
         d["kept"] += n if kept else 0
-        d["judged"] += n if improved is not None else 0
-        d["improved"] += n if improved else 0
+        verdict = improved is not None and judge != SURVIVOR_JUDGE
+        d["judged"] += n if verdict else 0
+        d["improved"] += n if verdict and improved else 0
         if score is not None:
             hist[int(float(score))] += n
             d["_sum"] += float(score) * n
             d["_n"] += n
+    for direction, c in unattached.items():
+        d = row(direction)
+        d["judged"] += c["verdicts_unattached"]
+        d["improved"] += c["verdicts_unattached_improved"]
     for d in out.values():
         d["kept_share"] = _share(d["kept"], d["candidates"])
         d["improved_share"] = _share(d["improved"], d["judged"])
@@ -112,16 +126,21 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
     per_round: list[dict[str, Any]] = []
     unit_counts: dict[int, Counter[str]] = defaultdict(Counter)
     units_per_round: Counter[int] = Counter()
-    for round_, _direction, st in store.unit_stats():
+    unattached: dict[int, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for round_, direction, st in store.unit_stats():
         unit_counts[round_].update(st)
         units_per_round[round_] += 1
+        if st.get("verdicts_unattached"):
+            unattached[round_][direction or "unknown"].update(
+                {k: st.get(k, 0) for k in ("verdicts_unattached", "verdicts_unattached_improved")}
+            )
     for k in range(1, rounds + 1):
         uc = unit_counts[k]
-        by_dir, hist = _by_direction(store, k)
+        by_dir, hist = _by_direction(store, k, unattached[k])
         cand = sum(d["candidates"] for d in by_dir.values())
         kept = sum(d["kept"] for d in by_dir.values())
-        judged = sum(d["judged"] for d in by_dir.values()) + uc["verdicts_unattached"]
-        improved = sum(d["improved"] for d in by_dir.values()) + uc["verdicts_unattached_improved"]
+        judged = sum(d["judged"] for d in by_dir.values())
+        improved = sum(d["improved"] for d in by_dir.values())
         score, steps, skills = q(
             "SELECT AVG(json_extract(json, '$.lineage.verdict.score')),"
             " AVG(json_array_length(json, '$.qa.steps')), AVG(json_array_length(json, '$.qa.skills'))"

@@ -39,6 +39,8 @@ def verdict_entry(sample: Sample) -> dict[str, Any]:
     not the only stage that drops one), with the run's reason where the two differ."""
     v = sample.lineage.verdict
     kept = sample.lineage.kept
+    if v is not None and v.original is not None:
+        return dict(v.original)
     if v is not None and v.judge.startswith(IMPORTED):
         return {"improved": "yes" if v.improved else "no", "score": number(v.score),
                 "reason": v.reason}  # fmt: skip

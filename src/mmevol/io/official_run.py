@@ -28,7 +28,8 @@ from mmevol.errors import InputError
 from mmevol.evolve.parse import json_values
 from mmevol.schema import Direction
 
-ROUND_DIR = re.compile(r"^round(\d+)$")
+ROUND_DIR = re.compile(r"^round([1-9]\d*)$")
+ROUND_LIKE = re.compile(r"^round\d+$")
 RECORDS = "filtered_qa"
 SIDE_FOLDERS = ("evo_path", "gen_qa", "gen_qa_corrected", "score_gpt4_mini",
                 "score_gpt4_mini_corrected", RECORDS)  # fmt: skip
@@ -40,26 +41,52 @@ DIRECTION_NAMES: dict[str, Direction] = {
 }
 NAME_OF_DIRECTION: dict[str, str] = {v: k for k, v in DIRECTION_NAMES.items()}
 MAX_SIDE_FILE = 8 * 2**20  # bytes; a side file larger than this is not read
+MAX_RECORD = 16 * 2**20  # bytes; a per-image record larger than this is skipped
+MAX_ENTRIES = 1000  # candidates or verdicts read from one file; the rest are ignored
 PROBLEMS_LISTED = 200
+# problems that stop an import run with --strict (the others are repairs and notes)
+FATAL = ("unreadable", "too_large", "outside", "not_a_file")
 
 
 @dataclass
 class Problems:
-    """What was wrong with the files read: a count per kind and the first few, by file."""
+    """What was wrong with the files read: a count per kind and the first few, by file.
+    With ``strict``, a file that could not be read at all stops the import instead."""
 
     counts: Counter[str] = field(default_factory=Counter)
     listed: list[str] = field(default_factory=list)
+    strict: bool = False
 
     def note(self, kind: str, path: Path | str, what: str) -> None:
+        if self.strict and kind.endswith(FATAL):
+            raise InputError(path, None, what)
         self.counts[kind] += 1
         if len(self.listed) < PROBLEMS_LISTED:
             self.listed.append(f"{path}: {what}")
+
+
+def readable_inside(path: Path, root: Path, problems: Problems, kind: str) -> bool:
+    """``path`` is a regular file that really lives under ``root`` (a link out of the folder
+    given, a device or a pipe is not read); else the problem is noted."""
+    try:
+        real = path.resolve()
+        if not real.is_relative_to(root.resolve()):
+            problems.note(f"{kind}_outside", path, "a link to a file outside the folder given")
+            return False
+        if not real.is_file():
+            problems.note(f"{kind}_not_a_file", path, "not a regular file")
+            return False
+    except OSError as exc:
+        problems.note(f"{kind}_unreadable", path, exc.strerror or str(exc))
+        return False
+    return True
 
 
 @dataclass
 class Layout:
     """Where the per-image records are and which round folders hold side files."""
 
+    root: Path  # what may be read: nothing outside it
     records: Path
     rounds: dict[int, Path]
     last_round: int | None  # the highest round to import (None: whatever the records hold)
@@ -76,16 +103,29 @@ class RoundFiles:
     verdicts: list[Any] | None = None  # raw verdict values, in candidate order
 
 
-def _round_folders(root: Path) -> dict[int, Path]:
+def _round_folders(root: Path, problems: Problems) -> dict[int, Path]:
     out = {}
-    for p in root.iterdir():
+    for p in sorted(root.iterdir()):
         m = ROUND_DIR.match(p.name)
-        if m and p.is_dir():
-            out[int(m.group(1))] = p
+        if not m:
+            if ROUND_LIKE.match(p.name) and p.is_dir():
+                problems.note("round_folder_name", p, "not read: rounds are named round1, "
+                              "round2, ... (no round0, no leading zeros)")  # fmt: skip
+            continue
+        if not p.is_dir():
+            continue
+        if not p.resolve().is_relative_to(root.resolve()):
+            problems.note("round_folder_outside", p, "a link to a folder outside the run")
+            continue
+        out[int(m.group(1))] = p
+    if out and (gaps := sorted(set(range(1, max(out) + 1)) - set(out))):
+        problems.note("round_folders_missing", root,
+                      f"no folder for round(s) {', '.join(map(str, gaps))}; their survivors "
+                      "come from the records alone")  # fmt: skip
     return out
 
 
-def find_layout(src: Path) -> Layout:
+def find_layout(src: Path, problems: Problems) -> Layout:
     """The layout of ``src``: a run root, a ``round{n}`` folder (or one of its sub-folders:
     the run up to round ``n``), or a folder of per-image records."""
     if not src.is_dir():
@@ -93,13 +133,16 @@ def find_layout(src: Path) -> Layout:
                          "folder or a folder of per-image JSON files)")  # fmt: skip
     upto: int | None = None
     root = src
-    if src.name in SIDE_FOLDERS and ROUND_DIR.match(src.parent.name):
+    if src.name in SIDE_FOLDERS and (src.parent / RECORDS).is_dir():
         src = src.parent
     if m := ROUND_DIR.match(src.name):
         upto, root = int(m.group(1)), src.parent
-    rounds = _round_folders(root)
+    elif (src / RECORDS).is_dir():
+        raise InputError(src, None, "a round folder must be named round1, round2, ... "
+                         "(its number says which conversations_v it adds)")  # fmt: skip
+    rounds = _round_folders(root, problems)
     if not rounds:
-        return Layout(records=src, rounds={}, last_round=None)
+        return Layout(root=src, records=src, rounds={}, last_round=None)
     if upto is not None:
         rounds = {k: p for k, p in rounds.items() if k <= upto}
     with_records = [k for k, p in rounds.items() if _has_json(p / RECORDS)]
@@ -107,14 +150,17 @@ def find_layout(src: Path) -> Layout:
         raise InputError(root, None, f"no round folder has per-image records in {RECORDS}/ "
                          "(the authors' filter step has not run)")  # fmt: skip
     last = max(rounds) if upto is None else upto
-    return Layout(records=rounds[max(with_records)] / RECORDS, rounds=rounds, last_round=last)
+    records = rounds[max(with_records)] / RECORDS
+    return Layout(root=root, records=records, rounds=rounds, last_round=last)
 
 
 def _has_json(folder: Path) -> bool:
     return folder.is_dir() and any(folder.glob("*.json"))
 
 
-def _read_text(path: Path, problems: Problems) -> str | None:
+def _read_text(path: Path, root: Path, problems: Problems) -> str | None:
+    if not readable_inside(path, root, problems, "side_file"):
+        return None
     try:
         if path.stat().st_size > MAX_SIDE_FILE:
             problems.note("side_file_too_large", path, f"larger than {MAX_SIDE_FILE} bytes")
@@ -137,13 +183,16 @@ def loose_list(text: str) -> tuple[list[Any] | None, str]:
     for how, source in (("json", text), ("repaired", _authors_fixes(text))):
         try:
             value = json.loads(source, strict=how == "json")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # ValueError: bad JSON, or a 5000-digit number
             continue
         if (listed := _as_list(value)) is not None:
             return listed, how
-    for _rungs, value in json_values(_authors_fixes(text)):
-        if (listed := _as_list(value)) is not None:
-            return listed, "repaired"
+    try:
+        for _rungs, value in json_values(_authors_fixes(text)):
+            if (listed := _as_list(value)) is not None:
+                return listed, "repaired"
+    except (ValueError, RecursionError):
+        pass
     return None, "unreadable"
 
 
@@ -156,13 +205,13 @@ def _as_list(value: Any) -> list[Any] | None:
     return None
 
 
-def _direction(path: Path, files: RoundFiles, problems: Problems) -> None:
-    text = _read_text(path, problems)
+def _direction(path: Path, root: Path, files: RoundFiles, problems: Problems) -> None:
+    text = _read_text(path, root, problems)
     if text is None:
         return
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         value = text.strip().strip('"')
     name = value.strip() if isinstance(value, str) else None
     if name in DIRECTION_NAMES:
@@ -172,33 +221,38 @@ def _direction(path: Path, files: RoundFiles, problems: Problems) -> None:
                       f"{', '.join(DIRECTION_NAMES)}")  # fmt: skip
 
 
-def _listed(path: Path, kind: str, problems: Problems) -> tuple[list[Any] | None, str]:
-    text = _read_text(path, problems)
+def _listed(path: Path, root: Path, kind: str, problems: Problems) -> list[Any] | None:
+    text = _read_text(path, root, problems)
     if text is None:
-        return None, "unreadable"
+        return None
     value, how = loose_list(text)
     if how == "repaired":
         problems.note(f"{kind}_repaired", path, "not valid JSON; read after repair")
     elif how == "unreadable":
         problems.note(f"{kind}_unreadable", path, "no JSON list could be read")
-    return value, how
+    if value is not None and len(value) > MAX_ENTRIES:
+        problems.note(f"{kind}_too_many", path, f"{len(value)} entries; the first "
+                      f"{MAX_ENTRIES} are read")  # fmt: skip
+        value = value[:MAX_ENTRIES]
+    return value
 
 
-def read_round_files(round_dir: Path, hash_id: str, problems: Problems) -> RoundFiles:
-    """One image's side files of one round (absent files stay None)."""
+def read_round_files(round_dir: Path, root: Path, hash_id: str, problems: Problems) -> RoundFiles:
+    """One image's side files of one round (absent files stay None); nothing outside
+    ``root`` is read."""
     files = RoundFiles()
     name = f"{hash_id}.json"
-    if (p := round_dir / "evo_path" / name).is_file():
-        _direction(p, files, problems)
+    if (p := round_dir / "evo_path" / name).exists():
+        _direction(p, root, files, problems)
     for folder in ("gen_qa_corrected", "gen_qa"):
-        if (p := round_dir / folder / name).is_file():
-            files.candidates, _ = _listed(p, "candidates", problems)
+        if (p := round_dir / folder / name).exists():
+            files.candidates = _listed(p, root, "candidates", problems)
             if files.candidates is not None:
                 files.candidates_from = folder
                 break
     for folder in ("score_gpt4_mini_corrected", "score_gpt4_mini"):
-        if (p := round_dir / folder / name).is_file():
-            files.verdicts, _ = _listed(p, "verdicts", problems)
+        if (p := round_dir / folder / name).exists():
+            files.verdicts = _listed(p, root, "verdicts", problems)
             if files.verdicts is not None:
                 break
     return files

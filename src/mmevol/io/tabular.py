@@ -51,6 +51,10 @@ def load_json(path: Path) -> Any:
         raise InputError(
             path, f"line {exc.lineno} column {exc.colno}", f"invalid JSON ({exc.msg})"
         ) from exc
+    except RecursionError:
+        raise InputError(path, None, "JSON nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise InputError(path, None, f"invalid JSON ({exc})") from None
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
