@@ -47,7 +47,7 @@ def test_deep_nesting_and_huge_numbers_are_listed_not_fatal(tmp_path: Path) -> N
     _side(root, 2, "filtered_qa", h[0]).write_text("[" * 100_000 + "]" * 100_000)
     _side(root, 1, "gen_qa_corrected", h[1]).write_text("[" * 50_000)
     big = json.loads(_side(root, 1, "score_gpt4_mini_corrected", h[2]).read_text())
-    raw = json.dumps(big).replace('"score": ', '"score": ' + "9" * 5000 + ", \"was\": ", 1)
+    raw = json.dumps(big).replace('"score": ', '"score": ' + "9" * 5000 + ', "was": ', 1)
     _side(root, 1, "score_gpt4_mini_corrected", h[2]).write_text(raw)
     run = tmp_path / "run"
     res = _run(root, run, images)
