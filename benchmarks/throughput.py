@@ -1,28 +1,38 @@
-"""Throughput at a rate limit: mmevol's OpenAI backend vs Bespoke Curator vs distilabel.
+"""Throughput at a realistic provider's limits: mmevol's OpenAI backend vs Bespoke Curator vs
+distilabel, the same work timed the same way for each.
 
-One command sends the same N multimodal requests (a distinct short prompt + a distinct
-512x384 JPEG as a base64 data URL, byte-identical for every system) to the project's fake
-OpenAI-compatible server on loopback: latency uniform in ``--latency`` (0.2-1.0 s, mean 0.6 s)
-and an ``--rpm`` limit answered with 429 + Retry-After. Each system gets a fresh server (so the
-server's counters are its own) and runs in its own subprocess:
+The server is the project's fake OpenAI-compatible server in its provider mode
+(``mmevol fake-server --provider-*``, its own process, a fresh one per run): continuously
+refilled request and token buckets holding 1 s, 429 with an integer ``Retry-After`` (>= 1 s),
+OpenAI's error body and ``x-ratelimit-*`` headers on every reply, tokens charged at arrival as
+text/4 + 255 per image + ``max_tokens`` (never refunded), lognormal latency (median 0.5 s,
+p99 2 s), and optionally a share of 5xx answers. Every system sends the same N requests (a
+distinct prompt + a distinct 512x384 JPEG data URL; mmevol's encoder makes the data URLs before
+any clock starts, and mmevol's own encoder cache is filled with them before its timer starts)
+and is told the same things (concurrency, requests/min, tokens/min where the scenario tells
+one). Scenarios (``SCENARIOS``):
 
-* mmevol: ``OpenAIBackend`` with its admission controller (``concurrency``, ``rpm``);
-* Curator: ``curator.LLM(backend="openai", backend_params={base_url, max_requests_per_minute,
-  max_concurrent_requests, ...})`` with ``curator.types.Image`` prompts, cache disabled
-  (``CURATOR_DISABLE_CACHE=1``) -- driver in ``benchmarks/peers/curator_driver.py``;
-* distilabel: a ``Pipeline`` with ``TextGenerationWithImage`` on ``OpenAILLM(base_url=...)``,
-  ``input_batch_size`` = concurrency, ``use_cache=False`` -- ``benchmarks/peers/distilabel_driver.py``.
+* ``rpm600``: the server allows 600 requests/min; everyone is told so; concurrency 64;
+* ``nolimit``: no rate limit; concurrency 32; the bound is concurrency / mean latency;
+* ``wrong_rpm_5xx``: the server allows 300/min and answers 10 % of what it accepts with a 5xx;
+  everyone is told 600/min;
+* ``tpm160k``: 160k tokens/min binds before the 600 requests/min; nobody is told the tokens.
 
-Per system: achieved requests/s (N completed / wall of the send), its ratio to the limit
-``min(concurrency / mean latency, rpm / 60)``, requests sent per request needed (server
-``received`` / N: every extra one is a wasted 429), p50/p99 end-to-end latency as the server saw
-it (first time a conversation arrived -> its first completed answer, retries included), peak
-memory and failures. Writes ``benchmarks/results/throughput.{json,md}``.
+Measured per run, on the server's clock (``/_fake/stats`` "limits"): the binding limit's use
+(accepted requests, or charged tokens, per minute from the first arrival to the last
+completion, over the limit; for ``nolimit``: completions per second over concurrency / mean
+latency), requests sent per request needed (arrivals / (N + the 5xx answers the server chose
+to give, which any client has to ask again)), 429s, answers the server completed that the
+system did not return (paid, then lost); on the driver's clock: wall time and completed
+requests. Three interleaved repetitions (each repetition runs every scenario and system in
+turn); the 1-minute load average before each run is recorded. Writes
+``benchmarks/results/throughput.{json,md}``.
 
-    .venv/bin/python benchmarks/throughput.py [--n 300] [--rpm 600] [--concurrency 32]
+    .venv/bin/python benchmarks/throughput.py [--n 300] [--reps 3] [--scenarios ...]
 
-The peers live in their own virtual environments (``--curator-python``,
-``--distilabel-python``); a peer whose interpreter is missing is skipped and says so.
+The peers run from their own virtual environments (``--curator-python``,
+``--distilabel-python``: bespokelabs-curator 0.1.31 and distilabel[openai] 1.5.3); a peer
+whose interpreter is missing is skipped and says so.
 """
 
 from __future__ import annotations
@@ -31,32 +41,54 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import os
 import platform
 import random
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
 from PIL import Image, ImageDraw
-
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PEERS = HERE / "peers"
 ROOT = HERE.parent
 SYSTEMS = ("mmevol", "curator", "distilabel")
-MEAN_LATENCY_S = 0.6
 MAX_TOKENS = 256
 MODEL = "fake-mllm"
 API_KEY = "sk-bench-not-a-secret"
+LATENCY_MEDIAN_S, LATENCY_P99_S = 0.5, 2.0
+NO_TOKEN_LIMIT = (
+    1_000_000_000  # what "the endpoint has no token limit" is told as (Curator needs a number)
+)
+NO_REQUEST_LIMIT = 1_000_000
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "rpm600": {"server": {"rpm": 600}, "told": {"rpm": 600, "tpm": NO_TOKEN_LIMIT},
+               "concurrency": 64, "binding": ("requests", 600)},
+    "nolimit": {"server": {}, "told": {"rpm": NO_REQUEST_LIMIT, "tpm": NO_TOKEN_LIMIT},
+                "concurrency": 32, "binding": ("concurrency", None)},
+    "wrong_rpm_5xx": {"server": {"rpm": 300, "error_rate": 0.1},
+                      "told": {"rpm": 600, "tpm": NO_TOKEN_LIMIT},
+                      "concurrency": 64, "binding": ("requests", 300)},
+    "tpm160k": {"server": {"rpm": 600, "tpm": 160_000}, "told": {"rpm": 600},
+                "concurrency": 64, "binding": ("tokens", 160_000)},
+}  # fmt: skip
+
+
+def mean_latency() -> float:
+    """The lognormal's mean from its median and 99th percentile."""
+    sigma = math.log(LATENCY_P99_S / LATENCY_MEDIAN_S) / 2.326
+    return LATENCY_MEDIAN_S * math.exp(sigma**2 / 2)
 
 
 # --- the requests ------------------------------------------------------------------------------
@@ -103,7 +135,9 @@ def build_requests(n: int, folder: Path) -> Path:
 
 
 # --- the mmevol child ----------------------------------------------------------------------------
-async def _mmevol_send(requests: Path, base_url: str, rpm: int, concurrency: int) -> dict[str, Any]:
+async def _mmevol_send(requests: Path, base_url: str, told: dict[str, Any],
+                       concurrency: int) -> dict[str, Any]:  # fmt: skip
+    from mmevol.backends import payload
     from mmevol.backends.base import CallError, Message, ModelCall
     from mmevol.backends.openai_compat import OpenAIBackend
     from mmevol.schema import ImageRef
@@ -115,10 +149,15 @@ async def _mmevol_send(requests: Path, base_url: str, rpm: int, concurrency: int
         api_key_env="MMEVOL_BENCH_KEY",
         json_mode="none",
         concurrency=concurrency,
-        rpm=rpm,
+        rpm=told.get("rpm"),
+        tpm=told.get("tpm"),
         timeout_s=120,
     )
     rows = [json.loads(line) for line in requests.read_text().splitlines()]
+    images = [ImageRef(path=r["image_path"], digest=r["image_digest"]) for r in rows]
+    payload.CACHE.maxsize = max(payload.CACHE.maxsize, len(images))
+    for image in images:  # the peers get the data URLs ready-made: so does mmevol
+        payload.image_data_url(image, 512)
     calls = [
         ModelCall(
             task="evolve",
@@ -126,11 +165,11 @@ async def _mmevol_send(requests: Path, base_url: str, rpm: int, concurrency: int
             template_version="bench@1",
             messages=[Message(role="user", content=r["prompt"])],
             context={},
-            image=ImageRef(path=r["image_path"], digest=r["image_digest"]),
+            image=image,
             temperature=1.0,
             max_tokens=MAX_TOKENS,
         )
-        for r in rows
+        for r, image in zip(rows, images, strict=True)
     ]
     failures: list[str] = []
 
@@ -152,17 +191,19 @@ async def _mmevol_send(requests: Path, base_url: str, rpm: int, concurrency: int
         "failed": len(done) - sum(done),
         "errors": failures[:5],
         "client": backend.admission.counters.snapshot(),
+        "encodes_in_window": payload.CACHE.encodes - len(images),
     }
 
 
-def mmevol_child(requests: Path, base_url: str, rpm: int, concurrency: int) -> dict[str, Any]:
+def mmevol_child(
+    requests: Path, base_url: str, told: dict[str, Any], concurrency: int
+) -> dict[str, Any]:
     """Send every request through mmevol; what a driver prints (wall, results, ru_maxrss)."""
-    out = asyncio.run(_mmevol_send(requests, base_url, rpm, concurrency))
+    out = asyncio.run(_mmevol_send(requests, base_url, told, concurrency))
     out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return out
 
 
-# --- measuring one system --------------------------------------------------------------------------
 def _tree_rss_kib(pid: int) -> int:
     """Resident memory of ``pid`` and all its descendants (Linux /proc), in KiB."""
     parents: dict[int, int] = {}
@@ -185,234 +226,223 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-class _Watcher(threading.Thread):
-    """Samples the child's process-tree RSS and the server's counters every ``every`` s."""
+class _PeakRss(threading.Thread):
+    """Samples the child's process-tree RSS every ``every`` seconds."""
 
-    def __init__(self, pid: int, stats_url: str, n: int, every: float = 0.1) -> None:
+    def __init__(self, pid: int, every: float = 0.1) -> None:
         super().__init__(daemon=True)
-        self.pid, self.stats_url, self.n, self.every = pid, stats_url, n, every
-        self.peak_kib = 0
-        self.first_received: float | None = None
-        self.last_completed: float | None = None
+        self.pid, self.every, self.peak_kib = pid, every, 0
         self._halt = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(timeout=5) as client:
-            while not self._halt.is_set():
-                now = time.monotonic()
-                self.peak_kib = max(self.peak_kib, _tree_rss_kib(self.pid))
-                try:
-                    st = client.get(self.stats_url).json()
-                except httpx.HTTPError:
-                    st = {}
-                if self.first_received is None and st.get("received", 0) > 0:
-                    self.first_received = now
-                if self.last_completed is None and st.get("completed", 0) >= self.n:
-                    self.last_completed = now
-                self._halt.wait(self.every)
+        while not self._halt.is_set():
+            self.peak_kib = max(self.peak_kib, _tree_rss_kib(self.pid))
+            self._halt.wait(self.every)
 
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=5)
 
 
-def _command(system: str, args: argparse.Namespace, requests: Path, url: str) -> list[str]:
-    common = [
-        "--requests",
-        str(requests),
-        "--base-url",
-        url,
-        "--rpm",
-        str(args.rpm),
-        "--concurrency",
-        str(args.concurrency),
-    ]
+def start_server(scenario: dict[str, Any], seed: int) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh provider-mode fake server in its own process; (process, root URL)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = scenario["server"]
+    opts = ["--latency-median", str(LATENCY_MEDIAN_S), "--latency-p99", str(LATENCY_P99_S),
+            "--bad-rate", "0", "--broken-json-rate", "0", "--seed", str(seed)]  # fmt: skip
+    for key, flag in (("rpm", "--provider-rpm"), ("tpm", "--provider-tpm"),
+                      ("error_rate", "--error-rate")):  # fmt: skip
+        if key in server:
+            opts += [flag, str(server[key])]
+    cmd = [sys.executable, "-m", "mmevol.cli", "fake-server", "--port", str(port), *opts]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    root = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            httpx.get(f"{root}/_fake/stats", timeout=1)
+            return proc, root
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the fake server did not start")
+
+
+def _command(
+    system: str, args: argparse.Namespace, name: str, requests: Path, url: str
+) -> list[str]:
+    sc = SCENARIOS[name]
+    common = ["--requests", str(requests), "--base-url", url,
+              "--rpm", str(sc["told"]["rpm"]), "--concurrency", str(sc["concurrency"])]  # fmt: skip
+    if sc["told"].get("tpm"):
+        common += ["--tpm", str(sc["told"]["tpm"])]
     if system == "mmevol":
         return [sys.executable, str(Path(__file__).resolve()), "--child", "mmevol", *common]
     python = args.curator_python if system == "curator" else args.distilabel_python
     return [python, str(PEERS / f"{system}_driver.py"), *common]
 
 
-def measure(system: str, args: argparse.Namespace, requests: Path, workdir: Path) -> dict[str, Any]:
-    """Run one system against a fresh fake server; its row of the table."""
-    config = FakeServerConfig(
-        port=0,
-        latency=args.latency,
-        rpm=args.rpm,
-        fault_rate=0.0,
-        bad_rate=0.0,
-        broken_json_rate=0.0,
-        seed=args.seed,
-    )
+def limit_use(name: str, lim: dict[str, Any]) -> float | None:
+    """The binding limit's use over the run, on the server's clock (see the module doc)."""
+    span = lim.get("span_s")
+    if not span:
+        return None
+    kind, limit = SCENARIOS[name]["binding"]
+    if kind == "concurrency":
+        return lim["completed"] / span / (SCENARIOS[name]["concurrency"] / mean_latency())
+    if kind == "tokens":
+        return lim["tokens_charged"] * 60 / span / limit
+    accepted = lim["received"] - sum(lim["rejected_429"].values())
+    return accepted * 60 / span / limit
+
+
+def measure(system: str, name: str, rep: int, args: argparse.Namespace, requests: Path,
+            workdir: Path) -> dict[str, Any]:  # fmt: skip
+    """Run one system on one scenario against a fresh server; its row."""
     env = dict(os.environ)
-    env.update(
-        {
-            "OPENAI_API_KEY": API_KEY,
-            "CURATOR_DISABLE_CACHE": "1",
-            "CURATOR_CACHE_DIR": str(workdir / f"{system}-cache"),
-            "TELEMETRY_ENABLED": "false",
-            "DISTILABEL_LOG_LEVEL": "WARNING",
-            "TOKENIZERS_PARALLELISM": "false",
-            "HF_HUB_OFFLINE": "1",
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "WORKDIR": str(workdir / system),
-        }
-    )
-    with running_server(config) as url:
-        stats_url = url.replace("/v1", "/_fake/stats")
-        log = workdir / f"{system}.log"
+    env.update({
+        "OPENAI_API_KEY": API_KEY, "CURATOR_DISABLE_CACHE": "1",
+        "CURATOR_CACHE_DIR": str(workdir / f"{system}-{name}-{rep}-cache"),
+        "TELEMETRY_ENABLED": "false", "DISTILABEL_LOG_LEVEL": "WARNING",
+        "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True", "WORKDIR": str(workdir / f"{system}-{name}-{rep}"),
+    })  # fmt: skip
+    load = os.getloadavg()[0]
+    proc_server, root = start_server(SCENARIOS[name], seed=rep)
+    try:
+        log = workdir / f"{system}-{name}-{rep}.log"
         with log.open("w") as fh:
-            started = time.monotonic()
-            proc = subprocess.Popen(
-                _command(system, args, requests, url),
-                stdout=subprocess.PIPE,
-                stderr=fh,
-                text=True,
-                env=env,
-                cwd=ROOT,
-            )
-            watcher = _Watcher(proc.pid, stats_url, args.n)
-            watcher.start()
-            stdout, _ = proc.communicate(timeout=args.timeout)
-            watcher.stop()
-            elapsed = time.monotonic() - started
-        stats = httpx.get(stats_url, timeout=5).json()
+            proc = subprocess.Popen(_command(system, args, name, requests, f"{root}/v1"),
+                                    stdout=subprocess.PIPE, stderr=fh, text=True, env=env,
+                                    cwd=ROOT)  # fmt: skip
+            rss = _PeakRss(proc.pid)
+            rss.start()
+            try:
+                stdout, _ = proc.communicate(timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, _ = proc.communicate()
+            rss.stop()
+        stats = httpx.get(f"{root}/_fake/stats", timeout=5).json()
+    finally:
+        proc_server.terminate()
+        proc_server.wait(10)
+    row: dict[str, Any] = {"system": system, "scenario": name, "rep": rep,
+                           "load_1min_before": round(load, 2)}  # fmt: skip
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        tail = log.read_text()[-2000:]
-        return {"system": system, "error": f"exit {proc.returncode}; stderr tail:\n{tail}"}
+        row["error"] = f"exit {proc.returncode}; stderr tail: {log.read_text()[-600:]}"
+        return row
     out = json.loads(lines[-1][len("RESULT ") :])
-    n = args.n
-    limit = min(args.concurrency / MEAN_LATENCY_S, args.rpm / 60.0)
-    rps = out["completed"] / out["wall_s"]
-    span = None
-    if watcher.first_received is not None and watcher.last_completed is not None:
-        span = watcher.last_completed - watcher.first_received
-    lat = stats.get("latency_s") or {}
-    return {
-        "system": system,
-        "n": n,
+    lim = stats["limits"]
+    needed = args.n + lim["server_errors"]
+    use = limit_use(name, lim)
+    row |= {
         "completed": out["completed"],
         "failed": out["failed"],
         "wall_s": round(out["wall_s"], 3),
-        "process_s": round(elapsed, 3),
-        "server_span_s": round(span, 2) if span is not None else None,
-        "requests_per_s": round(rps, 3),
-        "ratio_to_limit": round(rps / limit, 3),
-        "sent_per_needed": round(stats["received"] / n, 3),
-        "server": {
-            k: stats.get(k) for k in ("received", "completed", "repeated_completed", "by_status")
-        },
-        "with_image": stats.get("with_image"),
-        "latency_p50_s": lat.get("p50"),
-        "latency_p99_s": lat.get("p99"),
-        "latency_mean_s": lat.get("mean"),
+        "driver_requests_per_s": round(out["completed"] / out["wall_s"], 3),
+        "server_span_s": lim["span_s"],
+        "limit_use": None if use is None else round(use, 3),
+        "sent_per_needed": round(lim["received"] / needed, 3),
+        "sent_per_item": round(lim["received"] / args.n, 3),
+        "received": lim["received"],
+        "rejected_429": sum(lim["rejected_429"].values()),
+        "server_errors": lim["server_errors"],
+        "tokens_charged": lim["tokens_charged"],
+        "server_completed": lim["completed"],
+        "paid_then_lost": max(0, lim["completed"] - out["completed"]),
+        "repeated_completed": stats.get("repeated_completed"),
         "maxrss_mib": round(out["maxrss_kib"] / 1024, 1),
-        "tree_peak_rss_mib": round(watcher.peak_kib / 1024, 1),
+        "tree_peak_rss_mib": round(rss.peak_kib / 1024, 1),
         "driver": {k: v for k, v in out.items() if k not in {"wall_s", "completed", "failed"}},
     }
+    return row
 
 
 NOTES = [
-    "mmevol: `OpenAIBackend(concurrency, rpm, json_mode='none')`, every call through its "
-    "endpoint's admission controller (requests/min bucket holding 0.5 s, checked again at the "
-    "moment of sending; AIMD concurrency; shared Retry-After pause); all N calls gathered at once.",
+    "mmevol: `OpenAIBackend(concurrency, rpm, tpm, json_mode='none')`, every call through its "
+    "endpoint's admission controller: request and token buckets paced at the limits in force "
+    "(the configured ones, lowered to what the server states in `x-ratelimit-limit-*` or a "
+    "429's message, or learned from what it accepted); token reservations corrected by what "
+    "`usage` says calls cost; a 429 waits its Retry-After without using up an attempt; a 5xx "
+    "is retried with backoff and is not taken for a rate signal; told no rate at all, one call "
+    "goes first and the rest wait for its answer's headers.",
     "Curator: `curator.LLM(backend='openai', backend_params={base_url, api_key, "
-    "max_requests_per_minute, max_concurrent_requests, max_tokens_per_minute=1e9, "
+    "max_requests_per_minute, max_concurrent_requests, [max_tokens_per_minute], "
     "require_all_responses=False})`, prompts `(text, curator.types.Image(url=data URL))`, "
-    "`CURATOR_DISABLE_CACHE=1`. The high tokens/min is there because the endpoint has none: "
-    "Curator's default (100k/min with a 4096-token output estimate for a model litellm does not "
-    "know) would hold it near 0.4 requests/s. It makes one probe request (`messages: []`, "
-    "answered 400) to read rate-limit headers; it counts in its requests sent. Offline, "
-    "tiktoken's cl100k_base is read from the copy litellm ships (`TIKTOKEN_CACHE_DIR`).",
+    "`CURATOR_DISABLE_CACHE=1`. Told no tokens/min it reads the server's headers from a probe "
+    "request (`messages: []`), which counts in its requests sent. Where the endpoint has no "
+    "token limit every system is told 1e9 tokens/min (Curator's default of 100k with a "
+    "4096-token output guess would otherwise throttle it).",
     "distilabel: `Pipeline` with `LoadDataFromDicts >> TextGenerationWithImage(llm=OpenAILLM("
     "base_url, api_key, model), image_type='url', input_batch_size=concurrency)`, "
-    "`run(use_cache=False)`. distilabel has no requests/minute setting: each batch of "
-    "`input_batch_size` requests goes out at once and 429s are retried by the OpenAI SDK "
-    "(`max_retries=6`, waiting the server's `retry-after-ms`), so a batch far above the burst "
-    "the server allows exhausts its retries; one failed request fails its whole batch "
-    "(`asyncio.gather`), and its rows come back with `generation=None`. Its venv needed "
-    "`requests` installed (distilabel 1.5.3 imports it without declaring it).",
-    "Images: 512x384 PNGs rendered per request, sent as the JPEG data URL mmevol's encoder makes "
-    "(the peers get that exact string; mmevol encodes it itself during its run, off the loop).",
+    "`run(use_cache=False)`. distilabel has no requests/min or tokens/min setting: each batch "
+    "of `input_batch_size` requests goes out at once and 429s are retried by the OpenAI SDK "
+    "(`max_retries=6`, honouring `Retry-After`); one request that fails fails its whole batch "
+    "(`asyncio.gather`) and those rows come back with `generation=None`, although the server "
+    "answered (and charged) the others of the batch: 'paid then lost'.",
 ]
 
 
-# --- the report ------------------------------------------------------------------------------------
-def _fmt(v: Any, spec: str = "") -> str:
-    return "-" if v is None else format(v, spec)
+def _med(rows: list[dict[str, Any]], key: str) -> float | None:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return round(median(vals), 3) if vals else None
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    head = (
-        "| system | completed | failed | wall s | req/s | ratio to limit | sent / needed "
-        "| p50 s | p99 s | peak RSS MiB (process / tree) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    body = []
-    for r in rows:
-        if "error" in r:
-            body.append(f"| {r['system']} | error: {r['error'].splitlines()[0]} |||||||||")
+def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in dict.fromkeys(r["scenario"] for r in rows):
+        for system in dict.fromkeys(r["system"] for r in rows if r["scenario"] == name):
+            runs = [r for r in rows if r["scenario"] == name and r["system"] == system]
+            ok = [r for r in runs if "error" not in r]
+            out.setdefault(name, {})[system] = {
+                "runs": len(runs),
+                "errors": len(runs) - len(ok),
+                "limit_use": _med(ok, "limit_use"),
+                "sent_per_needed": _med(ok, "sent_per_needed"),
+                "sent_per_item": _med(ok, "sent_per_item"),
+                "driver_requests_per_s": _med(ok, "driver_requests_per_s"),
+                "rejected_429": _med(ok, "rejected_429"),
+                "failed": sum(r["failed"] for r in ok),
+                "paid_then_lost": sum(r["paid_then_lost"] for r in ok),
+                "tree_peak_rss_mib": _med(ok, "tree_peak_rss_mib"),
+            }
+    return out
+
+
+def verdict(summary: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Per scenario: mmevol against the goals (>= 0.97 of the limit, <= 1.05 sent per needed,
+    ahead of or tied with the better peer: within 2 %), and every place a peer does better."""
+    lines = []
+    for name, by in summary.items():
+        me = by.get("mmevol")
+        if not me or me["limit_use"] is None:
+            lines.append(f"{name}: mmevol did not finish.")
             continue
-        body.append(
-            f"| {r['system']} | {r['completed']}/{r['n']} | {r['failed']} | {r['wall_s']:.1f} "
-            f"| {r['requests_per_s']:.2f} | {r['ratio_to_limit']:.3f} "
-            f"| {r['sent_per_needed']:.3f} | {_fmt(r['latency_p50_s'], '.2f')} "
-            f"| {_fmt(r['latency_p99_s'], '.2f')} "
-            f"| {r['maxrss_mib']:.0f} / {r['tree_peak_rss_mib']:.0f} |"
-        )
-    return head + "\n".join(body) + "\n"
-
-
-def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """The goals for mmevol and, plainly, every column where a peer does better."""
-    ok = {r["system"]: r for r in rows if "error" not in r}
-    lines: list[str] = []
-    me = ok.get("mmevol")
-    if me is None:
-        return ["mmevol did not finish: no verdict."]
-    peers = [r for s, r in ok.items() if s != "mmevol"]
-    best = max(peers, key=lambda r: r["requests_per_s"], default=None)
-    lines.append(
-        f"mmevol: {me['ratio_to_limit']:.3f} of the limit (goal >= 0.95: "
-        f"{'met' if me['ratio_to_limit'] >= 0.95 else 'MISSED'}); "
-        f"{me['sent_per_needed']:.3f} requests sent per request needed (goal <= 1.02: "
-        f"{'met' if me['sent_per_needed'] <= 1.02 else 'MISSED'})."
-    )
-    if best is not None:
-        x = me["requests_per_s"] / best["requests_per_s"]
-        lines.append(
-            f"mmevol vs the faster peer ({best['system']}): {x:.2f}x requests/s "
-            f"(goal >= 1.2x: {'met' if x >= 1.2 else 'MISSED'})."
-        )
-        if x < 1.2 and best["ratio_to_limit"] * 1.2 > 1.0:
-            lines.append(
-                f"The 1.2x goal cannot be met here: {best['system']} already runs at "
-                f"{best['ratio_to_limit']:.3f} of the limit and no client can go above the "
-                f"limit, so the most any system can have over it is "
-                f"{1 / best['ratio_to_limit']:.2f}x."
-            )
-    for p in peers:  # a "win" is a margin of more than 2 %, not a rounding difference
-        wins = []
-        if p["requests_per_s"] > 1.02 * me["requests_per_s"]:
-            wins.append(
-                f"more requests/s ({p['requests_per_s']:.2f} vs {me['requests_per_s']:.2f})"
-            )
-        if p["sent_per_needed"] < me["sent_per_needed"] - 0.02:
-            wins.append(f"fewer requests sent ({p['sent_per_needed']:.3f})")
-        for key, name in (("latency_p50_s", "p50"), ("latency_p99_s", "p99")):
-            if p[key] is not None and me[key] is not None and p[key] < 0.98 * me[key]:
-                wins.append(f"lower {name} latency ({p[key]:.2f} s vs {me[key]:.2f} s)")
-        if p["maxrss_mib"] < 0.98 * me["maxrss_mib"]:
-            wins.append(f"lower process peak RSS ({p['maxrss_mib']:.0f} MiB)")
-        if p["tree_peak_rss_mib"] < 0.98 * me["tree_peak_rss_mib"]:
-            wins.append(f"lower process-tree peak RSS ({p['tree_peak_rss_mib']:.0f} MiB)")
-        if p["failed"] < me["failed"]:
-            wins.append("fewer failures")
-        lines.append(
-            f"Where {p['system']} wins: "
-            + ("; ".join(wins) if wins else "nowhere in this table (by more than 2 %).")
-        )
+        peers = {s: r for s, r in by.items() if s != "mmevol" and r["limit_use"] is not None}
+        best = max(peers.items(), key=lambda kv: kv[1]["limit_use"], default=None)
+        parts = [f"{name}: mmevol {me['limit_use']:.3f} of the limit "
+                 f"({'met' if me['limit_use'] >= 0.97 else 'MISSED'} >= 0.97), "
+                 f"{me['sent_per_needed']:.3f} sent per needed "
+                 f"({'met' if me['sent_per_needed'] <= 1.05 else 'MISSED'} <= 1.05)"]  # fmt: skip
+        if best:
+            s, b = best
+            tied = me["limit_use"] >= 0.98 * b["limit_use"]
+            parts.append(f"the better peer ({s}) {b['limit_use']:.3f}: mmevol "
+                         f"{'ahead or tied' if tied else 'BEHIND'}")  # fmt: skip
+        for s, r in peers.items():
+            wins = []
+            if r["limit_use"] > 1.02 * me["limit_use"]:
+                wins.append("more of the limit")
+            if r["sent_per_needed"] < me["sent_per_needed"] - 0.02:
+                wins.append(f"fewer requests sent ({r['sent_per_needed']:.3f})")
+            if r["failed"] < me["failed"]:
+                wins.append("fewer failures")
+            if wins:
+                parts.append(f"{s} does better on: {', '.join(wins)}")
+        lines.append("; ".join(parts) + ".")
     return lines
 
 
@@ -435,139 +465,138 @@ def _peer_version(python: str, module: str) -> str | None:
     return res.stdout.strip() or None
 
 
+def render_markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Throughput at a realistic provider's limits",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"Machine: {m['platform']}, {m['cpus']} CPUs ({m['cpus_usable']} usable), Python "
+        f"{m['python']}. Peers: bespokelabs-curator {report['peer_versions']['curator']}, "
+        f"distilabel {report['peer_versions']['distilabel']}. {report['n']} requests per run, "
+        f"{report['reps']} interleaved repetitions; medians shown. Latency lognormal, median "
+        f"{LATENCY_MEDIAN_S} s, p99 {LATENCY_P99_S} s (mean {mean_latency():.3f} s).",
+        "",
+        "| scenario | system | limit use | sent / needed | sent / item | 429s | req/s (driver) "
+        "| failed | paid then lost | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, by in report["summary"].items():
+        for system, r in by.items():
+            if r["limit_use"] is None:
+                lines.append(f"| {name} | {system} | errors: {r['errors']}/{r['runs']} "
+                             "||||||||")  # fmt: skip
+                continue
+            lines.append(
+                f"| {name} | {system} | {r['limit_use']:.3f} | {r['sent_per_needed']:.3f} "
+                f"| {r['sent_per_item']:.3f} | {r['rejected_429']:g} "
+                f"| {r['driver_requests_per_s']:.2f} | {r['failed']} | {r['paid_then_lost']} "
+                f"| {r['tree_peak_rss_mib']:.0f} |"
+            )
+    lines += [
+        "",
+        "Limit use: on the server's clock, from the first arrival to the last completion, the "
+        "accepted requests (or charged tokens) per minute over the binding limit; for "
+        "`nolimit`, completions per second over concurrency / mean latency. Sent / needed: "
+        "arrivals at the server over (N + the 5xx answers the server gave, which any client "
+        "must ask again). Sent / item: arrivals over N. Failed and paid-then-lost are summed "
+        "over the repetitions.",
+        "",
+        "## Scenarios",
+        "",
+    ]
+    for name, sc in SCENARIOS.items():
+        if name in report["summary"]:
+            lines.append(f"- `{name}`: server {sc['server'] or 'no rate limit'}; every system "
+                         f"told {sc['told']}, concurrency {sc['concurrency']}.")  # fmt: skip
+    lines += ["", "## Verdict", ""] + [f"- {v}" for v in report["verdict"]]
+    lines += ["", "## How each system was set up", ""] + [f"- {n}" for n in NOTES] + [""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--n", type=int, default=300, help="requests per system")
-    ap.add_argument("--rpm", type=int, default=600, help="the server's requests/minute limit")
-    ap.add_argument("--concurrency", type=int, default=32, help="concurrent requests allowed")
-    ap.add_argument("--latency", default="0.2,1.0", help="server latency range, seconds")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n", type=int, default=300, help="requests per run")
+    ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--curator-python", default="/work/peers/curator/bin/python")
     ap.add_argument("--distilabel-python", default="/work/peers/distilabel/bin/python")
-    ap.add_argument("--timeout", type=float, default=900, help="seconds per system")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per run")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--name", default="throughput", help="results file stem")
     ap.add_argument("--child", choices=["mmevol"], help=argparse.SUPPRESS)
     ap.add_argument("--requests", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--base-url", help=argparse.SUPPRESS)
+    ap.add_argument("--rpm", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--tpm", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--concurrency", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.child == "mmevol":
-        out = mmevol_child(args.requests, args.base_url, args.rpm, args.concurrency)
+        told = {"rpm": args.rpm, "tpm": args.tpm}
+        out = mmevol_child(args.requests, args.base_url, told, args.concurrency)
         print("RESULT " + json.dumps(out), flush=True)
         return 0
 
+    names = [s for s in args.scenarios.split(",") if s]
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        ap.error(f"--scenarios: unknown {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    rows: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
+    for system, python in (("curator", args.curator_python),
+                           ("distilabel", args.distilabel_python)):  # fmt: skip
+        if system in systems and not Path(python).exists():
+            skipped[system] = f"interpreter {python} not found"
+            systems.remove(system)
+            print(f"{system}: skipped ({skipped[system]})", flush=True)
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mmevol-throughput-") as tmp:
         workdir = Path(tmp)
-        t = time.perf_counter()
         requests = build_requests(args.n, workdir / "requests")
-        first = json.loads(requests.read_text().splitlines()[0])
-        print(
-            f"built {args.n} requests in {time.perf_counter() - t:.1f} s "
-            f"(image data URL {len(first['image_url']) / 1024:.1f} KiB)",
-            flush=True,
-        )
-        for system in systems:
-            python = {"curator": args.curator_python, "distilabel": args.distilabel_python}.get(
-                system
-            )
-            if python is not None and not Path(python).exists():
-                skipped[system] = f"interpreter {python} not found"
-                print(f"{system}: skipped ({skipped[system]})", flush=True)
-                continue
-            print(f"{system}: sending {args.n} requests ...", flush=True)
-            row = measure(system, args, requests, workdir)
-            rows.append(row)
-            if "error" in row:
-                print(f"{system}: FAILED: {row['error']}", flush=True)
-            else:
-                print(
-                    f"{system}: {row['completed']}/{args.n} in {row['wall_s']:.1f} s, "
-                    f"{row['requests_per_s']:.2f} req/s, sent/needed {row['sent_per_needed']:.3f}",
-                    flush=True,
-                )
-    limit = min(args.concurrency / MEAN_LATENCY_S, args.rpm / 60.0)
-    versions = {
-        "curator": _peer_version(args.curator_python, "bespokelabs-curator"),
-        "distilabel": _peer_version(args.distilabel_python, "distilabel"),
-    }
+        for rep in range(args.reps):
+            for name in names:
+                for system in systems:
+                    row = measure(system, name, rep, args, requests, workdir)
+                    rows.append(row)
+                    brief = {k: row.get(k) for k in ("limit_use", "sent_per_needed", "failed",
+                                                     "paid_then_lost", "error")}  # fmt: skip
+                    print(f"rep {rep} {name} {system}: {brief}", flush=True)
+    summary = summarize(rows)
     command = ".venv/bin/python benchmarks/throughput.py " + " ".join(
         f"--{k} {v}"
-        for k, v in (("n", args.n), ("rpm", args.rpm), ("concurrency", args.concurrency))
+        for k, v in (("n", args.n), ("reps", args.reps), ("scenarios", ",".join(names)))
     )
-    if args.name != "throughput":
-        command += f" --name {args.name}"
     report = {
         "command": command,
         "machine": machine(),
-        "settings": {
-            "n": args.n,
-            "rpm": args.rpm,
-            "concurrency": args.concurrency,
-            "latency_s": args.latency,
-            "mean_latency_s": MEAN_LATENCY_S,
-            "limit_requests_per_s": round(limit, 3),
-            "image": "512x384 JPEG data URL (mmevol's encoder), distinct per request",
-            "max_tokens": MAX_TOKENS,
+        "n": args.n,
+        "reps": args.reps,
+        "scenarios": {n: SCENARIOS[n] for n in names},
+        "latency": {
+            "median_s": LATENCY_MEDIAN_S,
+            "p99_s": LATENCY_P99_S,
+            "mean_s": round(mean_latency(), 4),
         },
-        "peer_versions": versions,
+        "max_tokens": MAX_TOKENS,
+        "peer_versions": {
+            "curator": _peer_version(args.curator_python, "bespokelabs-curator"),
+            "distilabel": _peer_version(args.distilabel_python, "distilabel"),
+        },
         "skipped": skipped,
+        "summary": summary,
+        "verdict": verdict(summary),
         "rows": rows,
-        "verdict": verdict(rows),
     }
     md = render_markdown(report)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.out / f"{args.name}.md").write_text(md)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text(md)
     print()
     print(md)
     return 0
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    s, m = report["settings"], report["machine"]
-    lines = [
-        "# Throughput at a rate limit",
-        "",
-        f"Command: `{report['command']}`",
-        "",
-        f"Machine: {m['platform']}, {m['cpus']} CPUs ({m['cpus_usable']} usable), "
-        f"Python {m['python']}. Peers: bespokelabs-curator {report['peer_versions']['curator']}, "
-        f"distilabel {report['peer_versions']['distilabel']}.",
-        "",
-        f"Fake OpenAI-compatible server on loopback, latency uniform {s['latency_s']} s, "
-        f"{s['rpm']} requests/min (429 + Retry-After above it), a fresh server per system. "
-        f"{s['n']} requests, each a distinct prompt + a distinct {s['image']}; every system "
-        f"allowed {s['concurrency']} concurrent requests and {s['rpm']} rpm. "
-        f"Limit = min({s['concurrency']} / {s['mean_latency_s']} s, {s['rpm']} / 60) = "
-        f"{s['limit_requests_per_s']} requests/s.",
-        "",
-        table(report["rows"]),
-        "req/s = completed / the driver's wall time of the whole send (its setup and imports "
-        "excluded); sent / needed = requests the server received / requests needed (each extra "
-        "one is a 429 or a repeat); p50/p99 = end-to-end latency the server measured from a "
-        "conversation's first arrival to its first answer, retries included; peak RSS: the "
-        "driver's own `ru_maxrss`, and the sampled peak of its whole process tree.",
-        "",
-    ]
-    for r in report["rows"]:
-        if "error" in r:
-            continue
-        lines.append(
-            f"- {r['system']}: server saw {r['server']['received']} requests, statuses "
-            f"{r['server']['by_status']}; first arrival to last answer "
-            f"{_fmt(r['server_span_s'])} s; subprocess total {r['process_s']:.1f} s."
-        )
-    for name, why in report["skipped"].items():
-        lines.append(f"- {name}: skipped ({why}).")
-    lines += ["", "## Verdict", ""] + [f"- {v}" for v in report["verdict"]]
-    lines += ["", "## How each system was set up", ""] + [f"- {n}" for n in NOTES] + [""]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

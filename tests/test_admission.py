@@ -1,4 +1,5 @@
-"""The admission controller: concurrency, AIMD, buckets, the shared pause, retries, rpm pacing."""
+"""The admission controller: concurrency, buckets, limits learned from the server, the pause for
+a long Retry-After, retries (429s never use up attempts), rpm pacing."""
 
 from __future__ import annotations
 
@@ -60,37 +61,64 @@ async def test_concurrency_cap_is_never_exceeded() -> None:
     assert ctl.counters.sent == ctl.counters.ok == 20 and ctl.counters.in_flight == 0
 
 
-async def test_aimd_halves_on_429_and_grows_back() -> None:
+async def test_a_429_without_a_stated_limit_learns_one_and_creeps_back_up() -> None:
     ctl = AdmissionController(Limits(max_concurrency=8, **FAST))
-    calls = 0
-
-    async def limited_once() -> str:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise RL("slow down")
-        return "ok"
-
-    assert await ctl.run(limited_once) == ("ok", 2)
-    assert ctl.concurrency == 4 and ctl.counters.rate_limited == 1 and ctl.counters.retries == 1
-
-    async def fine() -> str:
-        return "ok"
-
-    for _ in range(40):
-        await ctl.run(fine)
-    assert ctl.concurrency == 8
+    now = time.monotonic()
+    for k in range(60):  # the server accepted 60 requests over the last 10 s: 6/s
+        ctl.accepted.add(100, now - 10 + k / 6)
+    ctl._on_rate_limited(RL("slow down"), now)
+    assert ctl.rate_source("requests") == "learned"
+    learned = ctl.rate("requests")
+    assert learned is not None and 0.9 * 360 <= learned <= 360  # just under 6/s
+    assert ctl.concurrency == 8  # a rate limit is answered with a rate, not with concurrency
+    ctl._last_429 = ctl._last_probe = time.monotonic() - 10  # quiet for a while
+    ctl._on_success(100)
+    assert ctl.rate("requests") == pytest.approx(learned * 1.01)
 
 
-async def test_retry_after_pauses_all_callers() -> None:
-    ctl = AdmissionController(Limits(max_concurrency=4, **FAST))
+async def test_a_stated_limit_replaces_a_higher_configured_one() -> None:
+    from mmevol.backends.ratelimits import Signals
+
+    ctl = AdmissionController(Limits(rpm=600, tpm=100_000, **FAST))
+    ctl.observe(Signals(limit_requests=300, limit_tokens=200_000))
+    assert (ctl.rate("requests"), ctl.rate_source("requests")) == (300, "server")
+    assert (ctl.rate("tokens"), ctl.rate_source("tokens")) == (100_000, "config")  # ours is lower
+    ctl._on_rate_limited(RL("TPM", kind="tokens", limit=50_000), time.monotonic())
+    assert (ctl.rate("tokens"), ctl.rate_source("tokens")) == (50_000, "server")
+
+
+async def test_429s_never_use_up_attempts_and_a_short_retry_after_holds_only_its_call() -> None:
+    ctl = AdmissionController(Limits(max_concurrency=4, max_attempts=2, **FAST))
+    limited = 0
+
+    async def limited_five_times() -> float:
+        nonlocal limited
+        limited += 1
+        if limited <= 5:
+            raise RL("wait", retry_after=0.2)
+        return time.monotonic()
+
+    async def plain() -> float:
+        return time.monotonic()
+
+    start = time.monotonic()
+    task = asyncio.ensure_future(ctl.run(limited_five_times))
+    await asyncio.sleep(0.05)
+    other, attempts = await ctl.run(plain)  # not held by the other call's short Retry-After
+    done, tries = await task
+    assert attempts == 1 and tries == 6 and ctl.counters.rate_limited == 5
+    assert other - start < 0.2 <= done - start
+
+
+async def test_a_long_retry_after_pauses_all_callers() -> None:
+    ctl = AdmissionController(Limits(max_concurrency=4, pause_all_after_s=0.1, **FAST))
     first = True
 
     async def once_limited() -> float:
         nonlocal first
         if first:
             first = False
-            raise RL("wait", retry_after=0.5)
+            raise RL("quota window", retry_after=0.5)
         return time.monotonic()
 
     async def plain() -> float:
@@ -103,6 +131,17 @@ async def test_retry_after_pauses_all_callers() -> None:
     done, tries = await task
     assert attempts == 1 and tries == 2
     assert other - start >= 0.45 and done - start >= 0.45
+
+
+async def test_only_429s_for_longer_than_the_patience_fail_the_call() -> None:
+    ctl = AdmissionController(Limits(rate_limit_patience_s=0.2, **FAST))
+
+    async def always_limited() -> str:
+        raise RL("no", retry_after=0.05)
+
+    with pytest.raises(RL) as info:
+        await ctl.run(always_limited)
+    assert info.value.attempts >= 3
 
 
 async def test_gives_up_after_max_attempts_with_attempts_set() -> None:
@@ -192,3 +231,85 @@ async def test_keeps_an_rpm_limited_endpoint_busy_without_hammering_it() -> None
     assert ratio <= 1.02
     # and it stays at the limit: (needed - burst) requests at 40/s, plus latency slack
     assert elapsed < (needed - 20) / (rpm / 60) * 1.25 + 1.0
+
+
+async def test_told_no_rate_one_call_goes_first_then_the_rest() -> None:
+    """A limit not known (here: both): one call, and the others wait for its answer (whose
+    headers may state the limits) instead of bursting into a limit nobody knows."""
+    ctl = AdmissionController(Limits(max_concurrency=8, **FAST))
+    starts: list[float] = []
+
+    async def work() -> None:
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.2)
+
+    await asyncio.gather(*(ctl.run(work) for _ in range(5)))
+    starts.sort()
+    assert starts[1] - starts[0] >= 0.19 and starts[-1] - starts[1] < 0.1
+    told = AdmissionController(Limits(max_concurrency=8, rpm=6000, tpm=10**9, **FAST))
+    starts.clear()
+    await asyncio.gather(*(told.run(work) for _ in range(5)))
+    assert max(starts) - min(starts) < 0.1  # both rates were given: no probing
+
+
+async def test_a_429_does_not_hand_its_slot_to_the_next_caller() -> None:
+    """A 429'd call's reservation is not given back: the next caller keeps its own time
+    instead of going out together with an already scheduled one."""
+    ctl = AdmissionController(Limits(max_concurrency=8, tpm=6000, token_burst_s=1.0, **FAST))
+    first = await ctl.admit(100)  # the bucket holds 100 tokens (1 s of 6000/min)
+    before = ctl._tokens.level  # type: ignore[union-attr]
+    await ctl.settle(first, 100, failure=RL("tokens", kind="tokens", retry_after=0.01))
+    assert ctl._tokens.level <= before + 1  # type: ignore[union-attr]
+
+
+async def test_the_ray_actor_adopts_what_workers_report() -> None:
+    from dataclasses import asdict
+
+    from mmevol.backends.ratelimits import Signals
+    from mmevol.scale.admission_actor import AdmissionActor
+
+    actor = AdmissionActor(Limits(rpm=600, **FAST).model_dump_json(), "t")
+    actor.observe(asdict(Signals(limit_requests=300)))  # as RemoteAdmission sends them
+    assert actor._ctl.rate("requests") == 300
+    ticket = await actor.admit(50)
+    rate = await actor.settle(ticket, 50, "rate_limited", 1.0, None, "tokens", 40_000)
+    assert rate == 300 and actor._ctl.rate("tokens") == 40_000
+    assert actor._ctl.rate_source("tokens") == "server"
+
+
+async def test_a_5xx_is_not_a_rate_signal() -> None:
+    ctl = AdmissionController(Limits(max_concurrency=4, rpm=600, tpm=10**6, **FAST))
+    failed = 0
+
+    async def flaky() -> int:
+        nonlocal failed
+        failed += 1
+        if failed <= 3:
+            raise ServerError("overloaded", status=503)
+        return 1
+
+    assert (await ctl.run(flaky))[1] == 4
+    assert (ctl.rate("requests"), ctl.rate_source("requests")) == (600, "config")
+    assert ctl.counters.rate_limited == 0
+
+
+def test_costs_are_learned_from_usage_for_long_and_short_prompts() -> None:
+    """A provider that charges 255 per image where 85 was guessed, and counts text as 1.3x
+    our characters/4: after a few calls of two lengths, both are estimated within 2 %."""
+    from mmevol.backends.ratelimits import CostLearner
+
+    costs = CostLearner()
+    assert costs.estimate("m|low", 1000, 85) == 1085  # nothing learned yet: the guess
+    for text in (1000, 200, 1000, 200, 900, 250):
+        costs.observe("m|low", text, round(1.3 * text) + 255)
+    for text in (1500, 100):
+        truth = 1.3 * text + 255
+        assert abs(costs.estimate("m|low", text, 85) - truth) <= 0.02 * truth
+    assert costs.estimate("m|text", 100, 0) == 100  # another kind of call learns apart
+
+
+def test_a_call_larger_than_the_bucket_goes_when_full_and_leaves_debt() -> None:
+    """As a provider counts: the next call waits for the debt as well as its own tokens."""
+    bucket = TokenBucket(per_minute=60_000, burst_s=1.0)  # 1000/s, holds 1000
+    assert bucket.reserve(1500) == 0.0  # full: it goes now, the bucket owes 500
+    assert bucket.reserve(800) == pytest.approx(1.3, abs=0.01)  # 500 + 800 at 1000/s

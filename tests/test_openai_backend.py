@@ -139,7 +139,6 @@ async def test_each_fault_is_retried_to_success(kind: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "error"),
     [
-        ("rate_limit", RateLimited),
         ("server_error", ServerError),
         ("unavailable", ServerError),
         ("timeout", CallTimeout),
@@ -173,21 +172,39 @@ async def test_slow_drip_within_timeout_succeeds() -> None:
     assert parse_reply(reply.text, EvolveOutput).value.items
 
 
-async def test_retry_after_pauses_every_caller() -> None:
+async def test_a_429_holds_only_its_own_call() -> None:
     cfg = FakeServerConfig(faults=["rate_limit"], fault_first_n=1, retry_after_s=1.0)
     with running_server(cfg) as url:
-        b = backend(url)
+        b = backend(url, max_attempts=1)  # a 429 does not use up the one attempt
         start = time.monotonic()
         task = asyncio.ensure_future(b.complete(make_call(tag="a")))
-        await asyncio.sleep(0.3)  # the 429 has arrived; a new call must wait for the pause too
+        await asyncio.sleep(0.3)  # the 429 has arrived; another call goes on at once
         second = await b.complete(make_call(tag="b"))
         second_done = time.monotonic() - start
         reply = await task
+        first_done = time.monotonic() - start
         await b.aclose()
         st = stats(url)
     assert reply.attempts == 2 and second.attempts == 1
-    assert 0.9 <= second_done < 3.0
+    assert second_done < 0.9 <= first_done  # the limited call waited its Retry-After
     assert st["by_status"].get("429") == 1 and st["received"] == 3
+
+
+def test_a_429_says_which_limit_or_that_the_quota_is_gone() -> None:
+    from mmevol.backends.base import QuotaExceeded
+    from mmevol.backends.openai_compat import _error_text, _rate_error
+
+    body = {"error": {"message": "Rate limit reached for m in organization o on tokens per min"
+                      " (TPM): Limit 30000, Used 29500, Requested 900.", "type": "tokens",
+                      "code": "rate_limit_exceeded"}}  # fmt: skip
+    resp = httpx.Response(429, json=body, headers={"retry-after": "2"})
+    err = _rate_error(resp, _error_text(resp))
+    assert isinstance(err, RateLimited)
+    assert (err.kind, err.limit, err.retry_after) == ("tokens", 30000, 2.0)
+    quota = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota",
+                       "code": "insufficient_quota"}}  # fmt: skip
+    gone = _rate_error(httpx.Response(429, json=quota), "quota")
+    assert isinstance(gone, QuotaExceeded) and not gone.retryable
 
 
 def test_parse_retry_after_forms() -> None:

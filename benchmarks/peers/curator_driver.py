@@ -1,10 +1,9 @@
 """Send the benchmark's requests with Bespoke Curator (run by the Curator venv's python).
 
-Configured as Curator's docs describe for an OpenAI-compatible endpoint with a known limit:
+Configured as Curator's docs describe for an OpenAI-compatible endpoint:
 ``backend="openai"`` with ``base_url``, ``api_key``, ``max_requests_per_minute`` and
-``max_concurrent_requests``; ``max_tokens_per_minute`` is set high because the endpoint has no
-token limit (Curator's default, 100k tokens/min with a 4096-token output estimate for a model
-litellm does not know, would otherwise throttle it to ~0.4 requests/s). Prompts are
+``max_concurrent_requests``, and ``max_tokens_per_minute`` when the scenario tells one (with
+none, Curator reads the server's ``x-ratelimit-*`` headers from a probe request). Prompts are
 multimodal tuples ``(text, curator.types.Image(url=<data URL>))``; the response cache is off
 (``CURATOR_DISABLE_CACHE=1``, set before import). Prints ``RESULT {json}``.
 """
@@ -57,6 +56,7 @@ def main() -> int:
     ap.add_argument("--base-url", required=True)
     ap.add_argument("--rpm", type=int, required=True)
     ap.add_argument("--concurrency", type=int, required=True)
+    ap.add_argument("--tpm", type=int)
     args = ap.parse_args()
     with open(args.requests) as fh:
         rows = [json.loads(line) for line in fh]
@@ -72,9 +72,9 @@ def main() -> int:
             "api_key": os.environ.get("OPENAI_API_KEY", "sk-bench"),
             "max_requests_per_minute": args.rpm,
             "max_concurrent_requests": args.concurrency,
-            "max_tokens_per_minute": 1_000_000_000,
             "require_all_responses": False,
-        },
+        }
+        | ({"max_tokens_per_minute": args.tpm} if args.tpm else {}),
     )
     workdir = os.environ.get("WORKDIR") or tempfile.mkdtemp(prefix="curator-bench-")
     start = time.perf_counter()

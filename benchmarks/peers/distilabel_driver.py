@@ -29,6 +29,7 @@ def main() -> int:
     ap.add_argument("--base-url", required=True)
     ap.add_argument("--rpm", type=int, required=True)  # no distilabel setting takes it
     ap.add_argument("--concurrency", type=int, required=True)
+    ap.add_argument("--tpm", type=int)  # no distilabel setting takes it either
     args = ap.parse_args()
 
     from distilabel.models.llms import OpenAILLM

@@ -532,14 +532,75 @@ def fake_server(
     true_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="With --adversary: share of true items.")
     ] = 0.5,
+    provider_rpm: Annotated[
+        int | None,
+        typer.Option(min=1, help="Provider mode: requests per minute, refilled continuously."),
+    ] = None,
+    provider_tpm: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Provider mode: tokens per minute; each request is charged text/4 + image "
+            "tokens + its max_tokens at arrival, never refunded.",
+        ),
+    ] = None,
+    provider_burst: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Provider mode: bucket size in seconds of rpm/tpm [1]."),
+    ] = None,
+    image_tokens: Annotated[
+        int | None, typer.Option(min=0, help="Provider mode: tokens charged per image [255].")
+    ] = None,
+    default_max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Provider mode: tokens charged when a request names no max_tokens [1024]."
+        ),
+    ] = None,
+    latency_median: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Provider mode: median of the lognormal latency (s)."),
+    ] = None,
+    latency_p99: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Provider mode: 99th percentile of the latency (s)."),
+    ] = None,
+    error_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="Provider mode: share of charged requests answered 5xx."
+        ),
+    ] = None,
+    no_ratelimit_headers: Annotated[
+        bool,
+        typer.Option(
+            "--no-ratelimit-headers", help="Provider mode: send no x-ratelimit-* headers."
+        ),
+    ] = False,
+    no_retry_after: Annotated[
+        bool,
+        typer.Option("--no-retry-after", help="Provider mode: send no Retry-After header on 429s."),
+    ] = False,
 ) -> None:
     """A local OpenAI-compatible fake multimodal model with fault injection (for tests).
 
     Its evolutions come with a ledger of which ones were made bad on purpose (GET /_fake/stats).
+    Any --provider-*/--image-tokens/--default-max-tokens/--latency-median/--latency-p99/
+    --error-rate/--no-* option turns on the provider mode: a rate-limited hosted API with
+    OpenAI's 429s and headers; its counters and timeline are under "limits" in the stats.
     """
     from mmevol.backends.fakeserver import FAULT_KINDS, serve
 
     more: dict[str, Any] = {"retry_after_s": retry_after, "timeout_sleep_s": timeout_sleep}
+    provider = {
+        "rpm": provider_rpm, "tpm": provider_tpm, "burst_s": provider_burst,
+        "image_tokens": image_tokens, "default_max_tokens": default_max_tokens,
+        "latency_median_s": latency_median, "latency_p99_s": latency_p99,
+        "error_rate": error_rate, "headers": False if no_ratelimit_headers else None,
+        "retry_after": False if no_retry_after else None,
+    }  # fmt: skip
+    if any(v is not None for v in provider.values()):
+        more["limits"] = {k: v for k, v in provider.items() if v is not None} | {"seed": seed}
     if adversary is not None:
         if adversary not in ("lenient", "noisy"):
             raise MmevolError(f"--adversary: use lenient or noisy, not {adversary!r}")

@@ -4,20 +4,26 @@ Every HTTP call to an endpoint goes through that endpoint's single ``AdmissionCo
 (``controller_for(base_url, limits)``), so all backends and tasks that talk to the same server
 share one view of its limits. The controller owns:
 
-* a concurrency cap that adapts AIMD-style: halved on a 429, grown by ``1/cap`` per success
-  back up to ``max_concurrency``;
+* a concurrency cap (``max_concurrency``);
 * token buckets (reservation style, FIFO, no thundering herd) for requests/min and tokens/min;
-  the token estimate is reserved before a call and reconciled with the real usage afterwards;
-  requests/min is checked once more at the moment of sending, so callers woken late by a busy
-  event loop are spaced out again instead of arriving at the server in a burst;
-* a shared pause: a 429 carrying Retry-After stops *every* caller of the endpoint until then;
-* jittered exponential backoff for retryable ``CallError``s and a per-attempt timeout;
-  after ``max_attempts`` the last error is raised with ``.attempts`` set.
+  a token reservation is corrected afterwards to what the server charged; requests/min is
+  checked once more at the moment of sending, so callers woken late by a busy event loop are
+  spaced out again instead of arriving at the server in a burst;
+* the limits in force, which may differ from the configured ones: a limit the server states
+  (``x-ratelimit-limit-*`` headers, or the number in a 429's message) replaces a configured one
+  above it; a 429 that states none makes the limit what the server accepted lately
+  (``ratelimits.AcceptedWindow``), which then creeps back up by 1 % a second while no 429
+  comes. A 429 empties the bucket it hit (the server is full now, whatever our count said);
+* retries: a 429 never uses up an attempt (the call waits its Retry-After, jittered, and goes
+  again; only a Retry-After longer than ``pause_all_after_s`` holds every caller), other
+  retryable errors back off exponentially with jitter up to ``max_attempts``; a 5xx is not a
+  rate signal; a per-attempt timeout. ``costs`` learns what calls really cost in tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -28,13 +34,19 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmevol.backends.base import CallError, CallTimeout, RateLimited
+from mmevol.backends.ratelimits import AcceptedWindow, CostLearner, Signals, TokenBucket
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+LEARN_MARGIN = 0.98  # a learned limit starts just under what the server was seen to accept
+PROBE_STEP, PROBE_EVERY_S, PROBE_QUIET_S = 1.01, 1.0, 3.0  # a learned limit creeps back up
+TOKEN_PACE = 0.985  # tokens are paced just under the limit: estimates and clocks are not exact
+SLOW_START_S = 2.0  # told no rate: one call until the server first answers (or this long)
 
 
 class Limits(BaseModel):
-    """What one endpoint allows. ``None`` rates mean unlimited."""
+    """What one endpoint allows, as the user configured it. ``None`` rates mean "not told":
+    the controller then keeps to what the server says (headers, 429 bodies) or shows."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,12 +54,16 @@ class Limits(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1)
+    max_attempts: int = Field(default=6, ge=1)  # failures other than 429 before giving up
     backoff_base_s: float = Field(default=0.5, ge=0)
     backoff_cap_s: float = Field(default=30.0, ge=0)
     # how much of a burst the buckets allow, in seconds of the steady rate
     request_burst_s: float = Field(default=0.5, gt=0)
-    token_burst_s: float = Field(default=6.0, gt=0)
+    token_burst_s: float = Field(default=1.0, gt=0)
+    # a Retry-After longer than this holds every caller of the endpoint (a quota window, not a
+    # pacing slip); a call that has met only 429s for this long fails (the limit is not moving)
+    pause_all_after_s: float = Field(default=5.0, ge=0)
+    rate_limit_patience_s: float = Field(default=3600.0, gt=0)
 
 
 @dataclass
@@ -65,50 +81,25 @@ class Counters:
         return asdict(self)
 
 
-class TokenBucket:
-    """A continuously refilled bucket; ``reserve`` takes tokens now and says how long to wait.
-
-    The level may go negative: each reservation queues behind the earlier ones, so waiters
-    leave in order, one by one, at exactly the refill rate.
-    """
-
-    def __init__(self, per_minute: float, burst_s: float) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, self.rate * burst_s)
-        self.level = self.capacity
-        self._stamp = time.monotonic()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.level = min(self.capacity, self.level + (now - self._stamp) * self.rate)
-        self._stamp = now
-
-    def reserve(self, n: float) -> float:
-        """Take ``n`` tokens; return the seconds to wait before they are really available."""
-        self._refill()
-        self.level -= n
-        return 0.0 if self.level >= 0 else -self.level / self.rate
-
-    def give_back(self, n: float) -> None:
-        """Return tokens (``n`` > 0) or charge more (``n`` < 0) after the fact."""
-        self._refill()
-        self.level = min(self.capacity, self.level + n)
-
-    def take_now(self, n: float) -> float:
-        """Take ``n`` tokens if the bucket holds them (0.0); else take none, return the wait."""
-        self._refill()
-        if self.level >= n:
-            self.level -= n
-            return 0.0
-        return (n - self.level) / self.rate
-
-
 def _default_tokens(result: Any) -> int | None:
     usage = getattr(result, "usage", None)
     if usage is None:
         return None
     total = getattr(usage, "input_tokens", 0) + getattr(usage, "output_tokens", 0)
     return int(total)
+
+
+class Estimate:
+    """The tokens one attempt reserves: a number, or a function asked once, when needed."""
+
+    def __init__(self, source: int | Callable[[], int]) -> None:
+        self._source = source
+        self._value: int | None = None
+
+    def __call__(self) -> int:
+        if self._value is None:
+            self._value = self._source() if callable(self._source) else self._source
+        return self._value
 
 
 class AdmissionController:
@@ -118,13 +109,22 @@ class AdmissionController:
         self.name = name
         self.counters = Counters()
         self._limits = limits or Limits()
-        self._cap = float(self._limits.max_concurrency)
         self._paused_until = 0.0
-        self._last_decrease = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cond: asyncio.Condition | None = None
         self._rng = random.Random()
-        self._set_buckets()
+        self.accepted = AcceptedWindow()
+        self.costs = CostLearner()
+        self._rates: dict[str, float | None] = {}  # "requests"/"tokens" -> per minute in force
+        self._source: dict[str, str | None] = {}  # ... and where it came from
+        self._last_cut = {"requests": 0.0, "tokens": 0.0}
+        self._last_429 = self._last_probe = 0.0
+        self._requests: TokenBucket | None = None
+        self._sends: TokenBucket | None = None
+        self._tokens: TokenBucket | None = None
+        self._heard = False  # has the server answered yet (its headers may state the limits)
+        self._first_admit: float | None = None
+        self._configure()
 
     # --- configuration -------------------------------------------------------------------
     @property
@@ -133,24 +133,83 @@ class AdmissionController:
 
     @property
     def concurrency(self) -> int:
-        """The current (adapted) concurrency cap."""
-        return max(1, int(self._cap))
+        """The concurrency cap (rates, not concurrency, answer 429s)."""
+        return self._limits.max_concurrency
+
+    def _cap(self) -> int:
+        """The calls allowed in flight now. Not told both rates (requests and tokens per
+        minute), the controller sends one call first and opens up when the server has answered
+        (its headers may state the limits) or ``SLOW_START_S`` passed: a burst of
+        ``max_concurrency`` calls into a limit nobody knows yet would mostly come back 429."""
+        return 1 if self._slow_start_left() > 0 else self.concurrency
+
+    def _slow_start_left(self) -> float:
+        if self._heard or (self._limits.rpm and self._limits.tpm):
+            return 0.0
+        if self._first_admit is None:
+            return SLOW_START_S
+        return SLOW_START_S - (time.monotonic() - self._first_admit)
+
+    def rate(self, kind: str) -> float | None:
+        """The requests or tokens per minute in force now (None: unlimited)."""
+        return self._rates.get(kind)
+
+    def rate_source(self, kind: str) -> str | None:
+        """Where that rate came from: "config", "server" (its headers or 429 text) or
+        "learned" (what it accepted when it said no without a number)."""
+        return self._source.get(kind)
 
     def update(self, limits: Limits) -> None:
         """Apply new limits (the last backend built for an endpoint says what it allows)."""
         if limits == self._limits:
             return
         self._limits = limits
-        self._cap = min(max(self._cap, 1.0), float(limits.max_concurrency))
-        self._set_buckets()
+        self._configure()
 
-    def _set_buckets(self) -> None:
+    def _configure(self) -> None:
+        for kind, per_minute in (("requests", self._limits.rpm), ("tokens", self._limits.tpm)):
+            told = self._rates.get(kind) if self._source.get(kind) == "server" else None
+            rate = min(x for x in (per_minute, told) if x) if (per_minute or told) else None
+            self._set_rate(kind, rate, "server" if told and rate == told else "config")
+
+    def _set_rate(self, kind: str, per_minute: float | None, source: str) -> None:
+        self._rates[kind] = per_minute
+        self._source[kind] = source if per_minute else None
         lim = self._limits
-        self._requests = TokenBucket(lim.rpm, lim.request_burst_s) if lim.rpm else None
+        if kind == "tokens":
+            paced = per_minute * TOKEN_PACE if per_minute else None
+            self._tokens = self._rebucket(self._tokens, paced, lim.token_burst_s)
+            return
+        self._requests = self._rebucket(self._requests, per_minute, lim.request_burst_s)
         # the same limit checked at the real moment of sending: a waiter woken late (a busy
         # event loop) must not go out in a bunch with the others, as the server counts arrivals
-        self._sends = TokenBucket(lim.rpm, lim.request_burst_s) if lim.rpm else None
-        self._tokens = TokenBucket(lim.tpm, lim.token_burst_s) if lim.tpm else None
+        self._sends = self._rebucket(self._sends, per_minute, lim.request_burst_s)
+
+    @staticmethod
+    def _rebucket(
+        old: TokenBucket | None, per_minute: float | None, burst_s: float
+    ) -> TokenBucket | None:
+        if not per_minute:
+            return None
+        if old is None:
+            return TokenBucket(per_minute, burst_s)
+        old.set_rate(per_minute)
+        return old
+
+    # --- what the server says ------------------------------------------------------------------
+    def observe(self, signals: Signals) -> None:
+        """Adopt the limits a reply's headers state (never above the configured ones)."""
+        for kind, told in (("requests", signals.limit_requests), ("tokens", signals.limit_tokens)):
+            if told:
+                self._told(kind, float(told))
+
+    def _told(self, kind: str, per_minute: float) -> None:
+        configured = self._limits.rpm if kind == "requests" else self._limits.tpm
+        rate = min(per_minute, configured) if configured else per_minute
+        source = "server" if rate == per_minute else "config"
+        if self._rates.get(kind) != rate or self._source.get(kind) != source:
+            log.info("%s: %s/min now %g (%s)", self.name, kind, rate, source)
+            self._set_rate(kind, rate, source)
 
     # --- the concurrency gate (rebuilt when used from a new event loop) ---------------------
     def _condition(self) -> asyncio.Condition:
@@ -164,7 +223,14 @@ class AdmissionController:
     async def _acquire_slot(self) -> None:
         cond = self._condition()
         async with cond:
-            await cond.wait_for(lambda: self.counters.in_flight < self.concurrency)
+            self._first_admit = self._first_admit or time.monotonic()
+            while self.counters.in_flight >= self._cap():
+                if (left := self._slow_start_left()) > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(left):
+                            await cond.wait()
+                else:
+                    await cond.wait()
             self.counters.in_flight += 1
 
     async def _release_slot(self) -> None:
@@ -182,40 +248,74 @@ class AdmissionController:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     # --- reactions ---------------------------------------------------------------------------
-    def _on_success(self) -> None:
+    def _on_success(self, charged: float) -> None:
         self.counters.ok += 1
-        self._cap = min(float(self._limits.max_concurrency), self._cap + 1.0 / self._cap)
+        self.accepted.add(charged)
+        now = time.monotonic()
+        if now - self._last_429 < PROBE_QUIET_S or now - self._last_probe < PROBE_EVERY_S:
+            return
+        for kind in ("requests", "tokens"):  # a learned limit creeps up while no 429 comes
+            rate = self._rates.get(kind)
+            if rate and self._source.get(kind) == "learned":
+                configured = self._limits.rpm if kind == "requests" else self._limits.tpm
+                higher = rate * PROBE_STEP
+                self._set_rate(kind, min(higher, configured) if configured else higher, "learned")
+                self._last_probe = now
 
     def _on_rate_limited(self, err: RateLimited, started: float) -> None:
         self.counters.rate_limited += 1
-        if started >= self._last_decrease:  # one halving per wave of 429s
-            self._cap = max(1.0, self._cap / 2.0)
-            self._last_decrease = time.monotonic()
-        if err.retry_after is not None and err.retry_after > 0:
+        now = time.monotonic()
+        self._last_429 = now
+        kind = err.kind if err.kind in ("requests", "tokens") else None
+        if err.limit:
+            self._told(kind or "requests", float(err.limit))
+        for k in (kind,) if kind else ("requests", "tokens"):
+            bucket = self._requests if k == "requests" else self._tokens
+            if bucket is not None and self._source.get(k) in ("server", "config"):
+                bucket.drain()  # the server is full now, whatever our count said
+        cut = kind or "requests"
+        if self._source.get(cut) not in ("server",) and started >= self._last_cut[cut]:
+            self._learn_from_429(cut, now)
+        if err.retry_after is not None and err.retry_after > self._limits.pause_all_after_s:
             self.pause(err.retry_after)
 
+    def _learn_from_429(self, kind: str, now: float) -> None:
+        """A 429 without a stated limit: the limit is what the server accepted lately."""
+        rates = self.accepted.rates(now)
+        self._last_cut[kind] = now
+        if rates is None:
+            return
+        per_minute = (rates[0] if kind == "requests" else rates[1]) * 60.0 * LEARN_MARGIN
+        current = self._rates.get(kind)
+        if per_minute > 0 and (current is None or per_minute < current):
+            log.info("%s: 429 without a stated limit; %s/min now %.1f", self.name, kind, per_minute)
+            self._set_rate(kind, max(1.0, per_minute), "learned")
+
     def _backoff(self, attempt: int, err: CallError) -> float:
-        if isinstance(err, RateLimited) and err.retry_after:
-            # the shared pause does the waiting; a little jitter spreads the restart
-            return self._rng.uniform(0.0, min(1.0, 0.1 * err.retry_after))
+        if isinstance(err, RateLimited):
+            # this call waits as asked; the rate buckets keep the others at the server's pace
+            wait = err.retry_after if err.retry_after is not None else self._limits.backoff_base_s
+            return wait * self._rng.uniform(1.0, 1.1)
         lim = self._limits
         ceiling = min(lim.backoff_cap_s, lim.backoff_base_s * 2 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
 
     # --- admission and settlement (a subclass may hold them elsewhere, e.g. in a Ray actor) ---
-    async def admit(self, est_tokens: int) -> float:
+    async def admit(self, est_tokens: int | Estimate) -> float:
         """Wait for the shared pause, a concurrency slot and the rate buckets; return a stamp.
 
-        The slot stays taken until ``settle`` is called with the stamp (the send time here)."""
+        The slot stays taken until ``settle`` is called with the stamp (the send time here).
+        An ``Estimate`` is asked once a slot is free (costs are learned while calls wait)."""
         await self._wait_pause()
         await self._acquire_slot()
         try:
+            tokens = est_tokens() if isinstance(est_tokens, Estimate) else est_tokens
             delay = self._requests.reserve(1) if self._requests else 0.0
-            if self._tokens and est_tokens > 0:
-                delay = max(delay, self._tokens.reserve(est_tokens))
+            if self._tokens and tokens > 0:
+                delay = max(delay, self._tokens.reserve(tokens))
             if delay > 0:
                 await asyncio.sleep(delay)
-            await self._wait_pause()  # a 429 elsewhere may have paused us meanwhile
+            await self._wait_pause()  # a long Retry-After elsewhere may have paused us meanwhile
             while self._sends and (late := self._sends.take_now(1)) > 0:
                 await asyncio.sleep(late)
         except BaseException:
@@ -233,39 +333,52 @@ class AdmissionController:
         used: int | None = None,
         abandoned: bool = False,
     ) -> None:
-        """Free the slot of an admitted call and react to its outcome (AIMD, pause, tokens)."""
+        """Free the slot of an admitted call and react to its outcome. ``used``: the tokens
+        the server charged for it (the reservation is corrected to that)."""
+        self._heard = self._heard or not abandoned
         await self._release_slot()
         if abandoned:
             return
         if failure is None:
-            self._on_success()
+            charged = est_tokens if used is None else used
+            self._on_success(charged)
             if used is not None:
                 self.counters.tokens += used
                 if self._tokens and est_tokens > 0:
                     self._tokens.give_back(est_tokens - used)
             return
         if isinstance(failure, RateLimited):
+            # its tokens are not given back: the slot they bought has passed (handing it to
+            # the next caller would send two calls at the moment booked for one)
             self._on_rate_limited(failure, stamp)
-            if self._tokens and est_tokens > 0:
-                self._tokens.give_back(est_tokens)  # the server did not process it
+        else:
+            self.accepted.add(est_tokens)  # it passed the server's limits (then failed)
 
     # --- the one entry point -------------------------------------------------------------------
     async def run(
         self,
         fn: Callable[[], Awaitable[T]],
         *,
-        est_tokens: int = 0,
+        est_tokens: int | Callable[[], int] = 0,
         tokens_of: Callable[[T], int | None] | None = None,
     ) -> tuple[T, int]:
         """Run ``fn`` within the limits, retrying retryable errors; return (result, attempts).
 
-        ``tokens_of`` reads the real token usage off a result (default: ``result.usage``) to
-        reconcile the tokens/min bucket with the estimate taken before the call.
+        A 429 never uses up an attempt: the call waits and goes again (a rate limit slows a
+        run, it does not fail it), unless it has met nothing but 429s for
+        ``rate_limit_patience_s``. Other retryable errors are tried ``max_attempts`` times.
+        ``tokens_of`` reads what the server charged off a result (default: ``result.usage``)
+        to reconcile the tokens/min bucket with the reservation taken before the call.
+        ``est_tokens`` may be a function, asked at each attempt (what calls cost is learned
+        while this one waits).
         """
-        attempt = 0
+        attempt = failures = 0
+        limited_since: float | None = None
         while True:
             attempt += 1
-            stamp = await self.admit(est_tokens)
+            estimate = Estimate(est_tokens)
+            stamp = await self.admit(estimate)
+            est = estimate()
             try:
                 try:
                     async with asyncio.timeout(self._limits.timeout_s):
@@ -276,25 +389,27 @@ class AdmissionController:
                 err.attempts = attempt
                 failure = err
             except BaseException:
-                await self.settle(stamp, est_tokens, abandoned=True)
+                await self.settle(stamp, est, abandoned=True)
                 raise
             else:
                 used = (tokens_of or _default_tokens)(result)
-                await self.settle(stamp, est_tokens, used=used)
+                await self.settle(stamp, est, used=used)
                 return result, attempt
 
-            await self.settle(stamp, est_tokens, failure=failure)
-            if not failure.retryable or attempt >= self._limits.max_attempts:
-                raise failure
+            await self.settle(stamp, est, failure=failure)
+            if isinstance(failure, RateLimited):
+                limited_since = limited_since or time.monotonic()
+                if time.monotonic() - limited_since > self._limits.rate_limit_patience_s:
+                    raise failure
+            else:
+                limited_since = None
+                failures += 1
+                if not failure.retryable or failures >= self._limits.max_attempts:
+                    raise failure
             self.counters.retries += 1
-            wait = self._backoff(attempt, failure)
-            log.debug(
-                "%s: attempt %d failed (%s); retrying in %.2fs",
-                self.name,
-                attempt,
-                failure.error_class,
-                wait,
-            )
+            wait = self._backoff(failures or 1, failure)
+            log.debug("%s: attempt %d failed (%s); retrying in %.2fs", self.name, attempt,
+                      failure.error_class, wait)  # fmt: skip
             await asyncio.sleep(wait)
 
 

@@ -91,9 +91,26 @@ class RateLimited(CallError):
     error_class = "rate_limited"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, attempts: int = 1):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        attempts: int = 1,
+        kind: str | None = None,
+        limit: int | None = None,
+    ):
         super().__init__(message, attempts=attempts)
         self.retry_after = retry_after
+        self.kind = kind  # "requests" or "tokens" when the server says which limit it hit
+        self.limit = limit  # the per-minute limit the server names, if it does
+
+
+class QuotaExceeded(CallError):
+    """A 429 that is not a rate but an exhausted quota or budget: waiting will not help."""
+
+    error_class = "quota_exceeded"
+    retryable = False
 
 
 class ServerError(CallError):

@@ -20,7 +20,9 @@ fault rate of the running server (a re-run "with faults off" against the same co
 The Batch API (files, batches, batch-level faults) is ``fakebatch``'s, mounted here.
 With ``adversary`` set, the model answering is ``backends.adversary.Adversary`` (fluent false
 evolutions with a ledger; ``mmevol fake-server --adversary lenient|noisy``) and the stats add
-its ledger entries under "adversary".
+its ledger entries under "adversary". With ``limits`` set, ``fakelimits`` makes the server
+behave like a rate-limited hosted provider (token and request buckets, OpenAI's headers,
+lognormal latency, 5xx) and the stats add its counters and timeline under "limits".
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from starlette.types import Receive, Scope, Send
 from mmevol.backends.adversary import Adversary, AdversaryConfig
 from mmevol.backends.fake import FakeLLM
 from mmevol.backends.fakebatch import FakeBatchConfig, batch_routes
+from mmevol.backends.fakelimits import ProviderGate, ProviderLimits, Ticket, server_error
 
 FaultKind = Literal[
     "rate_limit",
@@ -93,6 +96,8 @@ class FakeServerConfig(BaseModel):
     batch: FakeBatchConfig = Field(default_factory=FakeBatchConfig)
     # set: the adversarial model (``backends.adversary``) answers instead of ``FakeLLM``
     adversary: AdversaryConfig | None = None
+    # set: a realistic rate-limited provider (``backends.fakelimits``); None: off
+    limits: ProviderLimits | None = None
 
     @field_validator("latency", mode="before")
     @classmethod
@@ -170,6 +175,7 @@ class FakeServerState:
         self.capacity = max(1.0, rate * config.rpm_burst_s)
         self.level = self.capacity
         self.stamp = time.monotonic()
+        self.gate = ProviderGate(config.limits, config.model) if config.limits else None
 
     def take_request_token(self) -> float:
         """0 when the request is within rpm, else the seconds until it would be."""
@@ -209,6 +215,7 @@ class FakeServerState:
             "held": self.held,
             "latency_s": _percentiles(self.latencies),
             **({"adversary": self.llm.report()} if isinstance(self.llm, Adversary) else {}),
+            **({"limits": self.gate.stats()} if self.gate is not None else {}),
         }
 
     async def wait_if_held(self, request: Request) -> bool:
@@ -305,11 +312,25 @@ def build_app(config: FakeServerConfig) -> Starlette:
                 f"Invalid parameter: 'response_format' of type '{rf_type}' is not supported.",
                 "invalid_request_error",
             )
+        ticket: Ticket | None = None
+        if st.gate is not None:
+            admitted = st.gate.admit(
+                sum(len(m["content"]) for m in messages),
+                images,
+                body.get("max_tokens", body.get("max_completion_tokens")),
+            )
+            if isinstance(admitted, Response):
+                return admitted
+            ticket = admitted
         st.formats[rf_type] += 1
         fault = st.pick_fault()
         lo, hi = config.latency
         if hi > 0:
             await asyncio.sleep(st.rng.uniform(lo, hi))
+        if ticket is not None:
+            await asyncio.sleep(ticket.latency_s)
+            if ticket.error_status is not None:
+                return server_error(ticket.error_status)
         if fault is not None:
             st.faults[fault] += 1
             early = _early_fault(fault, config)
@@ -326,6 +347,8 @@ def build_app(config: FakeServerConfig) -> Starlette:
         if isinstance(max_tokens, int) and max_tokens > 0 and len(text) > max_tokens * 4:
             text, finish = text[: max_tokens * 4], "length"
         prompt_tokens = sum(len(m["content"]) for m in messages) // 4 + 85 * images
+        if ticket is not None:
+            prompt_tokens = ticket.prompt_tokens
         completion = {
             "id": f"chatcmpl-fake-{st.received}",
             "object": "chat.completion",
@@ -345,8 +368,11 @@ def build_app(config: FakeServerConfig) -> Starlette:
             },
         }
         payload = json.dumps(completion).encode()
+        limit_headers = ticket.headers if ticket is not None else None
         if fault == "truncated":
-            return Response(payload[: len(payload) // 2], media_type="application/json")
+            return Response(
+                payload[: len(payload) // 2], media_type="application/json", headers=limit_headers
+            )
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         st.completed += 1
         if digest in st.done:
@@ -354,12 +380,16 @@ def build_app(config: FakeServerConfig) -> Starlette:
         else:
             st.latencies.append(time.monotonic() - st.first_seen[mkey])
         st.done.add(digest)
+        if st.gate is not None:
+            st.gate.completed_one()
         st.completion_keys.append(
             text_key(messages, body.get("temperature"), body.get("max_tokens"))
         )
         if fault == "slow_drip":  # a whole answer, just slow to arrive
-            return StreamingResponse(_drip(payload, config.drip_s), media_type="application/json")
-        return Response(payload, media_type="application/json")
+            return StreamingResponse(
+                _drip(payload, config.drip_s), media_type="application/json", headers=limit_headers
+            )
+        return Response(payload, media_type="application/json", headers=limit_headers)
 
     async def models(request: Request) -> Response:
         data = [{"id": config.model, "object": "model", "created": 0, "owned_by": "mmevol-fake"}]

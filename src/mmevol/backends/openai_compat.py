@@ -31,6 +31,7 @@ from mmevol.backends.base import (
     ClientError,
     ConnectionFailed,
     ModelCall,
+    QuotaExceeded,
     RateLimited,
     Reply,
     ServerError,
@@ -39,6 +40,7 @@ from mmevol.backends.base import (
 )
 from mmevol.backends.payload import image_data_url
 from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM, PriceTable
+from mmevol.backends.ratelimits import QUOTA_CODES, Signals, limit_from_error
 
 log = logging.getLogger(__name__)
 JSON_MODES = ("auto", "schema", "object", "none")
@@ -89,6 +91,28 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _error_fields(resp: httpx.Response) -> tuple[str | None, str | None]:
+    """The ``type`` and ``code`` of an OpenAI-shaped error body."""
+    try:
+        err = resp.json().get("error")
+    except (ValueError, AttributeError):
+        return None, None
+    if not isinstance(err, dict):
+        return None, None
+    kind, code = err.get("type"), err.get("code")
+    return (kind if isinstance(kind, str) else None), (code if isinstance(code, str) else None)
+
+
+def _rate_error(resp: httpx.Response, message: str) -> RateLimited | QuotaExceeded:
+    """A 429 as the error it is: an exhausted quota (not retried) or a rate limit, with the
+    limit's kind and number when the body names them."""
+    kind, code = _error_fields(resp)
+    if code in QUOTA_CODES or kind in QUOTA_CODES:
+        return QuotaExceeded(message)
+    kind, limit = limit_from_error(kind, message)
+    return RateLimited(message, retry_after=parse_retry_after(resp.headers), kind=kind, limit=limit)
 
 
 def _error_text(resp: httpx.Response) -> str:
@@ -252,10 +276,16 @@ class OpenAIBackend(Backend):
             self.model, Usage(input_tokens=self._estimate_input(call), output_tokens=out)
         )
 
+    def _text_tokens(self, call: ModelCall) -> int:
+        return sum(len(m.content) for m in call.messages) // 4
+
     def _estimate_input(self, call: ModelCall) -> int:
-        chars = sum(len(m.content) for m in call.messages)
         image = IMAGE_TOKENS if (self.vision and call.image is not None) else 0
-        return chars // 4 + image
+        return self._text_tokens(call) + image
+
+    def _cost_key(self, call: ModelCall) -> str:
+        image = self.detail if (self.vision and call.image is not None) else "text"
+        return f"{self.model}|{image}"
 
     async def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
         url = f"{self.base_url}/chat/completions"
@@ -273,11 +303,10 @@ class OpenAIBackend(Backend):
             if "response_format" in text and status in {400, 422, 500}:
                 # some servers (llama.cpp's) answer an unknown response_format with 422 or 500
                 raise ResponseFormatRejected(f"{url}: HTTP {status}: {text}")
+        if signals := Signals.from_headers(resp.headers):
+            self.admission.observe(signals)
         if status == 429:
-            raise RateLimited(
-                self._redact(f"{url}: HTTP 429 rate limited: {_error_text(resp)}"),
-                retry_after=parse_retry_after(resp.headers),
-            )
+            raise _rate_error(resp, self._redact(f"{url}: HTTP 429: {_error_text(resp)}"))
         if status >= 500:
             raise ServerError(
                 self._redact(f"{url}: HTTP {status}: {_error_text(resp)}"), status=status
@@ -305,11 +334,20 @@ class OpenAIBackend(Backend):
                 data, latency = await self._post(body)
                 return self._reply(call, data, latency), data
 
+            # what the server will count against tokens/min: the input (as calls of this kind
+            # have really cost so far) plus max_tokens, which providers charge up front
+            key, text = self._cost_key(call), self._text_tokens(call)
+            fixed = IMAGE_TOKENS if (self.vision and call.image is not None) else 0
+
+            def reserve(key: str = key, text: int = text, fixed: int = fixed) -> int:
+                # asked when a slot is free: costs are learned while calls wait
+                return self.admission.costs.estimate(key, text, fixed) + call.max_tokens
+
             try:
-                (reply, _), attempts = await self.admission.run(
+                (reply, data), attempts = await self.admission.run(
                     attempt,
-                    est_tokens=self._estimate_input(call) + call.max_tokens,
-                    tokens_of=lambda r: r[0].usage.input_tokens + r[0].usage.output_tokens,
+                    est_tokens=reserve,
+                    tokens_of=lambda r: r[0].usage.input_tokens + call.max_tokens,
                 )
             except ResponseFormatRejected as err:
                 if self.json_mode != "auto" or mode == "none":
@@ -323,6 +361,8 @@ class OpenAIBackend(Backend):
                     err,
                 )
                 continue
+            if isinstance(data.get("usage"), dict) and data["usage"].get("prompt_tokens"):
+                self.admission.costs.observe(key, text, reply.usage.input_tokens)
             return reply.model_copy(update={"attempts": attempts})
 
     def _reply(self, call: ModelCall, data: dict[str, Any], latency: float) -> Reply:

@@ -1,7 +1,8 @@
 """One admission controller per endpoint for a whole Ray run, held in an async Ray actor.
 
-``AdmissionActor`` hosts the endpoint's ``AdmissionController``: concurrency cap with AIMD,
-requests/min and tokens/min buckets, the shared Retry-After pause. Every worker's backend talks
+``AdmissionActor`` hosts the endpoint's ``AdmissionController``: concurrency cap,
+requests/min and tokens/min buckets and the limits the server states or shows (workers forward
+each reply's rate-limit headers and each 429's kind and number), the shared Retry-After pause. Every worker's backend talks
 to it through ``RemoteAdmission``, a controller whose ``admit``/``settle`` are calls to the
 actor while the retry loop and per-attempt timeout stay in the worker. So N workers together
 never pass the endpoint's limits, and one 429 pauses them all. A worker also spaces its own
@@ -17,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import asdict
 from typing import Any
 
-from mmevol.backends.admission import AdmissionController, Limits, TokenBucket
+from mmevol.backends.admission import AdmissionController, Estimate, Limits
 from mmevol.backends.base import Backend, CallError, RateLimited
+from mmevol.backends.ratelimits import Signals, TokenBucket
 
 LEASE_MARGIN_S = 10.0
 
@@ -53,19 +56,28 @@ class AdmissionActor:
         outcome: str,
         retry_after: float | None,
         used: int | None,
-    ) -> None:
-        """Report how an admitted call ended: ok, rate_limited, failed or abandoned."""
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> float | None:
+        """Report how an admitted call ended: ok, rate_limited, failed or abandoned (for a
+        429: which limit and its number, when the server said). Returns the requests/min in
+        force, so the worker spaces its sends at it."""
         lease = self._leases.pop(ticket, None)
         if lease is None:  # reaped already: its slot was given back then
-            return
+            return self._ctl.rate("requests")
         failure: CallError | None = None
         if outcome == "rate_limited":
-            failure = RateLimited("rate limited", retry_after=retry_after)
+            failure = RateLimited("rate limited", retry_after=retry_after, kind=kind, limit=limit)
         elif outcome == "failed":
             failure = CallError("failed")
         await self._ctl.settle(
             lease[0], est_tokens, failure=failure, used=used, abandoned=outcome == "abandoned"
         )
+        return self._ctl.rate("requests")
+
+    def observe(self, signals: dict[str, Any]) -> None:
+        """A reply's rate-limit headers, as a worker read them."""
+        self._ctl.observe(Signals(**signals))
 
     async def _reap_forever(self) -> None:
         while True:
@@ -93,10 +105,24 @@ class RemoteAdmission(AdmissionController):
         self._actor = actor
         # the actor spaces its grants; a worker whose event loop stalled must not then send
         # the grants it received meanwhile in one burst: at most one call per rate interval
-        self._spacer = TokenBucket(limits.rpm, 60.0 / limits.rpm) if limits.rpm else None
+        self._spacer: TokenBucket | None = None
+        self._space(limits.rpm)
 
-    async def admit(self, est_tokens: int) -> float:
-        ticket = await self._actor.admit.remote(est_tokens)
+    def _space(self, per_minute: float | None) -> None:
+        if not per_minute:
+            self._spacer = None
+        elif self._spacer is None:
+            self._spacer = TokenBucket(per_minute, 60.0 / per_minute)
+        elif self._spacer.rate * 60.0 != per_minute:
+            self._spacer.burst_s = 60.0 / per_minute
+            self._spacer.set_rate(per_minute)
+
+    def observe(self, signals: Signals) -> None:
+        self._actor.observe.remote(asdict(signals))  # no answer awaited
+
+    async def admit(self, est_tokens: int | Estimate) -> float:
+        tokens = est_tokens() if isinstance(est_tokens, Estimate) else est_tokens
+        ticket = await self._actor.admit.remote(tokens)
         while self._spacer and (late := self._spacer.take_now(1)) > 0:
             await asyncio.sleep(late)
         self.counters.sent += 1
@@ -117,8 +143,13 @@ class RemoteAdmission(AdmissionController):
             outcome = "ok"
         else:
             outcome = "rate_limited" if isinstance(failure, RateLimited) else "failed"
-        retry_after = failure.retry_after if isinstance(failure, RateLimited) else None
-        await self._actor.settle.remote(int(stamp), est_tokens, outcome, retry_after, used)
+        limited = failure if isinstance(failure, RateLimited) else None
+        rate = await self._actor.settle.remote(
+            int(stamp), est_tokens, outcome,
+            limited.retry_after if limited else None, used,
+            limited.kind if limited else None, limited.limit if limited else None,
+        )  # fmt: skip
+        self._space(rate)
 
 
 def local_controller(backend: Backend) -> AdmissionController | None:
