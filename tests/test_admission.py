@@ -22,6 +22,7 @@ from mmevol.backends.base import (
 from mmevol.backends.base import RateLimited as RL
 from mmevol.backends.fakeserver import FakeServerConfig, running_server
 from mmevol.backends.openai_compat import OpenAIBackend
+from mmevol.backends.ratelimits import Signals
 from mmevol.prompts import embed_context
 
 FAST = {"backoff_base_s": 0.01, "backoff_cap_s": 0.05}
@@ -144,6 +145,22 @@ async def test_only_429s_for_longer_than_the_patience_fail_the_call() -> None:
     assert info.value.attempts >= 3
 
 
+async def test_by_default_no_number_of_429s_fails_a_call() -> None:
+    ctl = AdmissionController(Limits(max_attempts=2, **FAST))
+    assert ctl.limits.rate_limit_patience_s is None
+    calls = 0
+
+    async def limited_fifty_times() -> str:
+        nonlocal calls
+        calls += 1
+        if calls <= 50:
+            raise RL("slow down", retry_after=0.0)
+        return "answer"
+
+    result, attempts = await ctl.run(limited_fifty_times)
+    assert result == "answer" and attempts == 51
+
+
 async def test_gives_up_after_max_attempts_with_attempts_set() -> None:
     ctl = AdmissionController(Limits(max_attempts=3, **FAST))
 
@@ -233,9 +250,9 @@ async def test_keeps_an_rpm_limited_endpoint_busy_without_hammering_it() -> None
     assert elapsed < (needed - 20) / (rpm / 60) * 1.25 + 1.0
 
 
-async def test_told_no_rate_one_call_goes_first_then_the_rest() -> None:
-    """A limit not known (here: both): one call, and the others wait for its answer (whose
-    headers may state the limits) instead of bursting into a limit nobody knows."""
+async def test_told_no_rate_one_call_goes_first_then_the_rest_ramp_up() -> None:
+    """A limit not known (here: both): one call, then 2, 4, ... in flight as calls succeed,
+    instead of a burst of ``max_concurrency`` into a limit nobody knows."""
     ctl = AdmissionController(Limits(max_concurrency=8, **FAST))
     starts: list[float] = []
 
@@ -243,13 +260,39 @@ async def test_told_no_rate_one_call_goes_first_then_the_rest() -> None:
         starts.append(time.monotonic())
         await asyncio.sleep(0.2)
 
-    await asyncio.gather(*(ctl.run(work) for _ in range(5)))
-    starts.sort()
-    assert starts[1] - starts[0] >= 0.19 and starts[-1] - starts[1] < 0.1
+    await asyncio.gather(*(ctl.run(work) for _ in range(7)))
+    waves = [round((t - min(starts)) / 0.2) for t in sorted(starts)]
+    assert waves == [0, 1, 1, 2, 2, 2, 2]
     told = AdmissionController(Limits(max_concurrency=8, rpm=6000, tpm=10**9, **FAST))
     starts.clear()
     await asyncio.gather(*(told.run(work) for _ in range(5)))
     assert max(starts) - min(starts) < 0.1  # both rates were given: no probing
+
+
+async def test_limits_stated_by_the_first_answer_open_every_slot() -> None:
+    """The first answer's headers state both limits: no ramp after the first call."""
+    ctl = AdmissionController(Limits(max_concurrency=8, **FAST))
+    starts: list[float] = []
+
+    async def work() -> None:
+        starts.append(time.monotonic())
+        ctl.observe(Signals(limit_requests=60000, limit_tokens=10**9))
+        await asyncio.sleep(0.2)
+
+    await asyncio.gather(*(ctl.run(work) for _ in range(6)))
+    starts.sort()
+    assert starts[1] - starts[0] >= 0.19 and starts[-1] - starts[1] < 0.1
+
+
+async def test_a_429_during_the_ramp_hands_pacing_to_the_learned_limit() -> None:
+    ctl = AdmissionController(Limits(max_concurrency=8, **FAST))
+    ctl.observe(Signals(limit_requests=60000))  # tokens/min stays unknown
+    first = await ctl.admit(0)
+    await ctl.settle(first, 0)
+    assert ctl._cap() == 2
+    second = await ctl.admit(0)
+    await ctl.settle(second, 0, failure=RL("tokens", kind="tokens", limit=90000, retry_after=0))
+    assert ctl._cap() == 8 and ctl.rate("tokens") == 90000
 
 
 async def test_a_429_does_not_hand_its_slot_to_the_next_caller() -> None:

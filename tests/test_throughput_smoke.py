@@ -59,3 +59,10 @@ async def test_rate_pacing_survives_a_stalled_event_loop() -> None:
         else:
             rejected += 1
     assert rejected == 0
+
+
+def test_ideal_span_keeps_every_slot_busy() -> None:
+    tp = _bench()
+    # two slots: 3 s and 1 s start at 0; the 1 s slot takes 1 s then 2 s (ends 4), not 3 + 1
+    assert tp.ideal_span([3.0, 1.0, 1.0, 2.0], 2) == 4.0
+    assert tp.ideal_span([1.0] * 6, 3) == 2.0 and tp.ideal_span([], 4) == 0.0

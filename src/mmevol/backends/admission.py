@@ -61,9 +61,10 @@ class Limits(BaseModel):
     request_burst_s: float = Field(default=0.5, gt=0)
     token_burst_s: float = Field(default=1.0, gt=0)
     # a Retry-After longer than this holds every caller of the endpoint (a quota window, not a
-    # pacing slip); a call that has met only 429s for this long fails (the limit is not moving)
+    # pacing slip); a call that has met only 429s for ``rate_limit_patience_s`` fails; None
+    # (the default): a rate limit slows a run and never fails a call
     pause_all_after_s: float = Field(default=5.0, ge=0)
-    rate_limit_patience_s: float = Field(default=3600.0, gt=0)
+    rate_limit_patience_s: float | None = Field(default=None, gt=0)
 
 
 @dataclass
@@ -123,6 +124,7 @@ class AdmissionController:
         self._sends: TokenBucket | None = None
         self._tokens: TokenBucket | None = None
         self._heard = False  # has the server answered yet (its headers may state the limits)
+        self._ramp: int | None = None  # calls allowed in flight while opening up (None: all)
         self._first_admit: float | None = None
         self._configure()
 
@@ -138,10 +140,14 @@ class AdmissionController:
 
     def _cap(self) -> int:
         """The calls allowed in flight now. Not told both rates (requests and tokens per
-        minute), the controller sends one call first and opens up when the server has answered
-        (its headers may state the limits) or ``SLOW_START_S`` passed: a burst of
-        ``max_concurrency`` calls into a limit nobody knows yet would mostly come back 429."""
-        return 1 if self._slow_start_left() > 0 else self.concurrency
+        minute), the controller sends one call first and waits for the server's answer (its
+        headers may state the limits) or ``SLOW_START_S``. If the answer left a rate unknown,
+        it opens up by doubling the calls in flight with each success until a 429 names or
+        shows the limit: a burst of ``max_concurrency`` calls into a limit nobody knows
+        would mostly come back 429."""
+        if self._slow_start_left() > 0:
+            return 1
+        return min(self._ramp, self.concurrency) if self._ramp else self.concurrency
 
     def _slow_start_left(self) -> float:
         if self._heard or (self._limits.rpm and self._limits.tpm):
@@ -335,7 +341,8 @@ class AdmissionController:
     ) -> None:
         """Free the slot of an admitted call and react to its outcome. ``used``: the tokens
         the server charged for it (the reservation is corrected to that)."""
-        self._heard = self._heard or not abandoned
+        if not abandoned:
+            self._open_up(failure)
         await self._release_slot()
         if abandoned:
             return
@@ -354,6 +361,24 @@ class AdmissionController:
         else:
             self.accepted.add(est_tokens)  # it passed the server's limits (then failed)
 
+    def _open_up(self, failure: CallError | None) -> None:
+        """Slow start after the first answer: double on success, open fully on a 429 (the
+        limit is then known or learned) or once every rate is known."""
+        if not self._heard:
+            self._heard = True
+            unknown = not (self._rates.get("requests") and self._rates.get("tokens"))
+            self._ramp = 1 if unknown and self.concurrency > 1 else None
+        if self._ramp is None:
+            return
+        if isinstance(failure, RateLimited) or (
+            self._rates.get("requests") and self._rates.get("tokens")
+        ):
+            self._ramp = None
+        elif failure is None:
+            self._ramp *= 2
+            if self._ramp >= self.concurrency:
+                self._ramp = None
+
     # --- the one entry point -------------------------------------------------------------------
     async def run(
         self,
@@ -365,8 +390,8 @@ class AdmissionController:
         """Run ``fn`` within the limits, retrying retryable errors; return (result, attempts).
 
         A 429 never uses up an attempt: the call waits and goes again (a rate limit slows a
-        run, it does not fail it), unless it has met nothing but 429s for
-        ``rate_limit_patience_s``. Other retryable errors are tried ``max_attempts`` times.
+        run, it does not fail it), unless a ``rate_limit_patience_s`` is set and the call has
+        met nothing but 429s for that long. Other retryable errors are tried ``max_attempts`` times.
         ``tokens_of`` reads what the server charged off a result (default: ``result.usage``)
         to reconcile the tokens/min bucket with the reservation taken before the call.
         ``est_tokens`` may be a function, asked at each attempt (what calls cost is learned
@@ -399,7 +424,8 @@ class AdmissionController:
             await self.settle(stamp, est, failure=failure)
             if isinstance(failure, RateLimited):
                 limited_since = limited_since or time.monotonic()
-                if time.monotonic() - limited_since > self._limits.rate_limit_patience_s:
+                patience = self._limits.rate_limit_patience_s
+                if patience is not None and time.monotonic() - limited_since > patience:
                     raise failure
             else:
                 limited_since = None

@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 
 Z99 = 2.326  # the standard normal's 99th percentile
 SERVER_ERRORS = (500, 502, 503)
+MAX_KEPT_LATENCIES = 100_000  # the latencies drawn, kept for a benchmark to replay
 
 
 class ProviderLimits(BaseModel):
@@ -136,6 +137,7 @@ class ProviderGate:
         self.completed = 0
         self.first_arrival: float | None = None
         self.last_completion: float | None = None
+        self.latencies: list[float] = []  # drawn, in order of acceptance (a benchmark's ideal)
 
     def prompt_tokens(self, chars: int, images: int) -> int:
         return math.ceil(chars / 4) + self.limits.image_tokens * images
@@ -164,6 +166,8 @@ class ProviderGate:
         latency = lognormal_latency(
             self.limits.latency_median_s, self.limits.latency_p99_s, self.rng
         )
+        if len(self.latencies) < MAX_KEPT_LATENCIES:
+            self.latencies.append(round(latency, 4))
         error = None
         if self.limits.error_rate and self.rng.random() < self.limits.error_rate:
             error = SERVER_ERRORS[self.server_errors % len(SERVER_ERRORS)]
@@ -231,6 +235,7 @@ class ProviderGate:
             "last_completion_s": since(self.last_completion),
             "span_s": None if span is None else round(span, 4),
             "completed_per_min": round(self.completed * 60 / span, 2) if span else None,
+            "latencies_s": list(self.latencies),
             "limits": self.limits.model_dump(),
         }
 
