@@ -173,6 +173,12 @@ class Backend(ABC):
         """What goes into cache keys: backend name and model (never secrets)."""
         return f"{self.name}:{self.model}"
 
+    def label(self) -> str:
+        """Who answered, as a sample's lineage records it: by default ``identity()``; a
+        backend whose identity names an endpoint gives a label without it (the endpoint is
+        recorded once, in config.json, so two runs against the same model read the same)."""
+        return self.identity()
+
     def describe(self) -> dict[str, Any]:
         """Settings recorded in config.json (never secrets)."""
         return {"backend": self.name, "model": self.model, "vision": self.vision}

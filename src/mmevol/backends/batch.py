@@ -109,12 +109,17 @@ class BatchBackend(Backend):
     def identity(self) -> str:
         return self.inner.identity()  # the same cache keys as online calls
 
+    def label(self) -> str:
+        return self.inner.label()
+
     def describe(self) -> dict[str, Any]:
         return {**self.inner.describe(), "mode": self.mode}
 
     @property
     def client(self) -> BatchClient:
-        return BatchClient(self.inner.base_url, self.inner._http(), self.inner._headers())
+        return BatchClient(
+            self.inner.base_url, self.inner._http(), self.inner._headers(), self.inner._redact
+        )
 
     # --- the engine's side ----------------------------------------------------------------------
     async def complete(self, call: ModelCall) -> Reply:
@@ -171,7 +176,7 @@ class BatchBackend(Backend):
             inner._mode = simpler_mode(sent)
             log.warning(
                 "%s batches refuse response_format %r; using %r from now on",
-                inner.base_url, sent, inner._mode,
+                inner.public_url, sent, inner._mode,
             )  # fmt: skip
         return True
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -28,7 +28,8 @@ from mmevol.backends.base import (
     RateLimited,
     ServerError,
 )
-from mmevol.backends.openai_compat import ResponseFormatRejected
+from mmevol.backends.openai_compat import ResponseFormatRejected, endpoint
+from mmevol.backends.secrets import public_url
 
 CHAT_URL = "/v1/chat/completions"
 BatchStatus = Literal[
@@ -192,16 +193,26 @@ def write_inputs(
 class BatchClient:
     """The file and batch endpoints of one OpenAI-compatible server, over the backend's client."""
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        http: httpx.AsyncClient,
+        headers: dict[str, str],
+        redact: Callable[[str], str] = str,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.shown = public_url(self.base_url)  # in messages: no credentials
+        self.redact = redact  # masks the API key in every spelling (``backends.secrets``)
         self.http = http
         # the JSON content type of chat requests must not reach the multipart upload
         self.headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        url = f"{self.base_url}{path}"
+        url = endpoint(self.shown, path)
         try:
-            resp = await self.http.request(method, url, headers=self.headers, **kw)
+            resp = await self.http.request(
+                method, endpoint(self.base_url, path), headers=self.headers, **kw
+            )
         except httpx.TimeoutException as err:
             raise CallTimeout(f"{url}: timed out ({type(err).__name__})") from None
         except (httpx.TransportError, OSError) as err:
@@ -209,7 +220,7 @@ class BatchClient:
         status = resp.status_code
         if status < 400:
             return resp
-        text = " ".join(resp.text[:300].split())
+        text = self.redact(" ".join(resp.text[:300].split()))
         if status == 429:
             raise RateLimited(f"{url}: HTTP 429: {text}")
         if status >= 500:
@@ -223,7 +234,7 @@ class BatchClient:
         except ValidationError as err:
             first = err.errors()[0]
             raise BadResponse(
-                f"{self.base_url}{path}: not a {model.__name__}: {first['loc']}: {first['msg']}"
+                f"{endpoint(self.shown, path)}: not a {model.__name__}: {first['loc']}: {first['msg']}"
             ) from None
 
     async def upload(self, path: Path) -> FileObject:
@@ -273,6 +284,6 @@ class BatchClient:
                 out.append(OutputLine.model_validate_json(raw))
             except ValidationError:
                 raise BadResponse(
-                    f"{self.base_url}/files/{file_id}: line {n} is not a batch output line"
+                    f"{endpoint(self.shown, '/files/' + file_id)}: line {n} is not a batch output line"
                 ) from None
         return out

@@ -6,7 +6,9 @@ supports it (``json_mode``: schema, object, none, or auto = try schema and step 
 400 says ``response_format`` is not accepted), sends it through the endpoint's shared
 ``AdmissionController`` and maps every HTTP outcome onto the typed ``CallError``s of
 ``backends.base``. The API key is read once from the environment and never leaves the
-Authorization header: not in ``describe()``, reprs, errors or logs.
+Authorization header: not in ``describe()``, reprs, errors or logs (``backends.secrets``:
+every spelling of it is masked in messages); a URL is recorded and shown without the
+credentials it may carry (``public_url``).
 """
 
 from __future__ import annotations
@@ -41,11 +43,19 @@ from mmevol.backends.base import (
 from mmevol.backends.payload import image_data_url
 from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM, PriceTable
 from mmevol.backends.ratelimits import QUOTA_CODES, Signals, limit_from_error
+from mmevol.backends.secrets import Redactor, clean_key, public_url, url_secrets
 
 log = logging.getLogger(__name__)
 JSON_MODES = ("auto", "schema", "object", "none")
 IMAGE_TOKENS = 85  # what a "low" detail image costs on OpenAI
 ERROR_TEXT_LIMIT = 300
+
+
+def endpoint(base_url: str, path: str) -> str:
+    """``path`` appended to the base URL's path, before any query it carries
+    (``https://host/v1?api-version=x`` + ``/chat/completions``)."""
+    head, sep, query = base_url.partition("?")
+    return f"{head.rstrip('/')}{path}{sep}{query}"
 
 
 class _Secret:
@@ -155,7 +165,8 @@ class OpenAIBackend(Backend):
         if json_mode not in JSON_MODES:
             raise ValueError(f"json_mode must be one of {', '.join(JSON_MODES)}, not {json_mode!r}")
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/")  # as given: requests go here
+        self.public_url = public_url(self.base_url)  # what is recorded and shown
         self.api_key_env = api_key_env
         self.vision = vision
         self.detail = detail
@@ -164,8 +175,10 @@ class OpenAIBackend(Backend):
         self.json_mode = json_mode
         # "auto" starts with the strongest mode and steps down for the rest of the run
         self._mode = "schema" if json_mode == "auto" else json_mode
-        key = os.environ.get(api_key_env)
+        raw = os.environ.get(api_key_env)
+        key = clean_key(raw, api_key_env) if raw and raw.strip() else None
         self._key = _Secret(key) if key else None
+        self._redactor = Redactor(key, *url_secrets(self.base_url))
         self.limits = Limits(
             max_concurrency=concurrency,
             rpm=rpm,
@@ -175,7 +188,7 @@ class OpenAIBackend(Backend):
             backoff_base_s=backoff_base_s,
             backoff_cap_s=backoff_cap_s,
         )
-        self.admission = controller_for(self.base_url, self.limits)
+        self.admission = controller_for(self.public_url, self.limits)
         self.prices = PriceTable(prices)
         self._warned_price = False
         self._client: httpx.AsyncClient | None = None
@@ -183,12 +196,15 @@ class OpenAIBackend(Backend):
 
     # --- what it is ----------------------------------------------------------------------------
     def identity(self) -> str:
-        return f"openai:{self.base_url}:{self.model}"
+        return f"openai:{self.public_url}:{self.model}"
+
+    def label(self) -> str:
+        return f"openai:{self.model}"
 
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "base_url": self.base_url,
+            "base_url": self.public_url,
             "api_key_env": self.api_key_env,
             "api_key_set": self._key is not None,
             "detail": self.detail,
@@ -201,7 +217,7 @@ class OpenAIBackend(Backend):
         }
 
     def __repr__(self) -> str:
-        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.public_url!r})"
 
     @property
     def structured_mode(self) -> str:
@@ -231,7 +247,7 @@ class OpenAIBackend(Backend):
         return headers
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key.value, "***") if self._key is not None else text
+        return self._redactor(text)
 
     # --- request body ------------------------------------------------------------------------------
     def build_body(self, call: ModelCall, mode: str | None = None) -> dict[str, Any]:
@@ -288,10 +304,12 @@ class OpenAIBackend(Backend):
         return f"{self.model}|{image}"
 
     async def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        url = f"{self.base_url}/chat/completions"
+        url = endpoint(self.public_url, "/chat/completions")  # in messages
         start = time.monotonic()
         try:
-            resp = await self._http().post(url, json=body, headers=self._headers())
+            resp = await self._http().post(
+                endpoint(self.base_url, "/chat/completions"), json=body, headers=self._headers()
+            )
         except httpx.TimeoutException as err:
             raise CallTimeout(f"{url}: timed out ({type(err).__name__})") from None
         except (httpx.TransportError, OSError) as err:
@@ -355,7 +373,7 @@ class OpenAIBackend(Backend):
                 self._mode = simpler_mode(mode)
                 log.warning(
                     "%s does not accept response_format %r; using %r from now on (%s)",
-                    self.base_url,
+                    self.public_url,
                     mode,
                     self._mode,
                     err,
@@ -368,11 +386,11 @@ class OpenAIBackend(Backend):
     def _reply(self, call: ModelCall, data: dict[str, Any], latency: float) -> Reply:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise BadResponse(f"{self.base_url}: response has no choices")
+            raise BadResponse(f"{self.public_url}: response has no choices")
         message = choices[0].get("message") or {}
         text = message.get("content") if isinstance(message, dict) else None
         if not isinstance(text, str):
-            raise BadResponse(f"{self.base_url}: response choice has no text content")
+            raise BadResponse(f"{self.public_url}: response choice has no text content")
         raw = data.get("usage")
         raw = raw if isinstance(raw, dict) else {}
         try:
@@ -395,4 +413,10 @@ class OpenAIBackend(Backend):
         )
 
 
-__all__ = ["OpenAIBackend", "ResponseFormatRejected", "parse_retry_after", "simpler_mode"]
+__all__ = [
+    "OpenAIBackend",
+    "ResponseFormatRejected",
+    "endpoint",
+    "parse_retry_after",
+    "simpler_mode",
+]

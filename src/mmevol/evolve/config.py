@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mmevol import __version__
+from mmevol.backends.secrets import public_url
 from mmevol.errors import InputError
 from mmevol.schema import DIRECTIONS
 
@@ -154,12 +155,20 @@ class EvolveConfig(BaseModel):
             raise ValueError("direction weights must be >= 0 and not all zero")
         return {d: float(v.get(d, 0.0)) for d in DIRECTIONS}
 
+    def public_dump(self) -> dict[str, Any]:
+        """The settings as they are recorded and shown: the base URL without the credentials
+        it may carry (``backends.secrets.public_url``). Requests still use ``base_url``."""
+        dump = self.model_dump(mode="json")
+        if self.base_url:
+            dump["base_url"] = public_url(self.base_url)
+        return dump
+
     def identity(self) -> dict[str, Any]:
         """The settings that decide a run's data (settings added later count only when they
         differ from their default, so runs made before them still resume)."""
         return {
             k: v
-            for k, v in self.model_dump(mode="json").items()
+            for k, v in self.public_dump().items()
             if k not in OPERATIONAL and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
         }
 
@@ -209,6 +218,6 @@ def config_record(config: EvolveConfig, backend_description: dict[str, Any]) -> 
         "mmevol_version": __version__,
         "git_commit": git_commit(),
         "identity_hash": hashlib.sha256(identity.encode()).hexdigest()[:16],
-        "config": config.model_dump(mode="json"),
+        "config": config.public_dump(),
         "backend": backend_description,
     }

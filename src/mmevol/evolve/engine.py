@@ -287,7 +287,7 @@ class Engine:
                         improved=item.improved,
                         score=item.score,
                         reason=item.reason,
-                        judge=self.backend.identity(),
+                        judge=self.backend.label(),
                     )
                     kept = item.improved and item.score >= self.config.min_judge_score
                     reason = "judge: improved" if kept else f"judge: not improved ({item.reason})"

@@ -85,7 +85,7 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
             )
         if old.get("identity_hash") != record["identity_hash"]:
             old_cfg = {**LATER_DEFAULTS, **old.get("config", {})}
-            new_cfg = config.model_dump(mode="json")
+            new_cfg = config.public_dump()
             keys = sorted((set(config.identity()) | set(old_cfg)) - OPERATIONAL)
             diff = [
                 f"{k}: {old_cfg.get(k)!r} then, {new_cfg.get(k)!r} now"
