@@ -4,9 +4,12 @@ This module owns HTTP: the HTML pages (list ``/``, sample ``/sample/{id}``), the
 post, the JSON API (``GET /api/samples``, ``GET /api/sample/{id}``, ``POST /api/review/{id}``),
 image and stylesheet serving, and the safety headers. Pages are rendered server side from the
 Jinja templates shipped in ``mmevol/view/templates`` with autoescaping always on, and a content
-security policy that allows no script at all. Posts from another origin are refused, so a web
-page elsewhere cannot submit reviews through the user's browser. Nothing from the environment
-is ever rendered.
+security policy that allows no script at all. Before any route, ``guard`` refuses (403) a
+request whose Host is not this server's (DNS rebinding) and a write from another origin, so a
+web page elsewhere can neither read the run nor submit reviews through the user's browser;
+responses may not be embedded by other origins (``Cross-Origin-Resource-Policy``). Bodies,
+parameters and image requests are bounded and checked in ``params``, ``images`` and ``thumbs``.
+Nothing from the environment is ever rendered.
 """
 
 from __future__ import annotations
@@ -17,20 +20,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
 
 from mmevol.view.detail import lineage_tree, overlay
+from mmevol.view.guard import HostGuard
 from mmevol.view.images import ImageLibrary, Refused
 from mmevol.view.params import (
+    MAX_JSON,
     BodyTooLarge,
     filters_from_query,
     parse_filters,
     parse_form,
     parse_page,
+    parse_review_json,
     query_string,
     read_body,
     review_url,
@@ -38,6 +43,7 @@ from mmevol.view.params import (
 )
 from mmevol.view.query import REVIEW_STATES, SampleIndex
 from mmevol.view.reviews import REVIEWS_FILE, ReviewError, ReviewStore
+from mmevol.view.thumbs import WIDTHS, Thumbnailer, ThumbnailError
 
 CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'self'; form-action 'self'; "
@@ -49,8 +55,9 @@ SAFETY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",  # "no-referrer" would make our own posts Origin: null
     "Cache-Control": "no-store",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
-MAX_THUMB = 1024
+MAX_ID = 1000
 IMAGE_CACHE = {"Cache-Control": "private, max-age=300"}
 
 
@@ -74,14 +81,19 @@ def _snippet(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
-def create_app(run_dir: Path) -> FastAPI:
-    """The viewer of one run directory (``run.sqlite`` must exist)."""
+def create_app(
+    run_dir: Path, *, host: str | None = None, thumbnailer: Thumbnailer | None = None
+) -> FastAPI:
+    """The viewer of one run directory (``run.sqlite`` must exist); ``host`` is the address it
+    is served on (``--host``), answered to besides the loopback names."""
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").is_file():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no run.sqlite)")
     reviews = ReviewStore(run_dir)
     index = SampleIndex(run_dir / "run.sqlite", run_dir / REVIEWS_FILE)
     library = ImageLibrary(run_dir / "seeds.jsonl")
+    thumbs = thumbnailer if thumbnailer is not None else Thumbnailer()
+    guard = HostGuard(host)
     summary = _run_summary(run_dir)
     env = Environment(loader=PackageLoader("mmevol.view", "templates"), autoescape=True)
     env.filters["snippet"] = _snippet
@@ -103,14 +115,22 @@ def create_app(run_dir: Path) -> FastAPI:
         title="mmevol view", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.reviews, app.state.index, app.state.library = reviews, index, library
+    app.state.thumbs, app.state.guard = thumbs, guard
 
     @app.middleware("http")
-    async def guard(
+    async def checks(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if request.method not in ("GET", "HEAD") and not _same_origin(request):
-            return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
-        response = await call_next(request)
+        host = guard.host(request)
+        if host is None:
+            response: Response = JSONResponse(
+                {"detail": "refused: the Host header names no address this viewer serves"},
+                status_code=403,
+            )
+        elif request.method not in ("GET", "HEAD") and not guard.same_origin(request, host):
+            response = JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
+        else:
+            response = await call_next(request)
         for key, value in SAFETY_HEADERS.items():
             response.headers.setdefault(key, value)
         return response
@@ -138,10 +158,10 @@ def create_app(run_dir: Path) -> FastAPI:
 
     @app.get("/sample/{sample_id:path}", response_class=HTMLResponse)
     def sample_page(request: Request, sample_id: str) -> HTMLResponse:
-        sample = index.get(sample_id)
+        sample = index.get(sample_id) if len(sample_id) <= MAX_ID else None
         if sample is None:
             return error_page(
-                404, "No such sample", f"There is no sample {sample_id!r} in this run."
+                404, "No such sample", f"There is no sample {sample_id[:200]!r} in this run."
             )
         filters = parse_filters(request.query_params)
         ancestors = index.ancestors(sample)
@@ -166,9 +186,12 @@ def create_app(run_dir: Path) -> FastAPI:
             saved=saved if saved in ("accept", "reject", "edit") else None,
         )
 
+    def known(sample_id: str) -> bool:
+        return len(sample_id) <= MAX_ID and index.get(sample_id) is not None
+
     @app.post("/review/{sample_id:path}")
     async def review_form(request: Request, sample_id: str) -> Response:
-        if index.get(sample_id) is None:
+        if not known(sample_id):
             return error_page(
                 404, "No such sample", f"There is no sample {sample_id!r} in this run."
             )
@@ -206,7 +229,7 @@ def create_app(run_dir: Path) -> FastAPI:
 
     @app.get("/api/sample/{sample_id:path}")
     def api_sample(sample_id: str) -> dict[str, Any]:
-        sample = index.get(sample_id)
+        sample = index.get(sample_id) if len(sample_id) <= MAX_ID else None
         if sample is None:
             raise HTTPException(404, "no such sample")
         return {
@@ -217,23 +240,18 @@ def create_app(run_dir: Path) -> FastAPI:
 
     @app.post("/api/review/{sample_id:path}")
     async def api_review(request: Request, sample_id: str) -> dict[str, Any]:
-        if index.get(sample_id) is None:
+        if not known(sample_id):
             raise HTTPException(404, "no such sample")
         try:
-            body = json.loads(await read_body(request))
+            fields = parse_review_json(await read_body(request, MAX_JSON))
         except BodyTooLarge as exc:
             raise HTTPException(413, str(exc)) from None
-        except ValueError:
-            raise HTTPException(400, "expected a JSON object") from None
-        if not isinstance(body, dict):
-            raise HTTPException(400, "expected a JSON object")
-        fields = {k: body.get(k) for k in ("question", "answer", "note")}
-        if not all(v is None or isinstance(v, str) for v in fields.values()):
-            raise HTTPException(400, "question, answer and note must be strings")
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
         try:
             review = reviews.add(
                 sample_id,
-                str(body.get("action", "")),
+                fields["action"] or "",
                 question=fields["question"],
                 answer=fields["answer"],
                 note=fields["note"] or "",
@@ -242,33 +260,25 @@ def create_app(run_dir: Path) -> FastAPI:
             raise HTTPException(400, str(exc)) from None
         return review.as_json()
 
-    @app.get("/image/{root}/{name:path}")
-    def image(root: int, name: str, w: int | None = None) -> Response:
+    @app.get("/image/{number}/{name:path}")
+    def image(request: Request, number: int, name: str) -> Response:
+        widths = request.query_params.getlist("w")
+        if len(widths) > 1 or (widths and widths[0] not in map(str, WIDTHS)):
+            raise HTTPException(400, f"w must be one of {', '.join(map(str, WIDTHS))}")
         try:
-            path = library.resolve(root, name)
+            served = library.resolve(number, name)
         except Refused as exc:
-            status = 404 if "not found" in str(exc) else 403
-            raise HTTPException(status, str(exc)) from None
-        if w is not None and 16 <= w <= MAX_THUMB:
+            raise HTTPException(exc.status, str(exc)) from None
+        if widths:
             try:
-                data = library.thumbnail(path, w)
-            except OSError:
-                raise HTTPException(404, "image cannot be decoded") from None
+                data = thumbs.get(served, int(widths[0]))
+            except ThumbnailError as exc:
+                raise HTTPException(exc.status, str(exc)) from None
             return Response(data, media_type="image/jpeg", headers=IMAGE_CACHE)
-        return FileResponse(path, headers=IMAGE_CACHE)
+        return FileResponse(served.path, media_type=served.media_type, headers=IMAGE_CACHE)
 
     @app.get("/static/view.css")
     def stylesheet() -> Response:
         return Response(css, media_type="text/css")
 
     return app
-
-
-def _same_origin(request: Request) -> bool:
-    """False when the browser says the request comes from another site."""
-    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
-        return False
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")

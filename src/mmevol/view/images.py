@@ -1,34 +1,50 @@
-"""Seeds and image files for the viewer: seed look-up, the image roots, safe serving, thumbnails.
+"""Seeds and image files for the viewer: seed look-up, the image table, safe serving.
 
-This module owns everything the viewer knows about files on disk. The *image roots* are the
-folders that hold the seeds' images (``seeds.jsonl`` of the run); an image is addressed in a
-URL as ``/image/<root number>/<name>`` and is served only when its real path (symlinks
-followed) is a file inside that root. Absolute names, ``..`` and links that lead out are
-refused. Relative image paths in seeds are taken relative to the working directory, as the
-engine reads them. Seeds are found by a byte-offset index of ``seeds.jsonl`` built once, so a
-large seed file is not held in memory.
+This module owns what the viewer knows about files on disk. The only files it will serve are
+the images the run's seeds reference (every sample's image is its seed's), each exactly: the
+table numbers the distinct image paths of ``seeds.jsonl`` in order of first appearance, and an
+image is addressed as ``/image/<number>/<file name>``, the name being that path's own final
+component (so URLs stay readable and a wrong pairing is refused). No folder is ever derived
+from those paths, so a seed that names ``../../elsewhere/x.jpg`` makes ``x.jpg`` servable and
+nothing else there. A file is served only when its path, symlinks resolved, is a regular file
+of at most ``MAX_FILE_BYTES`` whose name ends in an image suffix and whose first bytes are
+those of a JPEG, PNG, GIF, WebP, BMP or TIFF; the response's type is taken from those bytes,
+never from the name. Relative image paths in seeds are taken relative to the working directory,
+as the engine reads them. Seeds are found by a byte-offset index of ``seeds.jsonl`` built once,
+so a large seed file is not held in memory.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-from collections import OrderedDict
+import os
+import stat
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath
 from urllib.parse import quote
-
-from PIL import Image
 
 from mmevol.io.images import IMAGE_SUFFIXES
 from mmevol.schema import ImageRef, Seed
 
-THUMB_CACHE = 512
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+_BMP_HEADERS = {12, 40, 52, 56, 64, 108, 124}
 
 
 class Refused(Exception):
-    """The asked path is not an image inside the run's image roots."""
+    """The asked image is not one the run references, or not servable; ``status`` says how
+    the viewer answers (404: no such image, 403: it exists but is not served)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,37 @@ class Located:
 
     url: str | None  # None when the file is missing (the page shows a placeholder)
     exists: bool
+
+
+@dataclass(frozen=True)
+class Served:
+    """A checked image file: its real path, format (from its content) and identity stamp."""
+
+    path: Path
+    format: str
+    media_type: str
+    stamp: tuple[int, int, int]  # inode, mtime_ns, size: a changed file gets new thumbnails
+
+
+def sniff(head: bytes) -> str | None:
+    """The image format the first bytes of a file announce, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and head[12:16] in (b"VP8 ", b"VP8L", b"VP8X"):
+        return "WEBP"
+    if (
+        head[:2] == b"BM"
+        and head[6:10] == b"\0\0\0\0"
+        and int.from_bytes(head[14:18], "little") in _BMP_HEADERS
+    ):
+        return "BMP"
+    if head[:4] in (b"II*\0", b"MM\0*"):
+        return "TIFF"
+    return None
 
 
 def _absolute(path: str) -> Path:
@@ -50,7 +97,7 @@ class ImageLibrary:
     def __init__(self, seeds_path: Path) -> None:
         self.seeds_path = seeds_path
         self._offsets: dict[str, int] = {}
-        roots: dict[Path, int] = {}
+        numbers: dict[str, int] = {}
         if seeds_path.is_file():
             with seeds_path.open("rb") as fh:
                 pos = 0
@@ -58,14 +105,14 @@ class ImageLibrary:
                     if line.strip():
                         rec = json.loads(line)
                         self._offsets[str(rec["id"])] = pos
-                        parent = _absolute(str(rec["image"]["path"])).parent
-                        roots.setdefault(parent, len(roots))
+                        numbers.setdefault(str(_absolute(str(rec["image"]["path"]))), len(numbers))
                     pos += len(line)
-        self.roots: list[Path] = list(roots)
-        self._root_index = roots
-        self._real_roots = [r.resolve(strict=False) for r in self.roots]
-        self._thumbs: OrderedDict[tuple[str, int], bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        self._numbers = numbers
+        self._paths = list(numbers)
+
+    def __len__(self) -> int:
+        """How many distinct image paths the seeds reference."""
+        return len(self._paths)
 
     # --- seeds ------------------------------------------------------------------------------
     def seed(self, seed_id: str) -> Seed | None:
@@ -80,53 +127,36 @@ class ImageLibrary:
     def locate(self, image: ImageRef) -> Located:
         """The URL of a sample's image, or a missing mark (``path:`` images, deleted files)."""
         path = _absolute(image.path)
-        idx = self._root_index.get(path.parent)
-        if idx is None or not path.is_file():
+        number = self._numbers.get(str(path))
+        if number is None or not path.is_file():
             return Located(None, False)
-        return Located(f"/image/{idx}/{quote(path.name)}", True)
+        return Located(f"/image/{number}/{quote(path.name)}", True)
 
     # --- serving ----------------------------------------------------------------------------
-    def resolve(self, root: int, name: str) -> Path:
-        """The real file for ``/image/<root>/<name>``; raise ``Refused`` for anything else."""
-        if not 0 <= root < len(self.roots):
-            raise Refused("no such image root")
-        rel = PurePosixPath(name)
-        if not name or "\\" in name or "\x00" in name or rel.is_absolute():
-            raise Refused("absolute or malformed image name")
-        if any(part in ("..", "") for part in rel.parts) or name.startswith("~"):
-            raise Refused("image name leaves its folder")
-        if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-            raise Refused("not an image file name")
+    def resolve(self, number: int, name: str) -> Served:
+        """The checked file for ``/image/<number>/<name>``; raise ``Refused`` otherwise."""
+        if not 0 <= number < len(self._paths):
+            raise Refused(404, "no such image")
+        ref = self._paths[number]
+        if name != PurePath(ref).name:
+            raise Refused(404, "no such image")
+        if PurePath(ref).suffix.lower() not in IMAGE_SUFFIXES:
+            raise Refused(403, "not an image file name")
         try:
-            real = (self.roots[root] / rel).resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            raise Refused("image file not found") from exc
-        if not real.is_relative_to(self._real_roots[root]) or not real.is_file():
-            raise Refused("image path leads outside the image folder")
-        return real
-
-    def thumbnail(self, path: Path, width: int) -> bytes:
-        """A JPEG of the image ``width`` pixels wide at most (memoised, least recent dropped).
-
-        Raises ``OSError`` for a file that cannot be decoded."""
-        key = (str(path), width)
-        with self._lock:
-            hit = self._thumbs.get(key)
-            if hit is not None:
-                self._thumbs.move_to_end(key)
-                return hit
+            real = Path(ref).resolve(strict=True)
+            info = os.stat(real)
+        except (OSError, RuntimeError, ValueError):
+            raise Refused(404, "image file not found") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(403, "not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise Refused(403, f"the image file is over {MAX_FILE_BYTES >> 20} MiB")
         try:
-            with Image.open(path) as img:
-                img.draft("RGB", (width, width))
-                pic = img.convert("RGB")
-                pic.thumbnail((width, width * 4))
-                buf = io.BytesIO()
-                pic.save(buf, format="JPEG", quality=82)
-        except (Image.DecompressionBombError, ValueError) as exc:
-            raise OSError(f"cannot make a thumbnail of {path.name}: {exc}") from exc
-        data = buf.getvalue()
-        with self._lock:
-            self._thumbs[key] = data
-            while len(self._thumbs) > THUMB_CACHE:
-                self._thumbs.popitem(last=False)
-        return data
+            with open(real, "rb") as fh:  # a regular file: opening cannot block
+                fmt = sniff(fh.read(32))
+        except OSError:
+            raise Refused(404, "image file cannot be read") from None
+        if fmt is None:
+            raise Refused(403, "the file is not a JPEG, PNG, GIF, WebP, BMP or TIFF image")
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        return Served(real, fmt, MEDIA_TYPES[fmt], stamp)

@@ -7,11 +7,14 @@ decision and is updated in the same transaction. The latest decision wins by ins
 not by clock, so two reviews within one clock tick still resolve the way they were made.
 
 A decision is ``accept``, ``reject`` or ``edit``; an edit carries the corrected question and
-answer, which ``apply_review`` puts into the sample at export time.
+answer, which ``apply_review`` puts into the sample at export time. Every text is checked before
+it is stored, whichever way it came: at most ``MAX_TEXT`` characters, valid Unicode (no lone
+surrogates, which SQLite could not encode) and no control characters but tab and newlines.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -26,6 +29,7 @@ from mmevol.schema import Sample
 REVIEWS_FILE = "reviews.sqlite"
 ACTIONS = ("accept", "reject", "edit")
 MAX_TEXT = 20_000
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews(
@@ -74,16 +78,27 @@ def _review(row: tuple[Any, ...]) -> Review:
     return Review(int(row[0]), row[1], row[2], row[3], row[4], row[5] or "", float(row[6]))
 
 
+def _check_text(name: str, text: str | None) -> None:
+    if text is not None and not isinstance(text, str):
+        raise ReviewError(f"the {name} must be text")
+    if text and _BAD_CHARS.search(text):
+        raise ReviewError(f"the {name} contains control characters or invalid Unicode")
+
+
 def validate(
     action: str, question: str | None, answer: str | None, note: str
 ) -> tuple[str | None, str | None]:
     """Check a decision; return the (question, answer) to store (only an edit keeps them)."""
-    if action not in ACTIONS:
-        raise ReviewError(f"unknown review action {action!r}; use one of {', '.join(ACTIONS)}")
+    if not isinstance(action, str) or action not in ACTIONS:
+        shown = repr(action[:40]) if isinstance(action, str) else type(action).__name__
+        raise ReviewError(f"unknown review action {shown}; use one of {', '.join(ACTIONS)}")
+    _check_text("note", note)
     if len(note) > MAX_TEXT:
         raise ReviewError(f"the note is longer than {MAX_TEXT} characters")
     if action != "edit":
-        return None, None
+        return None, None  # the question and answer sent along are not kept: not checked
+    _check_text("question", question)
+    _check_text("answer", answer)
     q, a = (question or "").strip(), (answer or "").strip()
     if not q or not a:
         raise ReviewError("an edit needs a non-empty question and answer")

@@ -2,7 +2,8 @@
 
 This module owns the process side of ``mmevol view``: it refuses a folder that is not a run
 directory with a one-line error, says clearly when the optional web dependencies are missing,
-binds the loopback address unless told otherwise, and runs uvicorn in the foreground.
+binds the loopback address unless told otherwise, tells the app which address it serves (so its
+Host check also answers to ``--host``), and runs uvicorn in the foreground.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def serve(
         raise MmevolError(
             f"mmevol view needs the web extra ({exc.name} is missing): pip install 'mmevol[web]'"
         ) from None
-    app = create_app(run_dir)
+    app = create_app(run_dir, host=host)
     if host not in LOOPBACK:
         say(f"warning: serving on {host}; anyone who can reach it can read and review this run")
     say(f"mmevol view: {run_dir} at {url_for(host, port)}  (Ctrl+C to stop)")
