@@ -24,7 +24,9 @@ from mmevol.reliability.corpus import corpus_category
 from mmevol.reliability.crash import crash_category
 from mmevol.reliability.disk import disk_category
 from mmevol.reliability.faults import faults_category
+from mmevol.reliability.outputs import outputs_category
 from mmevol.reliability.security import security_category
+from mmevol.reliability.viewer import viewer_category
 from mmevol.seeds import write_seeds
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,26 +168,48 @@ SIGXFSZ ignored) makes every write past it fail, in Python and in SQLite. In pro
 `os.fsync` is made to fail with ENOSPC while the final files are written.
 
 {list_notes(by["disk"])}
+## Outputs and run files
+
+Every `--out` that would destroy something is refused in one line with nothing changed: a
+command's own input (also by another spelling or through a link), a run's own files
+(dataset, rounds, journal, config, seeds), devices, pipes and folders where a file is written,
+and `evolve --out` into a folder that is not an mmevol run. A run has one writer (an OS lock
+on `RUN_DIR/.mmevol.lock`): a second `evolve` on the same run stops at once, naming the
+holder, and two started together against the fake server pay no call twice. A killed folder
+export's leftovers are removed by the next export (those of a live writer are kept); a damaged
+`run.sqlite` or `reviews.sqlite` is one line naming it.
+
+{list_notes(by["outputs"])}
 ## Secrets
 
 An evolve run with the key in an environment variable against a fake server that checks it,
 then every export format, `mmevol report` (HTML and JSON) and `mmevol stats --json`; a second
-run with a wrong key (HTTP 401 on every call). Every byte of every file written
-({by["secrets"].notes["files_read"]} files: config.json, run.sqlite, JSONL, stats, failures,
-exports, reports) and everything printed is searched for both keys: found nowhere. Model
+run with a wrong key (HTTP 401 on every call); a key with the CR LF of a Windows `.env` (used
+stripped), a key with a line break inside (refused in one line naming the variable, no run
+folder made), and credentials in the base URL (`user:KEY@host`, `?api_key=`). Every byte of
+every file written ({by["secrets"].notes["files_read"]} files: config.json, run.sqlite, JSONL,
+stats, failures, exports, reports) and everything printed is searched for every secret in every
+spelling (as is, JSON/repr-escaped, URL-quoted, base64 at each alignment): found nowhere. Model
 output is never used as a path: a sample's image is always its seed's (a test feeds replies
 naming other paths and checks that nothing is written outside the run directory).
 
 ## The viewer
 
-Tested in `tests/test_view.py` and `tests/test_view_browser.py` (not timed here): `mmevol view`
-binds to 127.0.0.1 unless told otherwise (and warns when it is); images are served only from the
-run's image roots, by index, and `..`, absolute paths and symlinks out of a root are refused;
-question, answer and note text is escaped (script and attribute-injection cases rendered in
-headless Chromium run no script); the page sends a strict Content-Security-Policy; reviews from
-another origin are refused (403); a review or edit body over 200 kB is refused with 413 before it
-is read in full, and a note over 20,000 characters with 400, with nothing saved.
+The real `mmevol view` process, attacked over raw HTTP: Host names that are not loopback (DNS
+rebinding, look-alikes, missing or repeated Host) are refused on every route; writes from
+another origin (other site, `null`, wrong scheme or port, repeated Origin, cross-site fetch
+hints) are refused and nothing is saved; hostile bodies (150 kB of `[`, deep nesting, invalid
+UTF-8, lone surrogates, huge fields, endless chunked bodies) get a 4xx, never a 500; only the
+exact image files the seeds name are served, and only when their bytes are an image (a seed
+pointing outside the image folder does not open that folder; text files and links to secrets
+named like images are refused); a 12000x12000 PNG is refused before decoding at every thumbnail
+width, and the viewer's peak memory is recorded. A benign set (loopback reads, same-origin
+reviews, a normal thumbnail) shows it is not refusing everything. Peak viewer RSS:
+{by["viewer"].notes.get("viewer_peak_rss_mib")} MiB (limit 300). Escaping of model text in a
+real browser is tested in `tests/test_view_browser.py` (headless Chromium runs no injected
+script; the page sends a strict Content-Security-Policy).
 
+{list_notes(by["viewer"])}
 ## Invariants checked on every run
 
 `mmevol.evolve.invariants` runs in `write_outputs` before any final file is written: each kept
@@ -218,6 +242,8 @@ def main() -> int:
             ("bad inputs", corpus_category),
             ("disk", lambda d: disk_category(seeds, d)),
             ("secrets", lambda d: security_category(seeds, d)),
+            ("outputs", lambda d: outputs_category(seeds, d)),
+            ("viewer", lambda d: viewer_category(seeds, d)),
         ):
             folder = root / name.replace(" ", "-")
             folder.mkdir()

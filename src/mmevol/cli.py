@@ -7,6 +7,7 @@ as one line on stderr with a non-zero exit code, never as a traceback.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -18,9 +19,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from mmevol.errors import MmevolError
+from mmevol.errors import MmevolError, sqlite_error
 from mmevol.loop.ipo_cli import prompts_app
 from mmevol.loop.weights_cli import weights_cmd
+from mmevol.outputs import check_output_file
 
 app = typer.Typer(
     add_completion=False,
@@ -51,7 +53,9 @@ def friendly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except MmevolError as e:
+        except (MmevolError, sqlite3.DatabaseError) as e:
+            if isinstance(e, sqlite3.DatabaseError):  # a damaged run.sqlite / reviews.sqlite
+                e = sqlite_error(e)
             err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except ValidationError as e:  # settings that fail the config model
@@ -105,6 +109,12 @@ def seeds_build(
 ) -> None:
     """Read sources, merge by image content, split/dedup/cap Q&A items, write SEEDS.jsonl."""
     from mmevol.seeds import SourceSpec, build_from_specs
+
+    sources = [*(coco_captions or []), *(coco_instances or []), *(llava or []), *(sharegpt or [])]
+    if mmevol_official is not None:
+        sources.append(mmevol_official)
+    check_output_file(out_path, inputs=sources)
+    check_output_file(out_path.with_name(out_path.stem + ".rejected.jsonl"), inputs=sources)
 
     specs = SourceSpec.from_cli(
         coco_captions=coco_captions or [],
@@ -357,6 +367,8 @@ def export(
     from mmevol.evolve.export import export_run
 
     root = image_root.resolve() if image_root is not None else None
+    if not out_path.is_dir():  # a folder (an earlier export) is checked where it is replaced
+        check_output_file(out_path, runs=[run_dir])
     path = export_run(run_dir, fmt, out_path, reviewed_only=reviewed_only, image_root=root)
     out.print(f"wrote {path}")
 
@@ -437,6 +449,8 @@ def report(
     from mmevol.report import write_report
 
     default = run_dir / ("report.json" if as_json else "report.html")
+    runs = [run_dir] if compare is None else [run_dir, compare]
+    check_output_file(out_path or default, runs=runs, own=("report.html", "report.json"))
     path = write_report(run_dir, out_path or default, compare=compare, as_json=as_json)
     out.print(f"wrote {path}")
 

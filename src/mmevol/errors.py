@@ -42,3 +42,24 @@ class RunStopped(MmevolError):
     """The run stopped on purpose (error threshold, budget); re-running resumes it."""
 
     exit_code = 3
+
+
+DAMAGED_SQLITE = ("not a database", "malformed", "corrupt")
+_SQLITE_OPENED: list[str] = []  # the SQLite files this process opened, newest last
+
+
+def note_sqlite(path: str | Path) -> None:
+    """Remember a SQLite file this process opened (named when one turns out damaged)."""
+    _SQLITE_OPENED.append(str(path))
+
+
+def sqlite_error(exc: Exception, path: str | Path | None = None) -> MmevolError:
+    """A one-line error for a SQLite failure, naming the file (or the files opened so far)."""
+    files = str(path) if path is not None else ", ".join(dict.fromkeys(_SQLITE_OPENED[-3:]))
+    where = files or "a SQLite file"
+    if any(word in str(exc) for word in DAMAGED_SQLITE):
+        return MmevolError(
+            f"{where}: the file is damaged ({exc}); restore it from a copy, or start again "
+            "with a new --out"
+        )
+    return MmevolError(f"{where}: SQLite error: {exc}")

@@ -2,6 +2,9 @@
 
 Every file a run or an export produces is written to a temporary sibling and moved into place
 with ``os.replace`` once complete, so a crash or a full disk never leaves a truncated output.
+A folder is built the same way (``temp_dir``): it carries the writer's pid until it is moved
+into place, so the leftovers of a killed writer are recognised and removed
+(``remove_stale_temp_dirs``) while another live writer's are not touched.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -66,6 +70,54 @@ def write_json(path: Path, value: Any) -> None:
     with atomic_writer(path) as fh:
         json.dump(value, fh, indent=2, ensure_ascii=False, sort_keys=True)
         fh.write("\n")
+
+
+WRITER_MARK = ".mmevol-writer"
+
+
+def temp_dir(parent: Path, prefix: str) -> Path:
+    """A new folder in ``parent`` (ordinary permissions, not mkdtemp's 0700) marked with this
+    process's pid; call ``finish_temp_dir`` before moving it into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    tmp.chmod(0o777 & ~_UMASK)
+    (tmp / WRITER_MARK).write_text(str(os.getpid()))
+    return tmp
+
+
+def finish_temp_dir(tmp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (tmp / WRITER_MARK).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_dirs(parent: Path, prefix: str) -> int:
+    """Remove the ``temp_dir`` folders with ``prefix`` in ``parent`` whose writer is dead."""
+    removed = 0
+    for tmp in parent.glob(f"{glob_escape(prefix)}*"):
+        mark = tmp / WRITER_MARK
+        if tmp.is_symlink() or not tmp.is_dir() or not mark.is_file():
+            continue
+        try:
+            pid = int(mark.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
 
 
 def remove_stale_temps(folder: Path, names: Iterable[str]) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmevol.backends.base import ModelCall, Reply, Usage
+from mmevol.errors import note_sqlite, sqlite_error
 from mmevol.schema import Sample
 
 SCHEMA = """
@@ -62,10 +63,14 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        note_sqlite(path)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise sqlite_error(exc, path) from None
 
     def close(self) -> None:
         self.db.close()

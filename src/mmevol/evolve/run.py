@@ -25,13 +25,14 @@ from typing import Any
 
 from mmevol.backends.base import Backend, make_backend
 from mmevol.backends.batch import check_mode, with_mode
-from mmevol.errors import ConfigError, InputError, MmevolError
+from mmevol.errors import DAMAGED_SQLITE, ConfigError, InputError, MmevolError, sqlite_error
 from mmevol.evolve.config import LATER_DEFAULTS, OPERATIONAL, EvolveConfig, config_record
 from mmevol.evolve.engine import Engine
 from mmevol.evolve.invariants import check_run
 from mmevol.evolve.progress import live_progress
 from mmevol.evolve.stats import compute_stats
 from mmevol.fsutil import atomic_writer, remove_stale_temps, write_json, write_jsonl
+from mmevol.outputs import check_run_dir, run_lock
 from mmevol.prompts.versions import active_templates
 from mmevol.seeds import read_seeds
 from mmevol.store import Store
@@ -145,6 +146,8 @@ def run_evolve(config: EvolveConfig) -> RunResult:
         return _run_evolve(config)
     except sqlite3.Error as exc:
         db = Path(config.out) / "run.sqlite"
+        if any(word in str(exc) for word in DAMAGED_SQLITE):
+            raise sqlite_error(exc, db) from exc
         raise MmevolError(
             f"{db}: cannot write the run journal ({exc}); free disk space or fix permissions,"
             " then re-run the same command to resume"
@@ -165,9 +168,15 @@ def _run_evolve(config: EvolveConfig) -> RunResult:
 
 def _evolve_here(config: EvolveConfig) -> RunResult:
     check_mode(config)  # a backend without a batch API: refused before anything is written
+    run_dir = Path(config.out)
+    check_run_dir(run_dir)  # not a folder holding someone else's files
+    with run_lock(run_dir):  # one writer per run; a second process stops here
+        return _evolve_locked(config, run_dir)
+
+
+def _evolve_locked(config: EvolveConfig, run_dir: Path) -> RunResult:
     store, backend = open_run(config)
     backend = with_mode(backend, store, config)
-    run_dir = Path(config.out)
     engine = Engine(config, store, backend, templates=active_templates(run_dir))
 
     async def main() -> None:

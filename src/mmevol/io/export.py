@@ -13,14 +13,13 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmevol.errors import ConfigError, InputError
-from mmevol.fsutil import write_jsonl
+from mmevol.fsutil import finish_temp_dir, remove_stale_temp_dirs, temp_dir, write_jsonl
 from mmevol.io.images import digest_hex
 from mmevol.io.llava import image_name, llava_record
 from mmevol.io.official import natural, write_official
@@ -80,9 +79,11 @@ def atomic_dir(out: Path, earlier: Callable[[Path], bool]) -> Iterator[Path]:
     may only be an empty folder or what ``earlier`` recognises as an earlier output."""
     check_replaceable(out, earlier)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
+    remove_stale_temp_dirs(out.parent, f"{out.name}.tmp-")  # a killed export's leftovers
+    tmp = temp_dir(out.parent, f"{out.name}.tmp-")
     try:
         yield tmp
+        finish_temp_dir(tmp)
         old = out.with_name(f"{out.name}.old-{uuid.uuid4().hex[:8]}")
         if out.exists() or out.is_symlink():
             os.replace(out, old)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmevol.errors import MmevolError
+from mmevol.errors import MmevolError, note_sqlite, sqlite_error
 from mmevol.schema import Sample
 
 REVIEWS_FILE = "reviews.sqlite"
@@ -116,10 +116,14 @@ class ReviewStore:
             raise MmevolError(
                 f"{run_dir}: no {REVIEWS_FILE} (review samples with `mmevol view {run_dir}` first)"
             )
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.executescript(SCHEMA)
+        note_sqlite(self.path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise sqlite_error(exc, self.path) from None
         self._lock = threading.Lock()
 
     def close(self) -> None:
