@@ -239,3 +239,26 @@ def test_killed_ray_run_resumes_to_the_local_dataset(seeds: Path, tmp_path: Path
     assert stats["repeated_completed"] == 0, stats
     assert stats["completed"] == clean["completed"], "a resumed run asks what a clean one asks"
     same_outputs(local, out)
+
+
+def test_duplicated_seeds_pay_once_on_ray(ray_session: None, seeds: Path, tmp_path: Path) -> None:
+    """Two seeds with the same image and items make the same requests: on Ray, as locally,
+    the second waits for the first's reply (the ledger's claim) instead of paying again."""
+    import json
+
+    lines = seeds.read_text().splitlines()[:3]
+    doubled = tmp_path / "doubled.jsonl"
+    twins = [json.dumps({**json.loads(line), "id": json.loads(line)["id"] + "-twin"})
+             for line in lines]  # fmt: skip
+    doubled.write_text("\n".join([*lines, *twins]) + "\n")
+    with running_server(FakeServerConfig(port=0, latency=(0.15, 0.3))) as url:
+        config = EvolveConfig(
+            seeds=str(doubled), out=str(tmp_path / "run"), rounds=1, backend="openai",
+            model="fake-mllm", base_url=url, api_key_env="MMEVOL_TEST_KEY", concurrency=8,
+            engine="ray", ray_workers=2, progress=False,
+        )  # fmt: skip
+        result = run_evolve(config)
+        stats = server_stats(url)
+    assert result.complete
+    assert stats["repeated_completed"] == 0, stats
+    assert stats["completed"] == journal_calls(tmp_path / "run")

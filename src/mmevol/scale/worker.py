@@ -37,6 +37,8 @@ from mmevol.scale.journal_slice import (
 from mmevol.schema import Seed
 from mmevol.store import Store
 
+CLAIM_POLL_S = 0.05  # first wait for a reply another worker is getting (then x1.5, to 1 s)
+
 
 class ShardEngine(Engine):
     """The local engine on a one-seed store, reporting every new reply to the run's ledger."""
@@ -54,15 +56,26 @@ class ShardEngine(Engine):
 
     async def call_model(self, call: ModelCall, unit: str) -> Reply:
         key = call.cache_key(self.backend.identity())
-        if self.store.cached_reply(key) is None:
-            row, spent, stop = await self.ledger.before_call.remote(key)
+        mine = False
+        wait = CLAIM_POLL_S
+        while self.store.cached_reply(key) is None:
+            row, mine, spent, stop = await self.ledger.claim.remote(key)
             self._spent = spent  # what every worker spent, for --max-cost
             if stop and not self.stop_reason:
                 self.stop_reason = stop  # finish this unit, start no other
-            if row is not None:  # made earlier in this run by a worker that was lost since
+            if row is not None:  # made earlier by another worker (or one lost since)
                 insert_calls(self.store, [row])
+            elif not mine:  # another worker is asking the model this very question now
+                await asyncio.sleep(wait)
+                wait = min(wait * 1.5, 1.0)
+                continue
+            break
         made = self.counters.calls
-        reply = await super().call_model(call, unit)
+        try:
+            reply = await super().call_model(call, unit)
+        finally:
+            if mine and self.counters.calls == made:  # no reply came: let another ask
+                await self.ledger.release.remote(key)
         if self.counters.calls > made:
             await self.ledger.put.remote(call_row(self.store, key))
         return reply
