@@ -418,3 +418,21 @@ def first_evolve_call(seeds: Path) -> Any:
 
     seed = next(iter(read_seeds(seeds)))
     return evolve_call(seed, seed.items, "perception", 1, temperature=1.0, max_tokens=2048)
+
+
+def test_batches_whose_calls_were_answered_online_are_closed(tmp_path: Path) -> None:
+    """A hybrid cut-off sends a batch's calls online; once each has its reply the batch brings
+    nothing more: it is closed, so the run is complete and a later run need not follow it."""
+    from mmevol.backends.base import Message, ModelCall, Reply
+    from mmevol.store import Store
+
+    store = Store(tmp_path / "run.sqlite")
+    call = ModelCall(task="evolve", template="t", template_version="t@1",
+                     messages=[Message(role="user", content="q")], context={})  # fmt: skip
+    store.add_batch("answered", "file-1", ["k1", "k2"])
+    store.add_batch("pending", "file-2", ["k3", "k4"])
+    for key in ("k1", "k2", "k3"):
+        store.put_call(key, "unit", "openai", call, Reply(text="{}", model="m"))
+    assert store.settle_answered_batches() == 1
+    assert [b["id"] for b in store.open_batches()] == ["pending"]  # k4 has no reply yet
+    store.close()

@@ -269,6 +269,22 @@ class Store:
         cols = ("id", "batch_id", "input_file_id", "status", "keys", "created")
         return [{**dict(zip(cols, r, strict=True)), "keys": json.loads(r[4])} for r in rows]
 
+    def settle_answered_batches(self) -> int:
+        """Close the open batches whose every request has a journalled reply (answered online
+        after a hybrid cut-off, or by another batch): nothing is left for them to bring, so a
+        finished run is complete and a later run need not follow them. Returns how many."""
+        settled = 0
+        for batch in self.open_batches():
+            keys = batch["keys"]
+            if all(self.cached_key(k) for k in keys):
+                self.update_batch(batch["id"], status="abandoned", remote_status="answered online")
+                settled += 1
+        return settled
+
+    def cached_key(self, key: str) -> bool:
+        """Whether the journal holds a reply for request ``key``."""
+        return self.db.execute("SELECT 1 FROM calls WHERE key=?", (key,)).fetchone() is not None
+
     def collect_batch(self, local_id: str, remote_status: str, ok: dict[str, str]) -> None:
         """Store a finished batch's successful replies (key -> body) and mark it collected."""
         with self.db:

@@ -194,8 +194,9 @@ def _evolve_locked(config: EvolveConfig, run_dir: Path) -> RunResult:
 
     try:
         asyncio.run(main())
+        store.settle_answered_batches()  # a hybrid cut-off's batches whose calls went online
         open_failures = store.failures(open_only=True)
-        complete = engine.stop_reason is None and not open_failures
+        complete = engine.stop_reason is None and not open_failures and not store.open_batches()
         store.set_meta("complete", "1" if complete else "0")
         stats = write_outputs(store, run_dir, config.rounds)
     finally:
