@@ -154,7 +154,7 @@ async def test_by_default_no_number_of_429s_fails_a_call() -> None:
         nonlocal calls
         calls += 1
         if calls <= 50:
-            raise RL("slow down", retry_after=0.0)
+            raise RL("slow down", retry_after=0.001)
         return "answer"
 
     result, attempts = await ctl.run(limited_fifty_times)
@@ -356,3 +356,49 @@ def test_a_call_larger_than_the_bucket_goes_when_full_and_leaves_debt() -> None:
     bucket = TokenBucket(per_minute=60_000, burst_s=1.0)  # 1000/s, holds 1000
     assert bucket.reserve(1500) == 0.0  # full: it goes now, the bucket owes 500
     assert bucket.reserve(800) == pytest.approx(1.3, abs=0.01)  # 500 + 800 at 1000/s
+
+
+def test_a_header_never_raises_a_limit_a_429_named() -> None:
+    """``x-ratelimit-limit-requests`` may count another window (a day): after a 429 named 60
+    per minute, a 200 saying 10000 does not send the client back into the wall."""
+    ctl = AdmissionController(Limits(max_concurrency=4, **FAST))
+    ctl.observe(Signals(limit_requests=10000))
+    assert ctl.rate("requests") == 10000
+    ctl._on_rate_limited(RL("rpm", kind="requests", limit=60, retry_after=1), time.monotonic())
+    ctl.observe(Signals(limit_requests=10000))
+    assert ctl.rate("requests") == 60
+    ctl.observe(Signals(limit_requests=30))  # a lower stated limit is still taken
+    assert ctl.rate("requests") == 30
+
+
+def test_a_limit_learned_during_a_long_refusal_does_not_collapse() -> None:
+    """After a burst fills a sliding minute the server refuses for the rest of it: what it
+    accepted over that minute, not over the last seconds, is the limit."""
+    from mmevol.backends.ratelimits import AcceptedWindow
+
+    window = AcceptedWindow()
+    for i in range(90):  # 90 accepted in the first 9 s, then only 429s
+        window.add(100.0, now=i * 0.1)
+    for t in (20.0, 40.0, 59.0):
+        rates = window.rates(now=t)
+        assert rates is not None and rates[0] * 60 >= 90 * 60 / t * 0.99 >= 89
+
+
+async def test_429s_that_say_no_wait_hold_every_caller_and_probe_slowly() -> None:
+    """No Retry-After: the endpoint pauses (1 s, then 2 s ...) instead of every caller
+    retrying every half second into a server that refuses everything."""
+    ctl = AdmissionController(Limits(max_concurrency=8, rpm=6000, tpm=10**9, **FAST))
+    start = time.monotonic()
+    attempts = 0
+
+    async def refused_for_2s() -> str:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0.01)
+        if time.monotonic() - start < 2.0:
+            raise RL("rate limited")  # no Retry-After, no limit named
+        return "ok"
+
+    results = await asyncio.gather(*(ctl.run(refused_for_2s) for _ in range(8)))
+    assert all(r == "ok" for r, _ in results)
+    assert attempts <= 8 + 8 + 3  # the first wave, a probe or so per pause, then the answers

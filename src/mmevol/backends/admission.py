@@ -12,8 +12,12 @@ share one view of its limits. The controller owns:
 * the limits in force, which may differ from the configured ones: a limit the server states
   (``x-ratelimit-limit-*`` headers, or the number in a 429's message) replaces a configured one
   above it; a 429 that states none makes the limit what the server accepted lately
-  (``ratelimits.AcceptedWindow``), which then creeps back up by 1 % a second while no 429
-  comes. A 429 empties the bucket it hit (the server is full now, whatever our count said);
+  (``ratelimits.AcceptedWindow``, over the last minute), which then creeps back up by 1 % a
+  second while no 429 comes; a header never raises a rate a 429 set (its number may count
+  another window, e.g. a day). A 429 empties the bucket it hit (the server is full now,
+  whatever our count said); one that says neither a usable wait (no Retry-After, or 0) nor a
+  limit holds every caller for a pause that doubles while the single probe after it meets
+  429s (1 s to 8 s);
 * retries: a 429 never uses up an attempt (the call waits its Retry-After, jittered, and goes
   again; only a Retry-After longer than ``pause_all_after_s`` holds every caller), other
   retryable errors back off exponentially with jitter up to ``max_attempts``; a 5xx is not a
@@ -42,6 +46,10 @@ LEARN_MARGIN = 0.98  # a learned limit starts just under what the server was see
 PROBE_STEP, PROBE_EVERY_S, PROBE_QUIET_S = 1.01, 1.0, 3.0  # a learned limit creeps back up
 TOKEN_PACE = 0.985  # tokens are paced just under the limit: estimates and clocks are not exact
 SLOW_START_S = 2.0  # told no rate: one call until the server first answers (or this long)
+# a 429 that says no usable wait (no Retry-After, or 0) holds every caller, for twice as long
+# each time the next probe meets another one (a refusal that lasts the rest of a minute costs
+# a handful of probes, not one 429 per caller and half-second)
+BLIND_PAUSE_S, BLIND_PAUSE_CAP_S = 1.0, 8.0
 
 
 class Limits(BaseModel):
@@ -119,6 +127,9 @@ class AdmissionController:
         self._rates: dict[str, float | None] = {}  # "requests"/"tokens" -> per minute in force
         self._source: dict[str, str | None] = {}  # ... and where it came from
         self._last_cut = {"requests": 0.0, "tokens": 0.0}
+        self._lowered: set[str] = set()  # rates a 429 set: a header may lower, never raise them
+        self._blind = 0  # 429s in a row that said no wait
+        self._blind_at = 0.0
         self._last_429 = self._last_probe = 0.0
         self._requests: TokenBucket | None = None
         self._sends: TokenBucket | None = None
@@ -145,8 +156,8 @@ class AdmissionController:
         it opens up by doubling the calls in flight with each success until a 429 names or
         shows the limit: a burst of ``max_concurrency`` calls into a limit nobody knows
         would mostly come back 429."""
-        if self._slow_start_left() > 0:
-            return 1
+        if self._slow_start_left() > 0 or self._blind:
+            return 1  # ... or, after 429s that said no wait, one probe until one gets through
         return min(self._ramp, self.concurrency) if self._ramp else self.concurrency
 
     def _slow_start_left(self) -> float:
@@ -209,7 +220,13 @@ class AdmissionController:
             if told:
                 self._told(kind, float(told))
 
-    def _told(self, kind: str, per_minute: float) -> None:
+    def _told(self, kind: str, per_minute: float, *, by_429: bool = False) -> None:
+        current = self._rates.get(kind)
+        if not by_429 and kind in self._lowered and current and per_minute >= current:
+            # a header naming more than a 429 showed (another window's number, e.g. per day)
+            return
+        if by_429:
+            self._lowered.add(kind)
         configured = self._limits.rpm if kind == "requests" else self._limits.tpm
         rate = min(per_minute, configured) if configured else per_minute
         source = "server" if rate == per_minute else "config"
@@ -274,7 +291,7 @@ class AdmissionController:
         self._last_429 = now
         kind = err.kind if err.kind in ("requests", "tokens") else None
         if err.limit:
-            self._told(kind or "requests", float(err.limit))
+            self._told(kind or "requests", float(err.limit), by_429=True)
         for k in (kind,) if kind else ("requests", "tokens"):
             bucket = self._requests if k == "requests" else self._tokens
             if bucket is not None and self._source.get(k) in ("server", "config"):
@@ -284,6 +301,12 @@ class AdmissionController:
             self._learn_from_429(cut, now)
         if err.retry_after is not None and err.retry_after > self._limits.pause_all_after_s:
             self.pause(err.retry_after)
+        elif not (err.retry_after or err.limit) and started >= self._blind_at:
+            # neither a wait nor a limit said: hold everyone and probe, slower each time
+            self._blind += 1
+            self._blind_at = now
+            hold = min(BLIND_PAUSE_CAP_S, BLIND_PAUSE_S * 2 ** (self._blind - 1))
+            self.pause(hold * self._rng.uniform(1.0, 1.1))
 
     def _learn_from_429(self, kind: str, now: float) -> None:
         """A 429 without a stated limit: the limit is what the server accepted lately."""
@@ -296,12 +319,13 @@ class AdmissionController:
         if per_minute > 0 and (current is None or per_minute < current):
             log.info("%s: 429 without a stated limit; %s/min now %.1f", self.name, kind, per_minute)
             self._set_rate(kind, max(1.0, per_minute), "learned")
+            self._lowered.add(kind)
 
     def _backoff(self, attempt: int, err: CallError) -> float:
         if isinstance(err, RateLimited):
             # this call waits as asked; the rate buckets keep the others at the server's pace
-            wait = err.retry_after if err.retry_after is not None else self._limits.backoff_base_s
-            return wait * self._rng.uniform(1.0, 1.1)
+            # (no wait said: the endpoint's pause holds it, see ``_on_rate_limited``)
+            return (err.retry_after or 0.0) * self._rng.uniform(1.0, 1.1)
         lim = self._limits
         ceiling = min(lim.backoff_cap_s, lim.backoff_base_s * 2 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
@@ -364,6 +388,8 @@ class AdmissionController:
     def _open_up(self, failure: CallError | None) -> None:
         """Slow start after the first answer: double on success, open fully on a 429 (the
         limit is then known or learned) or once every rate is known."""
+        if failure is None:
+            self._blind = 0  # the probe got through: every slot opens (before waiters wake)
         if not self._heard:
             self._heard = True
             unknown = not (self._rates.get("requests") and self._rates.get("tokens"))

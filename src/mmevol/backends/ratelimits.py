@@ -153,9 +153,13 @@ def limit_from_error(kind: str | None, message: str) -> tuple[str | None, int | 
 
 
 class AcceptedWindow:
-    """Sends the server accepted (any answer but a 429) in the last ``span_s`` seconds."""
+    """Sends the server accepted (any answer but a 429) in the last ``span_s`` seconds.
 
-    def __init__(self, span_s: float = 10.0) -> None:
+    A minute, as providers count: a server that refuses everything for the rest of a window
+    after a burst (a sliding or fixed minute) still shows what it accepted in that minute,
+    so a limit learned from it does not fall toward zero while the refusals last."""
+
+    def __init__(self, span_s: float = 60.0) -> None:
         self.span_s = span_s
         self._events: deque[tuple[float, float]] = deque()  # (time, tokens charged)
         self._first: float | None = None
