@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from mmevol.errors import InputError
 from mmevol.fsutil import write_jsonl
 from mmevol.io.coco import guess_images_dir, read_coco
 from mmevol.io.llava import read_llava
 from mmevol.io.official import read_official
+from mmevol.io.safeio import check_path_text
 from mmevol.io.sharegpt import read_sharegpt
-from mmevol.io.tabular import load_records, read_models
+from mmevol.io.tabular import iter_jsonl, load_records, validation_problem
 from mmevol.schema import QA, Obj, Provenance, Seed
 from mmevol.textsim import near_duplicate, normalize_text
 
@@ -182,8 +183,17 @@ def write_seeds(seeds: Iterable[Seed], path: Path) -> int:
 
 
 def read_seeds(path: Path) -> Iterator[Seed]:
-    """Stream seeds from JSONL; errors name ``file:line`` and the field."""
-    return read_models(Path(path), Seed)
+    """Stream seeds from JSONL; errors name ``file:line`` and the field. Values are bounded
+    (``io.safeio``) and an image path must be printable text (no NUL or control characters)."""
+    path = Path(path)
+    for lineno, value in iter_jsonl(path):
+        try:
+            seed = Seed.model_validate(value)
+        except ValidationError as exc:
+            field, msg = validation_problem(exc)
+            raise InputError(f"{path}:{lineno}", field, msg) from exc
+        check_path_text(seed.image.path, f"{path}:{lineno}", "image.path")
+        yield seed
 
 
 SourceKind = Literal["coco", "llava", "sharegpt", "jsonl", "mmevol"]

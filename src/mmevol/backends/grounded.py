@@ -59,17 +59,19 @@ def evolve(context: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     view = View(context)
     step = DIRECTIONS.get(str(context.get("direction")), grounded_perception.evolve)
     out: list[dict[str, Any]] = []
+    asked: set[str] = set()  # the questions made so far (kept, not rebuilt per item)
     for pos, parent in enumerate(context.get("items") or []):
         if not isinstance(parent, dict):
             continue
         source = parent.get("index", pos)
         source = source if isinstance(source, int) and source >= 0 else pos
-        made = step(view, parent, rng, frozenset(str(o.get("question")) for o in out))
+        made = step(view, parent, rng, asked)
         if made is None:
-            out.append(_unchanged(parent, source))
+            made = _unchanged(parent, source)
         else:
             made["source"] = source
-            out.append(made)
+        out.append(made)
+        asked.add(str(made.get("question")))
     return {"items": out}
 
 

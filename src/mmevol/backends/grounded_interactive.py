@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from mmevol.backends import grounded_statements
@@ -203,7 +204,7 @@ BUILDERS: dict[str, Callable[[View, random.Random], Item | None]] = {
 
 
 def evolve(
-    view: View, parent: dict[str, Any], rng: random.Random, taken: frozenset[str] = frozenset()
+    view: View, parent: dict[str, Any], rng: random.Random, taken: AbstractSet[str] = frozenset()
 ) -> Item | None:
     """One interactive evolution of ``parent`` in a format it does not have yet, or None."""
     old = canonical_format(str(parent.get("format") or "")) or "open_ended"

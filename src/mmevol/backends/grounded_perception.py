@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from mmevol.backends import grounded_existence, grounded_overlap, grounded_scenery
@@ -231,7 +232,7 @@ def _gain(m: Item, parent: dict[str, Any]) -> float:
 
 
 def evolve(
-    view: View, parent: dict[str, Any], rng: random.Random, taken: frozenset[str] = frozenset()
+    view: View, parent: dict[str, Any], rng: random.Random, taken: AbstractSet[str] = frozenset()
 ) -> Item | None:
     """One perception evolution of ``parent``, or None when nothing can be computed."""
     if not view.things:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from mmevol.backends import grounded_counting, grounded_logic
@@ -224,7 +225,7 @@ TEMPLATES: tuple[Callable[[View, int, random.Random], Item | None], ...] = (
 
 
 def evolve(
-    view: View, parent: dict[str, Any], rng: random.Random, taken: frozenset[str] = frozenset()
+    view: View, parent: dict[str, Any], rng: random.Random, taken: AbstractSet[str] = frozenset()
 ) -> Item | None:
     """One reasoning evolution with one step more than ``parent`` (at least two), or None."""
     if not view.things:

@@ -8,12 +8,18 @@ A *unit* is one image in one round: one evolve call covering all of the image's 
 round evolves the previous round's survivors and the judge compares every evolution with its
 parent in that previous round. Units of different images run concurrently; the rounds of one
 image run in order. Everything is journalled in ``store.Store`` so a re-run resumes exactly.
+
+A seed with more than ``MAX_ITEMS_PER_SEED`` items is evolved with its first that many items
+(a one-line warning names the seed and the count left out): a cap rather than a refusal, as
+seeds are validated before the run folder exists and one oversized seed should not stop a run
+of thousands; the cut is deterministic, so a resumed run agrees with the first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,6 +62,10 @@ from mmevol.schema import (
 from mmevol.store import Store
 
 T = TypeVar("T", bound=BaseModel)
+# items of one seed evolved at most (the first ones; the rest are left out with a warning). One
+# unit sends all of a seed's items in one call, so this bounds a call, its reply and the
+# per-unit checks; 512 is far above what real sources hold (LLaVA: < 40 turns per image).
+MAX_ITEMS_PER_SEED = 512
 
 
 def pick_direction(
@@ -97,6 +107,7 @@ class Counters:
     kept: int = 0
     dropped: int = 0
     failures_by_class: Counter[str] = field(default_factory=Counter)
+    items_capped: int = 0  # seed items left out by MAX_ITEMS_PER_SEED
 
 
 class Engine:
@@ -176,6 +187,17 @@ class Engine:
         for rung in rungs:
             stats[f"{call.task}_rung_{rung}"] += 1
         return parsed.value
+
+    def cap_items(self, seed: Seed) -> Seed:
+        """The seed with at most ``MAX_ITEMS_PER_SEED`` items (the first ones); a one-line
+        warning names the seed and how many were left out."""
+        left_out = len(seed.items) - MAX_ITEMS_PER_SEED
+        if left_out <= 0:
+            return seed
+        self.counters.items_capped += left_out
+        print(f"warning: seed {seed.id}: {left_out} of {len(seed.items)} items left out (evolve "
+              f"takes the first {MAX_ITEMS_PER_SEED} items of a seed)", file=sys.stderr)  # fmt: skip
+        return seed.model_copy(update={"items": seed.items[:MAX_ITEMS_PER_SEED]})
 
     # --- one unit: one image, one round -----------------------------------------------------
     async def run_unit(
@@ -323,6 +345,7 @@ class Engine:
 
     # --- one image through all rounds -------------------------------------------------------
     async def run_seed(self, seed: Seed) -> None:
+        seed = self.cap_items(seed)
         initial = seed_samples(seed)
         self.store.add_seed_samples(initial)
         parents = initial

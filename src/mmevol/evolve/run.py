@@ -32,6 +32,7 @@ from mmevol.evolve.invariants import check_run
 from mmevol.evolve.progress import live_progress
 from mmevol.evolve.stats import compute_stats
 from mmevol.fsutil import atomic_writer, remove_stale_temps, write_json, write_jsonl
+from mmevol.io.safeio import open_regular, read_regular
 from mmevol.outputs import check_run_dir, run_lock
 from mmevol.prompts.versions import active_templates
 from mmevol.seeds import read_seeds
@@ -50,15 +51,14 @@ def validate_seeds(path: Path) -> tuple[int, int, str]:
     """Read every seed once (raising a one-line InputError on the first bad one).
 
     Returns (number of seeds, number of items, sha256 of the file)."""
-    if not path.is_file():
-        raise InputError(path, None, "seeds file not found (expected a JSONL of seeds)")
+    open_regular(path, what="seeds file").close()  # missing, a folder, a FIFO: said so
     n_seeds = n_items = 0
     for seed in read_seeds(path):
         n_seeds += 1
         n_items += len(seed.items)
     if n_seeds == 0:
         raise InputError(path, None, "no seeds in file (expected one seed JSON per line)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256(read_regular(path, what="seeds file")).hexdigest()
     return n_seeds, n_items, digest
 
 

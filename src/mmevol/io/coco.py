@@ -3,10 +3,28 @@
 COCO boxes are pixel ``[x, y, w, h]``; seeds hold normalised ``[x1, y1, x2, y2]`` (clipped to
 0..1, three decimals) computed with the width/height stated in the JSON. Boxes that are empty
 after that are dropped and counted. COCO has no Q&A, so COCO seeds carry captions and objects.
+
+Checks, in two kinds:
+* A malformed *file* is refused whole (one line naming the file and field), with or without
+  ``--skip-bad``: not a JSON object, ``images``/``annotations``/``categories`` not lists of
+  objects, or a category table entry whose ``id`` is not an integer, whose ``name`` is not a
+  non-empty string, or an id named twice differently (every box depends on that table).
+* A malformed *record* is an error naming ``images[i].field`` or ``annotations[i].field``;
+  with ``--skip-bad`` it is left out, listed in ``SEEDS.rejected.jsonl`` and counted as
+  ``coco_bad_<field>`` (an image entry: ``coco_bad_images``). An image needs an integer ``id``
+  (one ``file_name`` per id), a non-empty ``file_name`` and, when stated, finite non-negative
+  ``width``/``height``. An annotation needs a known integer ``image_id``; a ``caption`` must
+  be a string (null or a list is refused, never turned into text); a box annotation needs a
+  known integer ``category_id`` and an ``iscrowd`` of 0 or 1.
+* A *box* that is not four finite numbers (booleans, strings, NaN and Infinity are not), is
+  inverted or empty, or lies outside the image, is dropped and counted as
+  ``coco_boxes_dropped`` (boxes are clipped to the image): real annotation files hold a few
+  such boxes, and one should not cost an image its other objects.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,12 +48,72 @@ def _section(data: Any, path: Path, key: str) -> list[dict[str, Any]]:
     return value
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _check_size(im: dict[str, Any], path: Path, where: str) -> None:
     """A stated width/height must be a number of pixels (absent means unknown: boxes dropped)."""
     for key in ("width", "height"):
         value = im.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not _is_number(value) or value < 0:
             raise InputError(path, f"{where}.{key}", f"expected a number of pixels, got {value!r}")
+
+
+def _categories(data: Any, path: Path) -> dict[int, str]:
+    """The category table: ids are integers, names non-empty strings (else the file is
+    refused: every box of the file depends on it)."""
+    out: dict[int, str] = {}
+    for i, c in enumerate(_section(data, path, "categories")):
+        cid, name = c.get("id"), c.get("name")
+        if isinstance(cid, bool) or not isinstance(cid, int):
+            raise InputError(path, f"categories[{i}].id", f"expected an integer, got {cid!r}")
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(path, f"categories[{i}].name", f"expected a name, got {name!r}")
+        if out.setdefault(cid, name.strip()) != name.strip():
+            raise InputError(path, f"categories[{i}].id", f"id {cid} names both "
+                             f"{out[cid]!r} and {name.strip()!r}")  # fmt: skip
+    return out
+
+
+def _image_problem(im: dict[str, Any], seen: dict[int, dict[str, Any]]) -> tuple[str, str] | None:
+    """(field, problem) of a bad ``images`` entry, or None."""
+    image_id, name = im.get("id"), im.get("file_name")
+    if not _is_int(image_id):
+        return "id", f"expected an integer image id, got {image_id!r}"
+    if not isinstance(name, str) or not name.strip():
+        return "file_name", f"expected a file name, got {name!r}"
+    if image_id in seen and seen[image_id]["file_name"] != name:
+        return "id", f"image id {image_id} already names {seen[image_id]['file_name']!r}"
+    return None
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _annotation_problem(
+    ann: dict[str, Any], images: dict[int, Any], categories: dict[int, str]
+) -> tuple[str, str] | None:
+    """(field, problem) of a bad annotation, or None. A caption must be a string; a box
+    annotation needs a known integer ``category_id``, a valid ``bbox`` and ``iscrowd`` 0/1."""
+    image_id = ann.get("image_id")
+    if not _is_int(image_id) or image_id not in images:
+        return "image_id", f"unknown image {_short(image_id)}"
+    if "caption" in ann and not isinstance(ann["caption"], str):
+        return "caption", f"expected a string, got {_short(ann['caption'])}"
+    if "bbox" in ann:
+        cid = ann.get("category_id")
+        if not _is_int(cid) or cid not in categories:
+            return "category_id", f"unknown category {_short(cid)}"
+        if not _is_int(crowd := ann.get("iscrowd", 0)) or crowd not in (0, 1):
+            return "iscrowd", f"expected 0 or 1, got {_short(crowd)}"
+    return None
 
 
 def normalise_box(box: Any, width: float, height: float) -> list[float] | None:
@@ -43,9 +121,10 @@ def normalise_box(box: Any, width: float, height: float) -> list[float] | None:
     when the box is malformed or empty after rounding."""
     if not isinstance(box, list | tuple) or len(box) != 4 or width <= 0 or height <= 0:
         return None
-    try:
-        x, y, w, h = (float(v) for v in box)
-    except (TypeError, ValueError):
+    if not all(_is_number(v) for v in box):  # booleans, strings, NaN, infinities
+        return None
+    x, y, w, h = (float(v) for v in box)
+    if w <= 0 or h <= 0:  # inverted or empty
         return None
     out = [x / width, y / height, (x + w) / width, (y + h) / height]
     x1, y1, x2, y2 = (round(min(1.0, max(0.0, v)), 3) for v in out)
@@ -95,36 +174,29 @@ def read_coco(
     caps: dict[int, list[str]] = {}
     objs: dict[int, list[Obj]] = {}
     for path in files:
-        data = load_json(path)
+        data = load_json(path, finite=False)  # a NaN box is dropped and counted, as a bad box
+        categories = _categories(data, path)
         for i, im in enumerate(_section(data, path, "images")):
             try:
-                if not isinstance(im.get("id"), int) or not isinstance(im.get("file_name"), str):
-                    raise InputError(path, f"images[{i}]", "expected an 'id' and a 'file_name'")
+                if (bad := _image_problem(im, images)) is not None:
+                    raise InputError(path, f"images[{i}].{bad[0]}", bad[1])
                 _check_size(im, path, f"images[{i}]")
             except InputError as exc:
+                counts["coco_bad_images"] += 1
                 skip_or_raise(exc, rejects)
                 continue
             images.setdefault(im["id"], im)
-        categories = {
-            c.get("id"): str(c.get("name", "")) for c in _section(data, path, "categories")
-        }
         for i, ann in enumerate(_section(data, path, "annotations")):
-            image_id = ann.get("image_id")
-            if image_id not in images:
-                where = f"annotations[{i}].image_id"
-                skip_or_raise(InputError(path, where, f"unknown image {image_id!r}"), rejects)
+            if (bad := _annotation_problem(ann, images, categories)) is not None:
+                counts[f"coco_bad_{bad[0]}"] += 1
+                skip_or_raise(InputError(path, f"annotations[{i}].{bad[0]}", bad[1]), rejects)
                 continue
+            image_id = ann["image_id"]
             if "caption" in ann:
-                caps.setdefault(image_id, []).append(str(ann["caption"]).strip())
+                caps.setdefault(image_id, []).append(ann["caption"].strip())
                 counts["coco_captions"] += 1
             if "bbox" in ann:
                 counts["coco_boxes_in"] += 1
-                name = categories.get(ann.get("category_id"), "")
-                if not name:
-                    problem = f"unknown category {ann.get('category_id')!r}"
-                    where = f"annotations[{i}].category_id"
-                    skip_or_raise(InputError(path, where, problem), rejects)
-                    continue
                 im = images[image_id]
                 box = normalise_box(
                     ann["bbox"], float(im.get("width", 0)), float(im.get("height", 0))
@@ -133,6 +205,7 @@ def read_coco(
                     counts["coco_boxes_dropped"] += 1
                     continue
                 attrs = {CROWD: "yes"} if ann.get("iscrowd") else {}
+                name = categories[ann["category_id"]]
                 objs.setdefault(image_id, []).append(Obj(category=name, bbox=box, attributes=attrs))
                 counts["coco_boxes_kept"] += 1
     seeds: list[Seed] = []

@@ -3,6 +3,11 @@
 An image is identified by the SHA-256 of its bytes (``"sha256:<hex>"``), so the same picture
 under two names or in two sources is one seed. Records whose image is absent can be accepted
 explicitly; they get a ``"path:<hex>"`` digest derived from the path string instead.
+
+Bounds: an image path read from a file must be printable (no NUL or control characters), an
+image file must be a regular file of at most ``MAX_IMAGE_BYTES``, and an image whose header
+states more than ``MAX_PIXELS`` pixels is refused before it is decoded. These are errors like a
+corrupt image: ``seeds build --skip-bad`` leaves such a record out and lists it.
 """
 
 from __future__ import annotations
@@ -10,17 +15,24 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mmevol.errors import InputError
+from mmevol.io.safeio import check_path_text, open_regular, read_regular
 from mmevol.schema import ImageRef
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 _CACHE: dict[tuple[str, int, int], tuple[str, int, int]] = {}
 _CACHE_MAX = 200_000
+MAX_PIXELS = 64 * 10**6  # 64 megapixels: larger images are refused from their header
+MAX_IMAGE_BYTES = 256 * 2**20
+BOMB = f"image too large: over the limit of {MAX_PIXELS // 10**6} megapixels (refused, not decoded)"
 
 
 def seed_id_for(digest: str) -> str:
@@ -44,18 +56,35 @@ def _check_inside(path: Path, root: Path) -> None:
         raise InputError(path, "image", f"{how} {real}, outside the image folder {base} (refused)")
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Pillow's own bomb warning is replaced by ``check_pixels`` (one line, our limit)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def check_pixels(width: int, height: int, path: Path | str, field: str = "image") -> None:
+    """Refuse an image whose header states more than ``MAX_PIXELS`` pixels (a decompression
+    bomb: a few kB on disk, gigabytes once decoded); checked before any decoding."""
+    if width * height > MAX_PIXELS:
+        raise InputError(path, field, f"image too large: {width}x{height} pixels, over the limit of "
+                         f"{MAX_PIXELS // 10**6} megapixels (refused, not decoded)")  # fmt: skip
+
+
 def _probe(data: bytes, path: Path) -> tuple[int, int]:
     """Decode ``data`` enough to be sure it is a whole image; return (width, height)."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _quiet(), Image.open(io.BytesIO(data)) as img:
             width, height = img.size
+            check_pixels(width, height, path)
             if img.format == "JPEG":
                 img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
             img.load()
     except UnidentifiedImageError as exc:
         raise InputError(path, "image", "not a readable image (unknown format)") from exc
-    except Image.DecompressionBombError as exc:
-        raise InputError(path, "image", f"image too large to decode safely ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # over twice Pillow's own limit
+        raise InputError(path, "image", BOMB) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(path, "image", f"corrupt or truncated image ({exc})") from exc
     if width <= 0 or height <= 0:
@@ -73,6 +102,7 @@ def image_ref(path: Path, *, root: Path | None = None, field: str = "image") -> 
     are memoised by (path, mtime, size).
     """
     path = Path(path)
+    check_path_text(str(path), path, field)
     if root is not None:
         _check_inside(path, root)
     try:
@@ -85,13 +115,12 @@ def image_ref(path: Path, *, root: Path | None = None, field: str = "image") -> 
         raise InputError(path, field, "not a regular file (expected an image file)")
     if st.st_size == 0:
         raise InputError(path, field, "image file is empty (0 bytes)")
+    if st.st_size > MAX_IMAGE_BYTES:
+        raise InputError(path, field, f"image file larger than {MAX_IMAGE_BYTES} bytes (refused)")
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     hit = _CACHE.get(key)
     if hit is None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(path, field, f"cannot read the image file ({exc.strerror})") from exc
+        data = read_regular(path, field, what="image file", limit=MAX_IMAGE_BYTES)
         width, height = _probe(data, path)
         hit = ("sha256:" + hashlib.sha256(data).hexdigest(), width, height)
         if len(_CACHE) >= _CACHE_MAX:
@@ -117,6 +146,7 @@ def resolve_image(
     ``where`` is the source file (used in messages, with ``field``). A missing file is an
     ``InputError`` unless ``allow_missing``; other problems always are.
     """
+    check_path_text(name, where, field)
     path = folder / name
     if allow_missing and not path.exists():
         return missing_image_ref(str(path))
@@ -161,13 +191,16 @@ def load_rgb(path: Path | str, long_side: int | None = None) -> Image.Image:
     pixel grid. Raises ``InputError`` if the file cannot be decoded."""
     path = Path(path)
     try:
-        with Image.open(path) as src:
+        with _quiet(), open_regular(path, "image", what="image file") as fh, Image.open(fh) as src:
+            check_pixels(*src.size, path)
             if long_side and src.format == "JPEG":
                 src.draft("RGB", (long_side, long_side))
             img = to_rgb(src)
             img.load()
     except FileNotFoundError as exc:
         raise InputError(path, "image", "image file not found") from exc
+    except Image.DecompressionBombError as exc:
+        raise InputError(path, "image", BOMB) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(path, "image", f"cannot decode the image ({exc})") from exc
     if long_side and max(img.size) > long_side:

@@ -28,6 +28,7 @@ from mmevol.errors import InputError
 from mmevol.evolve.normalize import normalize_vocab
 from mmevol.io.images import missing_image_ref, resolve_image, seed_id_for
 from mmevol.io.llava import ASSISTANT_ROLES, image_name, strip_image_token
+from mmevol.io.safeio import loads_or_none
 from mmevol.io.tabular import load_json, write_json_ordered
 from mmevol.schema import QA, Obj, Provenance, Sample, Seed, Step, check_box
 from mmevol.vocab import canonical_manipulation, unother
@@ -106,10 +107,7 @@ def parse_score(v: Any) -> float | None:
 def coerce_item(v: Any) -> QA | None:
     """An authors' Q&A item -> ``QA``; None when it has neither question nor answer."""
     if isinstance(v, str):
-        try:
-            v = json.loads(v)
-        except json.JSONDecodeError:
-            return None
+        v = loads_or_none(v)
     if not isinstance(v, dict):
         return None
     question, answer = _text(v.get("question")), _text(v.get("answer"))
@@ -133,9 +131,8 @@ def coerce_item(v: Any) -> QA | None:
 
 def _items(v: Any, counts: Counter[str]) -> list[QA]:
     if isinstance(v, str):
-        try:
-            v = json.loads(v)
-        except json.JSONDecodeError:
+        v = loads_or_none(v)
+        if v is None:
             counts["official_rounds_unparsed"] += 1
             return []
     if isinstance(v, dict):
@@ -190,10 +187,8 @@ def _objects(v: Any, counts: Counter[str]) -> list[Obj]:
             continue
         box = d.get("bbox")
         if isinstance(box, str):
-            try:
-                box = json.loads(box)
-            except json.JSONDecodeError:
-                box = "bad"
+            parsed = loads_or_none(box)
+            box = parsed if parsed is not None or box.strip() == "null" else "bad"
         try:
             out.append(Obj(category=label, bbox=None if box is None else check_box(box)))
         except (ValueError, TypeError):

@@ -12,7 +12,8 @@ non-empty ``conversations_v`` list of round ``n - 1``'s record.
 folder of per-image records. ``read_round_files`` reads one image's side files of one round,
 tolerantly: the authors' own repairs first, then the engine's repair ladder on the raw text;
 every file that needed help or could not be read is noted in ``Problems`` (counted by kind and
-listed by file), never fatal.
+listed by file), never fatal. Files are read through ``safeio`` (regular files only), and a
+value that is too deep, holds NaN, a huge integer or a lone surrogate counts as unreadable.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from mmevol.errors import InputError
 from mmevol.evolve.parse import json_values
+from mmevol.io.safeio import check_value, read_regular
 from mmevol.schema import Direction
 
 ROUND_DIR = re.compile(r"^round([1-9]\d*)$")
@@ -161,14 +163,13 @@ def _has_json(folder: Path) -> bool:
 def _read_text(path: Path, root: Path, problems: Problems) -> str | None:
     if not readable_inside(path, root, problems, "side_file"):
         return None
-    try:
-        if path.stat().st_size > MAX_SIDE_FILE:
-            problems.note("side_file_too_large", path, f"larger than {MAX_SIDE_FILE} bytes")
-            return None
-        return path.read_text("utf-8", errors="replace")
-    except OSError as exc:
-        problems.note("side_file_unreadable", path, exc.strerror or str(exc))
+    try:  # a regular file, checked on the open descriptor (no FIFO can make it hang)
+        data = read_regular(path, limit=MAX_SIDE_FILE)
+    except InputError as exc:
+        kind = "too_large" if "larger than" in exc.problem else "unreadable"
+        problems.note(f"side_file_{kind}", path, exc.problem)
         return None
+    return data.decode("utf-8", errors="replace")
 
 
 def _authors_fixes(text: str) -> str:
@@ -185,15 +186,24 @@ def loose_list(text: str) -> tuple[list[Any] | None, str]:
             value = json.loads(source, strict=how == "json")
         except (ValueError, RecursionError):  # ValueError: bad JSON, or a 5000-digit number
             continue
-        if (listed := _as_list(value)) is not None:
+        if (listed := _as_list(value)) is not None and _sane(listed):
             return listed, how
     try:
         for _rungs, value in json_values(_authors_fixes(text)):
-            if (listed := _as_list(value)) is not None:
+            if (listed := _as_list(value)) is not None and _sane(listed):
                 return listed, "repaired"
     except (ValueError, RecursionError):
         pass
     return None, "unreadable"
+
+
+def _sane(value: Any) -> bool:
+    """No value deeper than ``safeio.MAX_DEPTH``, no NaN, huge integer or lone surrogate."""
+    try:
+        check_value(value, "(side file)")
+    except InputError:
+        return False
+    return True
 
 
 def _as_list(value: Any) -> list[Any] | None:
@@ -213,6 +223,8 @@ def _direction(path: Path, root: Path, files: RoundFiles, problems: Problems) ->
         value = json.loads(text)
     except (ValueError, RecursionError):
         value = text.strip().strip('"')
+    if not isinstance(value, str) or not _sane(value):
+        value = ascii(text.strip()[:40])
     name = value.strip() if isinstance(value, str) else None
     if name in DIRECTION_NAMES:
         files.direction, files.direction_name = DIRECTION_NAMES[name], name

@@ -1,5 +1,7 @@
 """Plain files of records: JSON/JSONL loading with one-line errors, Seed/Sample JSONL, Parquet.
 
+Files are opened through ``safeio`` (regular files only, JSON values bounded and checked).
+
 Every reader here names the file, the line (or row) and the field of the first problem. The
 Parquet layout is flat so that ``pyarrow.parquet.read_table`` and Hugging Face
 ``datasets.load_dataset("parquet", ...)`` both read it: nested values are JSON strings.
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from mmevol.errors import InputError
 from mmevol.fsutil import atomic_writer, write_jsonl
+from mmevol.io.safeio import open_regular, parse_json, read_regular
 from mmevol.schema import QA, ImageRef, Lineage, Sample, Step
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,12 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def read_text(path: Path) -> str:
     """The file's text (UTF-8, BOM allowed); ``InputError`` if absent, empty or not UTF-8."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(path, None, "file not found") from exc
-    except OSError as exc:
-        raise InputError(path, None, f"cannot read the file ({exc.strerror})") from exc
+    data = read_regular(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -42,28 +40,17 @@ def read_text(path: Path) -> str:
     return text
 
 
-def load_json(path: Path) -> Any:
-    """Parse a whole JSON file; syntax errors name the line and column."""
-    text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            path, f"line {exc.lineno} column {exc.colno}", f"invalid JSON ({exc.msg})"
-        ) from exc
-    except RecursionError:
-        raise InputError(path, None, "JSON nested too deeply to read") from None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise InputError(path, None, f"invalid JSON ({exc})") from None
+def load_json(path: Path, *, finite: bool = True) -> Any:
+    """Parse a whole JSON file; syntax errors name the line and column (``finite``: see
+    ``safeio.check_value``)."""
+    return parse_json(read_text(path), path, finite=finite)
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, value)`` for each non-blank line of a JSONL file (streaming)."""
+    """Yield ``(line_number, value)`` for each non-blank line of a JSONL file (streaming);
+    each value is checked as ``safeio.parse_json`` does (depth, numbers, surrogates)."""
     path = Path(path)
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError as exc:
-        raise InputError(path, None, "file not found") from exc
+    fh = open_regular(path)
     seen = False
     with fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -73,12 +60,7 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 raise InputError(f"{path}:{lineno}", None, "not UTF-8 text") from exc
             if not line.strip():
                 continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path}:{lineno}", f"column {exc.colno}", f"invalid JSON ({exc.msg})"
-                ) from exc
+            value = parse_json(line, f"{path}:{lineno}", one_line=True)
             seen = True
             yield lineno, value
     if not seen:

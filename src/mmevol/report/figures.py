@@ -14,8 +14,9 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from mmevol.errors import MmevolError
+from mmevol.errors import InputError, MmevolError
 from mmevol.evolve.stats import compute_stats
+from mmevol.io.tabular import load_json
 from mmevol.report.prompt_versions import version_quality
 from mmevol.report.verbnoun import diversity, extractor, pair_counts, top_nested
 from mmevol.store import Store
@@ -36,7 +37,10 @@ def open_run(run_dir: Path) -> tuple[Store, dict[str, Any]]:
     db, cfg = run_dir / "run.sqlite", run_dir / "config.json"
     if not db.is_file() or not cfg.is_file():
         raise MmevolError(f"{run_dir}: not a run directory (no run.sqlite/config.json)")
-    return Store(db), json.loads(cfg.read_text("utf-8"))
+    config = load_json(cfg)  # a regular file of bounded JSON, or a one-line InputError
+    if not isinstance(config, dict):
+        raise InputError(cfg, "(top level)", "expected the run's config object")
+    return Store(db), config
 
 
 def run_figures(run_dir: Path) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Matplotlib figures of a run, rendered to inline SVG text (every one titled, axes labelled).
 
 Each ``plot_*`` takes the dict of ``figures.run_figures`` and returns an SVG string, or None
-when the run has nothing to show for it. ``PLOTS`` lists them in report order by name.
+when the run has nothing to show for it. ``PLOTS`` lists them in report order by name. Text
+from the data is drawn literally (``text.parse_math`` and ``text.usetex`` off, and every text
+object of a figure set so before it is saved), so a ``$`` in a name is just a dollar sign.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 plt.rcParams.update(
     {
@@ -26,13 +29,25 @@ plt.rcParams.update(
         "axes.grid": True,
         "grid.alpha": 0.3,
         "figure.dpi": 100,
+        # every text drawn comes from data (categories, skills, formats, reasons): literal,
+        # never TeX or mathtext ("$\\undefinedmacro{x$" would fail the whole report)
+        "text.usetex": False,
+        "text.parse_math": False,
     }
 )
 PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
 Figures = dict[str, Any]
 
 
+def literal_text(fig: Figure) -> None:
+    """Make every text object of ``fig`` literal: no TeX, no mathtext (``$`` is a dollar)."""
+    for text in fig.findobj(Text):
+        text.set_usetex(False)
+        text.set_parse_math(False)
+
+
 def _svg(fig: Figure) -> str:
+    literal_text(fig)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)

@@ -5,7 +5,10 @@ an image can impose is bounded: only the widths in ``WIDTHS`` are made; an image
 declares more than ``MAX_PIXELS`` pixels is refused before any pixel is decoded
 (``TooLarge``, answered 422); JPEGs are decoded at a reduced scale (PIL's ``draft``) and other
 formats are shrunk with ``reducing_gap`` (``reduce`` before resampling); at most ``DECODERS``
-images are decoded at once; and each (file, width) is made once: the result, or the reason it
+images are decoded at once, and together they may hold at most ``DECODE_BYTES`` of decoded
+pixels (what a decode needs is known from the header: size and JPEG draft scale; one that
+alone needs more is refused, others wait their turn), so the viewer's memory stays bounded
+whatever the images; and each (file, width) is made once: the result, or the reason it
 could not be made, is kept in an LRU cache bounded in bytes and entries, and concurrent requests
 for the same thumbnail wait for the one decode in progress. A file that changes (inode, mtime,
 size) gets new thumbnails.
@@ -13,9 +16,11 @@ size) gets new thumbnails.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from PIL import Image
@@ -28,6 +33,7 @@ MAX_ASPECT = 4  # a thumbnail is at most 4x as tall as it is wide
 CACHE_BYTES = 32 * 1024 * 1024
 CACHE_ENTRIES = 4096
 DECODERS = 2
+DECODE_BYTES = 160 * 1024 * 1024  # decoded pixels held at once by all decodes together
 WAIT_S = 60.0
 PIL_FORMATS = {"JPEG": ("JPEG", "MPO")}  # cameras' JPEGs open as MPO
 _ERROR_COST = 256  # bytes charged to a cached refusal
@@ -63,6 +69,7 @@ class Thumbnailer:
         max_bytes: int = CACHE_BYTES,
         max_entries: int = CACHE_ENTRIES,
         decoders: int = DECODERS,
+        decode_bytes: int = DECODE_BYTES,
     ) -> None:
         self.max_pixels, self.max_bytes, self.max_entries = max_pixels, max_bytes, max_entries
         self._cache: OrderedDict[Key, bytes | ThumbnailError] = OrderedDict()
@@ -70,6 +77,7 @@ class Thumbnailer:
         self._pending: dict[Key, threading.Event] = {}
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(decoders)
+        self._budget = _Budget(decode_bytes)
         self.stats = Stats()
 
     @property
@@ -159,8 +167,39 @@ class Thumbnailer:
             # a JPEG is decoded at 1/2, 1/4 or 1/8 scale, still at least twice the target; then
             # thumbnail() reduce()s by whole factors before resampling (other formats too)
             img.draft("RGB", (2 * target[0], 2 * target[1]))
-            img.thumbnail(target, reducing_gap=2.0)
-            pic = img if img.mode == "RGB" else img.convert("RGB")
-            buf = io.BytesIO()
-            pic.save(buf, format="JPEG", quality=82)
+            # decoded pixels (after the draft), at 4 bytes each: the widest mode a decode or
+            # its conversion holds
+            need = img.size[0] * img.size[1] * 4
+            if need > self._budget.total:
+                raise TooLarge(
+                    f"the image needs {need // 2**20} MiB to decode, over the viewer's "
+                    f"{self._budget.total // 2**20} MiB"
+                )
+            with self._budget.hold(need):
+                img.thumbnail(target, reducing_gap=2.0)
+                pic = img if img.mode == "RGB" else img.convert("RGB")
+                buf = io.BytesIO()
+                pic.save(buf, format="JPEG", quality=82)
         return buf.getvalue()
+
+
+class _Budget:
+    """Bytes of decoded pixels that the decodes in progress may hold together."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._used = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, need: int) -> Iterator[None]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._used + need <= self.total, WAIT_S):
+                raise ThumbnailError("the viewer is busy decoding other images; try again")
+            self._used += need
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._used -= need
+                self._cond.notify_all()
