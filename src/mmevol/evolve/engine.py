@@ -130,15 +130,28 @@ class Engine:
         self._last_error = ""
         # the run's own prompt versions (``mmevol prompts``) replace the bundled templates
         self.templates = templates or {}
+        # requests being asked now: the same request from another unit (two seeds with the
+        # same image and items) waits for that answer instead of paying for it again
+        self._asking: dict[str, asyncio.Event] = {}
 
     # --- model calls ------------------------------------------------------------------------
     async def call_model(self, call: ModelCall, unit: str) -> Reply:
         """Answer from the journal when this exact request completed before; else call and journal."""
         key = call.cache_key(self.backend.identity())
+        while (asking := self._asking.get(key)) is not None:
+            await asking.wait()  # then the journal has it, or that call failed: ask ourselves
         cached = self.store.cached_reply(key)
         if cached is not None:
             self.counters.cached_calls += 1
             return cached
+        self._asking[key] = asking = asyncio.Event()
+        try:
+            return await self._ask(call, unit, key)
+        finally:
+            del self._asking[key]
+            asking.set()
+
+    async def _ask(self, call: ModelCall, unit: str, key: str) -> Reply:
         est = 0.0
         if self.config.max_cost is not None:  # what runs now is reserved, so no phase overshoots
             est = self.backend.cost_estimate(call)
