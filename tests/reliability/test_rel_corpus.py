@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mmevol.reliability.corpus import CASES, SKIPPABLE, Case, run_case, run_case_skipping
+from mmevol.reliability.corpus import Case, run_case, run_case_skipping
+from mmevol.reliability.corpus_more import ALL_CASES as CASES
+from mmevol.reliability.corpus_more import ALL_SKIPPABLE as SKIPPABLE
 
 
 def test_corpus_is_big_enough() -> None:

@@ -377,20 +377,22 @@ def _evolve_built(d: Path) -> tuple[bool, str]:
 def corpus_category(root: Path) -> CategoryReport:
     t0 = time.monotonic()
     report = CategoryReport("bad inputs")
+    from mmevol.reliability.corpus_more import ALL_CASES, ALL_SKIPPABLE
+
     results = []
-    for i, case in enumerate(CASES):
+    for i, case in enumerate(ALL_CASES):
         ok, what = run_case(case, root / f"case-{i:02d}")
         report.case(ok, f"{case.name}: {what}")
         results.append({"case": case.name, "expect": case.expect, "ok": ok, "result": what})
-    for i, case in enumerate(SKIPPABLE):
+    for i, case in enumerate(ALL_SKIPPABLE):
         ok, what = run_case_skipping(case, root / f"skip-{i:02d}")
         report.case(ok, f"{case.name} (--skip-bad): {what}")
         results.append(
             {"case": f"{case.name} (--skip-bad)", "expect": "skip", "ok": ok, "result": what}
         )
     report.notes = {
-        "errors_expected": sum(c.expect == "error" for c in CASES),
-        "accepted_expected": sum(c.expect == "ok" for c in CASES),
+        "errors_expected": sum(c.expect == "error" for c in ALL_CASES),
+        "accepted_expected": sum(c.expect == "ok" for c in ALL_CASES),
         "cases": results,
     }
     report.seconds = round(time.monotonic() - t0, 1)
