@@ -53,6 +53,10 @@ def friendly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:  # Ctrl-C: what was journalled stays; say how to go on
+            err.print("[yellow]interrupted[/yellow]: completed calls are kept; re-run the same "
+                      "command to resume", highlight=False, soft_wrap=True)  # fmt: skip
+            raise typer.Exit(130) from None
         except (MmevolError, sqlite3.DatabaseError) as e:
             if isinstance(e, sqlite3.DatabaseError):  # a damaged run.sqlite / reviews.sqlite
                 e = sqlite_error(e)
