@@ -171,3 +171,26 @@ def test_out_inside_the_source_and_a_wrong_image_root_are_refused(tmp_path: Path
                               "--image-root", str(elsewhere)])  # fmt: skip
     assert res.exit_code == 2 and "--image-root" in res.stderr and not out.exists()
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_symlink_loops_are_listed_not_a_traceback(tmp_path: Path) -> None:
+    from mmevol.loop.world import write_demo_set
+    from mmevol.seeds import write_seeds
+
+    seeds = tmp_path / "seeds.jsonl"
+    write_seeds(write_demo_set(tmp_path / "scenes", n=3, seed=2), seeds)
+    cli = CliRunner()
+    assert cli.invoke(app, ["evolve", str(seeds), "--out", str(tmp_path / "r"), "--rounds", "1"]
+                      ).exit_code == 0  # fmt: skip
+    theirs = tmp_path / "theirs"  # the authors' layout, as our export writes it
+    res = cli.invoke(app, ["export", str(tmp_path / "r"), "--format", "mmevol-rounds", "--out",
+                           str(theirs)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    folder = theirs / "round1" / "filtered_qa"
+    (folder / "la.json").symlink_to("lb.json")
+    (folder / "lb.json").symlink_to("la.json")
+    run = tmp_path / "run"
+    res = _run(theirs, run, tmp_path / "scenes")
+    assert res.exit_code == 0, res.output
+    problems = _config(run)["file_problems"]
+    assert problems.get("record_unreadable") == 2, problems  # la.json and lb.json

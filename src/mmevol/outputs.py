@@ -3,9 +3,12 @@
 * ``check_output_file``: an ``--out`` file must be absent or a regular file (never a folder, a
   device, a pipe or a link), and never one of the command's inputs or one of a run
   directory's own files (``RUN_FILES``), whatever spelling leads there.
+  A file that holds an image or a database is never replaced either, and a path inside any
+  run folder (found by walking up from it) is checked against that run's files.
 * ``check_run_dir``: ``evolve --out`` must be absent, an empty folder, an mmevol run (its
   ``config.json`` says so) or hold only what mmevol puts there before a run (a prompt store);
-  a folder holding anything else is not written into.
+  a folder holding anything else, even files named like a run's, is not written into.
+* ``check_seeds_place``: the seeds ``evolve`` reads are not one of the files it will write.
 * ``run_lock``: an exclusive OS lock (``flock``) on ``RUN_DIR/.mmevol.lock`` for as long as a
   process writes the run; a second writer stops at once with one line naming the holder.
   The lock is released by the OS when the process dies, so a killed run never blocks the next.
@@ -32,6 +35,8 @@ RUN_FILES = frozenset(
         LOCK_FILE,
     }
 )  # fmt: skip
+
+BEFORE_A_RUN = frozenset({"prompts", LOCK_FILE})
 
 try:  # POSIX; elsewhere there is no lock and a second writer is not detected
     import fcntl
@@ -65,8 +70,13 @@ def check_output_file(
     for source in inputs:
         if _same(out, Path(source)):
             raise InputError(out, None, "is also an input of this command; choose another --out")
+    if out.is_file() and (kind := _precious(out)):
+        raise InputError(out, None, f"holds {kind}, not an earlier output; choose another --out")
     resolved = out.resolve()
     allowed = set(own)
+    # the run folders named, and any run folder the path lies in (a run's own files are never
+    # an output of another command, whichever command it is)
+    runs = [*runs, *(p for p in resolved.parents[:3] if is_run_dir(p))]
     for run in runs:
         try:
             inside = resolved.relative_to(Path(run).resolve()).parts
@@ -76,6 +86,26 @@ def check_output_file(
             raise InputError(
                 out, None, f"is one of the files of run {run}; choose a path outside it for --out"
             )
+
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "an image (JPEG)"), (b"\x89PNG", "an image (PNG)"),
+    (b"GIF8", "an image (GIF)"), (b"BM", "an image (BMP)"), (b"II*\x00", "an image (TIFF)"),
+    (b"MM\x00*", "an image (TIFF)"), (b"SQLite format 3\x00", "a SQLite database"),
+)  # fmt: skip
+
+
+def _precious(path: Path) -> str | None:
+    """What an existing file holds when it is something no command of ours writes as an
+    output (an image, a database): overwriting it would destroy data, not an earlier output."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "an image (WebP)"
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
 
 
 def is_run_dir(path: Path) -> bool:
@@ -98,8 +128,9 @@ def check_run_dir(out: Path) -> None:
         raise InputError(out, None, "is not a folder (expected a new or existing run directory)")
     if is_run_dir(out):
         return
-    # what mmevol itself puts in a run folder before the run (``prompts init --run``) is fine
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES - {"config.json"})
+    # only what mmevol itself puts in a folder before a run (``prompts init --run``) may be
+    # there: anything else, even named like a run's file, is someone's data
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in BEFORE_A_RUN)
     if foreign:
         shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise InputError(
@@ -161,3 +192,15 @@ def _read_holder(fd: int) -> str:
     except OSError:
         return ""
     return f" (pid {text})" if text.isdigit() else ""
+
+
+def check_seeds_place(seeds: Path, run_dir: Path) -> None:
+    """``evolve SEEDS --out RUN``: SEEDS must not be a file the run writes (its own
+    ``seeds.jsonl`` is fine: an imported run is continued from it)."""
+    try:
+        inside = seeds.resolve().relative_to(run_dir.resolve()).parts
+    except (ValueError, OSError):
+        return
+    if inside and inside[0] in RUN_FILES and inside != ("seeds.jsonl",):
+        raise InputError(seeds, None, f"is one of the files run {run_dir} writes; keep the "
+                         "seeds outside the run folder")  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmevol.backends.base import ModelCall, Reply, Usage
-from mmevol.errors import note_sqlite, sqlite_error
+from mmevol.errors import MmevolError, note_sqlite, sqlite_error
 from mmevol.schema import Sample
 
 SCHEMA = """
@@ -304,3 +304,25 @@ class Store:
         """Forget a collected reply that turned out unusable, so a re-run asks again."""
         with self.db:
             self.db.execute("DELETE FROM batch_results WHERE key=?", (key,))
+
+
+def check_journal(run_dir: Path) -> None:
+    """Before a run is resumed (and before anything in it is rewritten): its journal must be
+    whole. A damaged file, or one missing or empty while the run has outputs, is a one-line
+    error naming it."""
+    db = run_dir / "run.sqlite"
+    if not db.exists() or db.stat().st_size == 0:
+        if (run_dir / "dataset.jsonl").exists() or (run_dir / "rounds").exists():
+            raise MmevolError(f"{db}: the run journal is missing or empty although the run has "
+                              "outputs; restore it from a copy, or start again with a new --out")  # fmt: skip
+        return
+    try:
+        con = sqlite3.connect(db)  # not read-only: a killed run's WAL is recovered, as on open
+        try:
+            row = con.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise sqlite_error(exc, db) from None
+    if row is None or row[0] != "ok":
+        raise sqlite_error(sqlite3.DatabaseError(f"database disk image is malformed: {row}"), db)

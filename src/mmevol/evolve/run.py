@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +35,10 @@ from mmevol.evolve.progress import live_progress
 from mmevol.evolve.stats import compute_stats
 from mmevol.fsutil import atomic_writer, remove_stale_temps, write_json, write_jsonl
 from mmevol.io.safeio import open_regular, read_regular
-from mmevol.outputs import check_run_dir, run_lock
+from mmevol.outputs import check_run_dir, check_seeds_place, run_lock
 from mmevol.prompts.versions import active_templates
 from mmevol.seeds import read_seeds
-from mmevol.store import Store
+from mmevol.store import Store, check_journal
 
 
 @dataclass
@@ -53,13 +55,26 @@ def validate_seeds(path: Path) -> tuple[int, int, str]:
     Returns (number of seeds, number of items, sha256 of the file)."""
     open_regular(path, what="seeds file").close()  # missing, a folder, a FIFO: said so
     n_seeds = n_items = 0
-    for seed in read_seeds(path):
+    for n, seed in enumerate(read_seeds(path), start=1):
         n_seeds += 1
         n_items += len(seed.items)
+        _check_image_file(path, n, seed.image.path)
     if n_seeds == 0:
         raise InputError(path, None, "no seeds in file (expected one seed JSON per line)")
     digest = hashlib.sha256(read_regular(path, what="seeds file")).hexdigest()
     return n_seeds, n_items, digest
+
+
+def _check_image_file(path: Path, line: int, image: str) -> None:
+    """A seed's image, when present, must be a regular file (not a device, pipe or folder);
+    a missing one is the engine's business (seeds keyed by path have none)."""
+    try:
+        mode = os.stat(image).st_mode
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}:{line}", "image.path", f"{image} is not a regular file "
+                         "(expected an image file)")  # fmt: skip
 
 
 def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
@@ -72,6 +87,7 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
     record["seeds_sha256"] = digest
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
+        check_journal(run_dir)  # a damaged journal: refused before anything is rewritten
         old = json.loads(cfg_path.read_text("utf-8"))
         if "imported_from" in old and "seeds_sha256" not in old:
             _check_continuation(run_dir, old, digest, config.rounds)
@@ -170,6 +186,7 @@ def _evolve_here(config: EvolveConfig) -> RunResult:
     check_mode(config)  # a backend without a batch API: refused before anything is written
     run_dir = Path(config.out)
     check_run_dir(run_dir)  # not a folder holding someone else's files
+    check_seeds_place(Path(config.seeds), run_dir)
     with run_lock(run_dir):  # one writer per run; a second process stops here
         return _evolve_locked(config, run_dir)
 

@@ -81,6 +81,9 @@ def readable_inside(path: Path, root: Path, problems: Problems, kind: str) -> bo
     except OSError as exc:
         problems.note(f"{kind}_unreadable", path, exc.strerror or str(exc))
         return False
+    except RuntimeError:  # a symlink loop (pathlib says so with a RuntimeError)
+        problems.note(f"{kind}_unreadable", path, "a symlink loop")
+        return False
     return True
 
 
@@ -116,7 +119,12 @@ def _round_folders(root: Path, problems: Problems) -> dict[int, Path]:
             continue
         if not p.is_dir():
             continue
-        if not p.resolve().is_relative_to(root.resolve()):
+        try:
+            outside = not p.resolve().is_relative_to(root.resolve())
+        except (OSError, RuntimeError):  # a link loop
+            problems.note("round_folder_outside", p, "a link that leads nowhere (a loop)")
+            continue
+        if outside:
             problems.note("round_folder_outside", p, "a link to a folder outside the run")
             continue
         out[int(m.group(1))] = p

@@ -20,6 +20,7 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 import unicodedata
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import IO, Any
 
 from mmevol.errors import InputError
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not tab, newline, return
 MAX_DEPTH = 64  # JSON nesting levels any input of ours needs is < 10
 MAX_INT = 2**63  # integers must fit in 64 bits (ids, sizes, counts)
 _KINDS = (
@@ -113,6 +115,10 @@ def check_value(value: Any, where: str | Path, base: str = "", *, finite: bool =
         if isinstance(v, str):
             if _bad_text(v):
                 raise InputError(where, field, SURROGATE)
+            if (ctrl := CONTROL.search(v)) is not None:
+                raise InputError(where, field, f"holds the control character "
+                                 f"U+{ord(ctrl.group()):04X} at position {ctrl.start()} (expected "
+                                 "text: no NUL, escape or other control codes)")  # fmt: skip
         elif isinstance(v, bool) or v is None:
             continue
         elif isinstance(v, int):

@@ -67,6 +67,16 @@ MORE_CASES: list[Case] = [
          "error", ("in.json", "[0].image", "control character")),
     Case("llava input is a FIFO (no hang)", _fifo_llava, "error", ("in.json", "FIFO")),
     Case("llava input is a folder", _folder_llava, "error", ("in.json", "directory")),
+    Case("llava NUL in an answer", llava_case([llava_rec("ok.png", convs=turns(
+        a="Red\u0000."))]), "error", ("in.json", "[0].conversations[1].value", "U+0000")),
+    Case("llava terminal escape in a question", llava_case([llava_rec("ok.png", convs=turns(
+        "<image>\nWhat\u001b[2J?"))]), "error", ("in.json", "[0].conversations[0].value",
+        "U+001B")),
+    Case("coco caption with a control code", _caption("a red\u0007dog"),
+         "error", ("instances_train2017.json", "annotations[0].caption", "U+0007")),
+    Case("evolve seed image is a device", evolve_case(lambda d: (json.dumps(_seed_line(
+        d, image={"path": "/dev/zero", "digest": "sha256:00", "width": 16, "height": 12}))
+        + "\n").encode()), "error", ("seeds.jsonl:1", "image.path", "regular file")),
     Case("coco caption null", _caption(None),
          "error", ("instances_train2017.json", "annotations[0].caption", "string")),
     Case("coco caption a list", _caption(["a", "b"]),

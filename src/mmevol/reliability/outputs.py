@@ -48,7 +48,8 @@ def _clobber_cases(seeds: Path, root: Path, run: Path, check: Check) -> None:
     work.mkdir()
     src = _llava(work / "in.json", str(seeds.parent / "scenes" / "x.png"))
     (work / "link.json").symlink_to(src)
-    before_src, before_run = src.read_bytes(), _snapshot(run)
+    image = sorted((seeds.parent / "scenes").rglob("*.png"))[0]
+    before_src, before_run, before_image = src.read_bytes(), _snapshot(run), image.read_bytes()
     fifo = work / "pipe"
     os.mkfifo(fifo)
     attempts = {
@@ -74,11 +75,20 @@ def _clobber_cases(seeds: Path, root: Path, run: Path, check: Check) -> None:
         "export --out a device": ["export", str(run), "--format", "llava", "--out", "/dev/null"],
         "export --out a pipe": ["export", str(run), "--format", "llava", "--out", str(fifo)],
         "report --out a folder": ["report", str(run), "--out", str(work)],
+        "seeds build --out a run's journal": ["seeds", "build", "--llava", str(src), "--out",
+                                              str(run / "run.sqlite"), "--allow-missing-images"],
+        "seeds build --out a run's round file": [
+            "seeds", "build", "--llava", str(src), "--out",
+            str(run / "rounds" / "round_1.jsonl"), "--allow-missing-images"],
+        "export --out an image the run uses": ["export", str(run), "--format", "parquet",
+                                               "--out", str(image)],
+        "report --out an image the run uses": ["report", str(run), "--out", str(image)],
     }  # fmt: skip
     for name, argv in attempts.items():
         proc = _cli(*argv)
         check(name, _one_line_error(proc))
-    unchanged = src.read_bytes() == before_src and _snapshot(run) == before_run
+    unchanged = (src.read_bytes() == before_src and _snapshot(run) == before_run
+                 and image.read_bytes() == before_image)  # fmt: skip
     check("inputs and the run unchanged", None if unchanged else "something was overwritten")
     check("the device is still a device", None if stat.S_ISCHR(os.stat("/dev/null").st_mode)
           else "/dev/null replaced")  # fmt: skip
@@ -91,13 +101,26 @@ def _foreign_folders(seeds: Path, root: Path, check: Check) -> None:
     other = root / "other-tool"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model": "x", "lr": 0.1}))
-    for name, folder in (("a user's folder", mine), ("another tool's config.json", other)):
+    named = root / "named-like-a-run"
+    (named / "rounds").mkdir(parents=True)
+    (named / "rounds" / "round_1.jsonl").write_text("precious\n")
+    (named / "dataset.jsonl").write_text("{}\n")
+    for name, folder in (("a user's folder", mine), ("another tool's config.json", other),
+                         ("files named like a run's", named)):  # fmt: skip
         before = _snapshot(folder)
         proc = _cli("evolve", str(seeds), "--out", str(folder), "--rounds", "1")
         problem = _one_line_error(proc, "not an mmevol run")
         if problem is None and _snapshot(folder) != before:
             problem = "the folder was changed"
         check(f"evolve --out {name}", problem)
+    inside = root / "seeds-inside"
+    inside.mkdir()
+    (inside / "dataset.jsonl").write_bytes(seeds.read_bytes())
+    proc = _cli("evolve", str(inside / "dataset.jsonl"), "--out", str(inside), "--rounds", "1")
+    problem = _one_line_error(proc)
+    if problem is None and (inside / "dataset.jsonl").read_bytes() != seeds.read_bytes():
+        problem = "the seeds were overwritten"
+    check("evolve whose seeds sit in --out named like a run file", problem)
 
 
 def _one_writer(seeds: Path, root: Path, check: Check) -> None:
@@ -154,7 +177,7 @@ def _killed_export(run: Path, root: Path, check: Check) -> None:
     check("a killed folder export's leftovers are removed, a live one's kept", problem)
 
 
-def _damaged_files(run: Path, root: Path, check: Check) -> None:
+def _damaged_files(seeds: Path, run: Path, root: Path, check: Check) -> None:
     """A damaged run.sqlite or reviews.sqlite (garbage, cut in half): one line naming it."""
     for kind in ("garbage", "truncated"):
         for name, argv in (
@@ -162,6 +185,7 @@ def _damaged_files(run: Path, root: Path, check: Check) -> None:
             ("run.sqlite", ["stats", "{run}", "--json"]),
             ("reviews.sqlite", ["export", "{run}", "--format", "llava", "--out",
                                 str(root / "x.json"), "--reviewed-only"]),
+            ("run.sqlite", ["evolve", str(seeds), "--out", "{run}", "--rounds", "1"]),
         ):  # fmt: skip
             copy = root / f"damaged-{kind}-{name}"
             if not copy.exists():
@@ -175,8 +199,12 @@ def _damaged_files(run: Path, root: Path, check: Check) -> None:
                     target.write_bytes(os.urandom(6000))
                 else:
                     target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+            config = (copy / "config.json").read_bytes()
             proc = _cli(*[a.replace("{run}", str(copy)) for a in argv])
-            check(f"{argv[0]} with a {kind} {name}", _one_line_error(proc, name, "damaged"))
+            problem = _one_line_error(proc, name, "damaged")
+            if problem is None and (copy / "config.json").read_bytes() != config:
+                problem = "config.json was rewritten"
+            check(f"{argv[0]} with a {kind} {name}", problem)
 
 
 def outputs_category(seeds: Path, root: Path) -> CategoryReport:
@@ -197,7 +225,7 @@ def outputs_category(seeds: Path, root: Path) -> CategoryReport:
     _foreign_folders(seeds, root, case)
     _one_writer(seeds, root, case)
     _killed_export(run, root, case)
-    _damaged_files(run, root, case)
+    _damaged_files(seeds, run, root, case)
     shutil.rmtree(root / "clobber", ignore_errors=True)
     report.notes = {"cases": cases}
     report.seconds = round(time.monotonic() - t0, 1)

@@ -16,6 +16,8 @@ so a large seed file is not held in memory.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -97,6 +99,9 @@ class ImageLibrary:
     def __init__(self, seeds_path: Path) -> None:
         self.seeds_path = seeds_path
         self._offsets: dict[str, int] = {}
+        self._digests: dict[str, str] = {}  # path -> the content digest the seeds recorded
+        self._verified: dict[str, tuple[int, int, int]] = {}  # path -> stamp whose bytes matched
+        self._real: dict[str, Path] = {}  # path -> the file it led to when the viewer started
         numbers: dict[str, int] = {}
         if seeds_path.is_file():
             with seeds_path.open("rb") as fh:
@@ -105,7 +110,12 @@ class ImageLibrary:
                     if line.strip():
                         rec = json.loads(line)
                         self._offsets[str(rec["id"])] = pos
-                        numbers.setdefault(str(_absolute(str(rec["image"]["path"]))), len(numbers))
+                        where = str(_absolute(str(rec["image"]["path"])))
+                        numbers.setdefault(where, len(numbers))
+                        self._digests.setdefault(where, str(rec["image"].get("digest", "")))
+                        if where not in self._real:
+                            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                                self._real[where] = Path(where).resolve(strict=True)
                     pos += len(line)
         self._numbers = numbers
         self._paths = list(numbers)
@@ -159,4 +169,28 @@ class ImageLibrary:
         if fmt is None:
             raise Refused(403, "the file is not a JPEG, PNG, GIF, WebP, BMP or TIFF image")
         stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        self._check_content(ref, real, stamp)
         return Served(real, fmt, MEDIA_TYPES[fmt], stamp)
+
+    def _check_content(self, ref: str, real: Path, stamp: tuple[int, int, int]) -> None:
+        """The file must hold the bytes the seeds recorded (``sha256:`` digests): a file swapped
+        in behind a referenced name, or a link re-pointed elsewhere, is refused. Checked once
+        per file version (inode, mtime, size)."""
+        digest = self._digests.get(ref, "")
+        if not digest.startswith("sha256:"):  # keyed by path: no bytes to compare with
+            if ref in self._real and self._real[ref] != real:
+                raise Refused(403, "the name now leads to another file than when the viewer "
+                              "started")  # fmt: skip
+            return
+        if self._verified.get(ref) == stamp:
+            return
+        h = hashlib.sha256()
+        try:
+            with open(real, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            raise Refused(404, "image file cannot be read") from None
+        if "sha256:" + h.hexdigest() != digest:
+            raise Refused(403, "the file is not the image the seeds recorded (its bytes differ)")
+        self._verified[ref] = stamp

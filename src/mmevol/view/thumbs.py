@@ -5,7 +5,8 @@ an image can impose is bounded: only the widths in ``WIDTHS`` are made; an image
 declares more than ``MAX_PIXELS`` pixels is refused before any pixel is decoded
 (``TooLarge``, answered 422); JPEGs are decoded at a reduced scale (PIL's ``draft``) and other
 formats are shrunk with ``reducing_gap`` (``reduce`` before resampling); at most ``DECODERS``
-images are decoded at once, and together they may hold at most ``DECODE_BYTES`` of decoded
+images are decoded at once (on one decoder thread, so that memory freed by one decode is
+reused by the next rather than kept by each server thread's allocator), and together they hold at most ``DECODE_BYTES`` of decoded
 pixels (what a decode needs is known from the header: size and JPEG draft scale; one that
 alone needs more is refused, others wait their turn), so the viewer's memory stays bounded
 whatever the images; and each (file, width) is made once: the result, or the reason it
@@ -21,6 +22,7 @@ import io
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image
@@ -32,7 +34,7 @@ MAX_PIXELS = 64_000_000
 MAX_ASPECT = 4  # a thumbnail is at most 4x as tall as it is wide
 CACHE_BYTES = 32 * 1024 * 1024
 CACHE_ENTRIES = 4096
-DECODERS = 2
+DECODERS = 1  # one decoder thread (see the module doc)
 DECODE_BYTES = 160 * 1024 * 1024  # decoded pixels held at once by all decodes together
 WAIT_S = 60.0
 PIL_FORMATS = {"JPEG": ("JPEG", "MPO")}  # cameras' JPEGs open as MPO
@@ -78,6 +80,7 @@ class Thumbnailer:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(decoders)
         self._budget = _Budget(decode_bytes)
+        self._decoder = ThreadPoolExecutor(1, thread_name_prefix="mmevol-thumbs")
         self.stats = Stats()
 
     @property
@@ -112,7 +115,9 @@ class Thumbnailer:
             with self._slots:
                 with self._lock:
                     self.stats.decodes += 1
-                result = self._make(image, width)
+                # every decode runs on one thread: large pixel buffers freed there are reused
+                # there, instead of each server thread's allocator arena keeping its own copy
+                result = self._decoder.submit(self._make, image, width).result()
         except ThumbnailError as exc:
             result = exc
         except Exception as exc:  # any decoder failure is the file's fault: refuse it
