@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from mmevol.errors import InputError
 from mmevol.evolve.parse import parse_reply
 from mmevol.io.coco import normalise_box, read_coco
 from mmevol.io.llava import read_llava
+from mmevol.io.safeio import CONTROL, _bad_text
 from mmevol.io.sharegpt import read_sharegpt
 from mmevol.schema import EvolveOutput, JudgeOutput, Seed
 
@@ -102,6 +104,12 @@ def test_coco_boxes_are_kept_or_dropped_with_a_count(
         path = Path(tmp) / "instances_x.json"
         path.write_text(json.dumps(data), "utf-8")
         counts: Counter[str] = Counter()
+        texts = [v for b in boxes for v in b if isinstance(v, str)]
+        if any(CONTROL.search(v) or _bad_text(v) for v in texts):
+            # text no step could handle refuses the whole file, naming the field
+            with pytest.raises(InputError, match=r"annotations\[\d+\]\.bbox\[\d+\]"):
+                read_coco(None, path, Path(tmp), allow_missing_images=True, counts=counts)
+            return
         seeds = read_coco(None, path, Path(tmp), allow_missing_images=True, counts=counts)
     kept = [o.bbox for s in seeds for o in s.objects]
     assert counts["coco_boxes_in"] == len(boxes)
