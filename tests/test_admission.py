@@ -4,6 +4,7 @@ a long Retry-After, retries (429s never use up attempts), rpm pacing."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import httpx
@@ -402,3 +403,40 @@ async def test_429s_that_say_no_wait_hold_every_caller_and_probe_slowly() -> Non
     results = await asyncio.gather(*(ctl.run(refused_for_2s) for _ in range(8)))
     assert all(r == "ok" for r, _ in results)
     assert attempts <= 8 + 8 + 3  # the first wave, a probe or so per pause, then the answers
+
+
+async def test_random_429s_do_not_teach_a_rate() -> None:
+    """A server that sheds half its calls at random (429 + a short Retry-After) has no rate to
+    learn: the cut made on its first 429s is undone once refusals go on as before, so the run
+    keeps its pace instead of sliding toward one call a minute."""
+    ctl = AdmissionController(Limits(max_concurrency=4, **FAST))
+    rng = random.Random(5)
+
+    async def flaky() -> str:
+        await asyncio.sleep(0.002)
+        if rng.random() < 0.5:
+            raise RL("busy, try again", retry_after=0.01)
+        return "ok"
+
+    results = await asyncio.gather(*(ctl.run(flaky) for _ in range(150)))
+    assert all(r == "ok" for r, _ in results)
+    assert ctl.counters.rate_limited > 20
+    assert ctl.trials.quiet_until > 0  # a cut was tried and undone
+    assert ctl.rate("requests") is None  # back to no rate: none was ever stated or shown
+
+
+def test_a_cut_is_kept_when_refusals_stop_or_fill_a_window() -> None:
+    from mmevol.backends.ratelimits import TRIAL_SENDS, CutTrials, Trial
+
+    def judged(after_refused: float) -> list[str]:
+        trials = CutTrials()
+        for i in range(40):  # before the cut: half refused
+            trials.add(i * 0.25, refused=i % 2 == 0)
+        trials.start("requests", Trial(10.0, None, None))
+        for i in range(TRIAL_SENDS):
+            trials.add(10.0 + i * 0.1, refused=i < after_refused * TRIAL_SENDS)
+        return [kind for kind, _ in trials.judge(12.0)]
+
+    assert judged(0.0) == []  # a real limit: under it, the refusals stop
+    assert judged(1.0) == []  # a window refusing everything until it rolls over
+    assert judged(0.5) == ["requests"]  # refusing as before: noise, the cut is undone

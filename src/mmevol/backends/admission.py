@@ -13,7 +13,8 @@ share one view of its limits. The controller owns:
   (``x-ratelimit-limit-*`` headers, or the number in a 429's message) replaces a configured one
   above it; a 429 that states none makes the limit what the server accepted lately
   (``ratelimits.AcceptedWindow``, over the last minute), which then creeps back up by 1 % a
-  second while no 429 comes; a header never raises a rate a 429 set (its number may count
+  second while no 429 comes, and is undone when the server goes on refusing about as often
+  after it (``ratelimits.CutTrials``: random 429s are not a rate); a header never raises a rate a 429 set (its number may count
   another window, e.g. a day). A 429 empties the bucket it hit (the server is full now,
   whatever our count said); one that says neither a usable wait (no Retry-After, or 0) nor a
   limit holds every caller for a pause that doubles while the single probe after it meets
@@ -38,7 +39,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmevol.backends.base import CallError, CallTimeout, RateLimited
-from mmevol.backends.ratelimits import AcceptedWindow, CostLearner, Signals, TokenBucket
+from mmevol.backends.ratelimits import (
+    AcceptedWindow,
+    CostLearner,
+    CutTrials,
+    Signals,
+    TokenBucket,
+    Trial,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -123,6 +131,7 @@ class AdmissionController:
         self._cond: asyncio.Condition | None = None
         self._rng = random.Random()
         self.accepted = AcceptedWindow()
+        self.trials = CutTrials()
         self.costs = CostLearner()
         self._rates: dict[str, float | None] = {}  # "requests"/"tokens" -> per minute in force
         self._source: dict[str, str | None] = {}  # ... and where it came from
@@ -297,7 +306,8 @@ class AdmissionController:
             if bucket is not None and self._source.get(k) in ("server", "config"):
                 bucket.drain()  # the server is full now, whatever our count said
         cut = kind or "requests"
-        if self._source.get(cut) not in ("server",) and started >= self._last_cut[cut]:
+        learn = self._source.get(cut) != "server" and self.trials.learning(cut, now)
+        if learn and started >= self._last_cut[cut]:
             self._learn_from_429(cut, now)
         if err.retry_after is not None and err.retry_after > self._limits.pause_all_after_s:
             self.pause(err.retry_after)
@@ -318,6 +328,7 @@ class AdmissionController:
         current = self._rates.get(kind)
         if per_minute > 0 and (current is None or per_minute < current):
             log.info("%s: 429 without a stated limit; %s/min now %.1f", self.name, kind, per_minute)
+            self.trials.start(kind, Trial(now, current, self._source.get(kind)))
             self._set_rate(kind, max(1.0, per_minute), "learned")
             self._lowered.add(kind)
 
@@ -370,6 +381,14 @@ class AdmissionController:
         await self._release_slot()
         if abandoned:
             return
+        self.trials.add(stamp, isinstance(failure, RateLimited))
+        for kind, trial in self.trials.judge(time.monotonic()):
+            # refusals went on as before: not a rate limit, so the cut is undone
+            log.info("%s: 429s continued after the %s cut; back to %s/min (429s here are noise)",
+                     self.name, kind, trial.prior)  # fmt: skip
+            self._set_rate(kind, trial.prior, trial.prior_source or "learned")
+            if trial.prior is None:
+                self._lowered.discard(kind)
         if failure is None:
             charged = est_tokens if used is None else used
             self._on_success(charged)

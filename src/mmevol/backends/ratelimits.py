@@ -8,11 +8,14 @@
   that a 429 from a server that states no limit still yields one: at saturation, what it
   accepted is what it allows;
 * ``TokenBucket``: the continuously refilled bucket that paces requests and tokens;
+* ``CutTrials``: whether a limit learned from 429s answered a rate: a cut after which the
+  server refuses about as often as before did not (the 429s are a faulty or overloaded
+  server's noise), so it is undone and 429s teach no rate for a while;
 * ``CostLearner``: how many input tokens a kind of call really costs, fitted to
   ``usage.prompt_tokens`` (text and a fixed part per call), so token reservations match what
   the server charges (image tokens differ by model and provider).
 
-``admission.AdmissionController`` uses all four; nothing here sends or waits.
+``admission.AdmissionController`` uses all five; nothing here sends or waits.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ LIMIT_IN_TEXT = re.compile(r"\blimit\s*:?\s*(\d[\d,]*)", re.IGNORECASE)
 QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"})
 FIT_FORGET = 0.05  # ``CostLearner``: the weight an observation loses with each newer one
 MIN_SPAN_S = 2.0  # ``AcceptedWindow`` never divides by less than this
+# ``CutTrials``: sends after a cut that judge it; a cut is undone when their refused share is
+# at least this part of the share before it (and below the share of a window refusing all)
+TRIAL_SENDS, TRIAL_SAME_SHARE, TRIAL_ALL_REFUSED = 16, 0.5, 0.9
+NOISE_QUIET_S = 60.0  # after an undone cut, 429s teach no rate for this long
 
 
 class TokenBucket:
@@ -182,6 +189,58 @@ class AcceptedWindow:
             return None
         span = max(MIN_SPAN_S, min(self.span_s, now - self._first))
         return len(self._events) / span, sum(t for _, t in self._events) / span
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A learned cut under test: when it was made and the rate it replaced."""
+
+    at: float
+    prior: float | None
+    prior_source: str | None
+
+
+class CutTrials:
+    """Recent sends (their send time, and whether a 429 refused them) and the learned cuts
+    being judged by them. A real limit stops refusing once the rate is under it; refusals that
+    go on at about the same share after a cut are not about the rate (a server that sheds load
+    at random), and pacing to them would only slow a run toward a stop."""
+
+    def __init__(self) -> None:
+        self._sends: deque[tuple[float, bool]] = deque(maxlen=1024)
+        self._trials: dict[str, Trial] = {}
+        self.quiet_until = 0.0  # 429s teach no rate before this time
+
+    def add(self, sent_at: float, refused: bool) -> None:
+        self._sends.append((sent_at, refused))
+
+    def start(self, kind: str, trial: Trial) -> None:
+        self._trials[kind] = trial
+
+    def pending(self, kind: str) -> bool:
+        return kind in self._trials
+
+    def learning(self, kind: str, now: float) -> bool:
+        """May a 429 teach a rate of ``kind`` now (no cut under test, no recent noise)?"""
+        return kind not in self._trials and now >= self.quiet_until
+
+    def _share(self, start: float, end: float) -> tuple[int, float]:
+        got = [refused for at, refused in self._sends if start <= at < end]
+        return len(got), (sum(got) / len(got) if got else 1.0)
+
+    def judge(self, now: float) -> list[tuple[str, Trial]]:
+        """The cuts to undo now (each judged once, when enough sends after it came back)."""
+        undo = []
+        for kind, trial in list(self._trials.items()):
+            n_after, after = self._share(trial.at, float("inf"))
+            if n_after < TRIAL_SENDS:
+                continue
+            del self._trials[kind]
+            _, before = self._share(trial.at - 60.0, trial.at)
+            if TRIAL_SAME_SHARE * before <= after < TRIAL_ALL_REFUSED:
+                undo.append((kind, trial))
+                self.quiet_until = now + NOISE_QUIET_S
+        return undo
 
 
 @dataclass
