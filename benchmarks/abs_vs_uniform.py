@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from mmevol.loop.questions import QTYPES
 from mmevol.loop.run import LoopConfig, run_loop
+from mmevol.world.questions import QTYPES
 
 RESULTS = Path(__file__).parent / "results"
 ARMS: dict[str, tuple[str, str]] = {  # arm -> (strategy, weighting)

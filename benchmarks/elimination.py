@@ -28,12 +28,12 @@ from typing import Any
 
 import httpx
 
-from mmevol.backends.adversary import AdversaryConfig, seed_scene_key
-from mmevol.backends.adversary_score import FATES, score
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import run_evolve
 from mmevol.seeds import SourceSpec, build_from_specs, read_seeds
+from mmevol.testing.adversary import AdversaryConfig, seed_scene_key
+from mmevol.testing.adversary_score import FATES, score
+from mmevol.testing.server import FakeServerConfig, running_server
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"

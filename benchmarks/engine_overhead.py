@@ -32,7 +32,7 @@ RESULTS = Path(__file__).parent / "results"
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from mmevol.backends.grounded import GroundedBackend
+from mmevol.grounded.backend import GroundedBackend
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import run_evolve
 
@@ -65,7 +65,7 @@ print(json.dumps({"wall_s": wall, "backend_s": inside[0], "calls": inside[1],
 
 def make_seeds(path: Path, samples: int, scenes_dir: Path) -> int:
     """A seeds file with at least ``samples`` seed items, from 200 rendered scenes."""
-    from mmevol.loop.world import write_demo_set
+    from mmevol.world.scenes import write_demo_set
 
     base = write_demo_set(scenes_dir, n=200, seed=5)
     n, i = 0, 0

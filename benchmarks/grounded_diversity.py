@@ -37,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from mmevol.backends.grounded_words import LEADS, TAILS
+from mmevol.grounded.words import LEADS, TAILS
 from mmevol.textsim import (
     COCO_CATEGORIES,
     near_duplicate,

@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 from mmevol.loop.evaluate import evaluate
-from mmevol.loop.questions import QTYPES
 from mmevol.loop.splits import ImageCache, build_splits
 from mmevol.loop.train import TrainConfig, train_model
+from mmevol.world.questions import QTYPES
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -39,9 +39,9 @@ import torch
 from mmevol.loop.evaluate import evaluate
 from mmevol.loop.evolved import evolve_scenes, scenes_to_seeds, to_questions
 from mmevol.loop.perturb import PerturbedBackend, ledger_key
-from mmevol.loop.questions import ABSENT_VARIANTS
 from mmevol.loop.splits import ImageCache, WorldConfig, build_splits, draw_scenes
 from mmevol.loop.train import TrainConfig, train_model
+from mmevol.world.questions import ABSENT_VARIANTS
 
 RESULTS = Path(__file__).parent / "results"
 ARMS = ("seed", "evolved_no_elim", "evolved_elim")

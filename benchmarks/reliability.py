@@ -18,16 +18,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mmevol.loop.world import write_demo_set
-from mmevol.reliability.common import CategoryReport
-from mmevol.reliability.corpus import corpus_category
-from mmevol.reliability.crash import crash_category
-from mmevol.reliability.disk import disk_category
-from mmevol.reliability.faults import faults_category
-from mmevol.reliability.outputs import outputs_category
-from mmevol.reliability.security import security_category
-from mmevol.reliability.viewer import viewer_category
+# the suite's cases live with the tests (tests/reliability/reliability_cases)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliability"))
+
+from reliability_cases.common import CategoryReport
+from reliability_cases.corpus import corpus_category
+from reliability_cases.crash import crash_category
+from reliability_cases.disk import disk_category
+from reliability_cases.faults import faults_category
+from reliability_cases.outputs import outputs_category
+from reliability_cases.security import security_category
+from reliability_cases.viewer import viewer_category
+
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"

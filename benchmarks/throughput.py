@@ -141,8 +141,8 @@ def build_requests(n: int, folder: Path) -> Path:
 async def _mmevol_send(requests: Path, base_url: str, told: dict[str, Any],
                        concurrency: int) -> dict[str, Any]:  # fmt: skip
     from mmevol.backends import payload
-    from mmevol.backends.base import CallError, Message, ModelCall
     from mmevol.backends.openai_compat import OpenAIBackend
+    from mmevol.calls import CallError, Message, ModelCall
     from mmevol.schema import ImageRef
 
     os.environ["MMEVOL_BENCH_KEY"] = API_KEY

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mmevol.loop.world import write_demo_set
 from mmevol.schema import Seed
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

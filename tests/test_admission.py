@@ -11,20 +11,12 @@ import httpx
 import pytest
 
 from mmevol.backends.admission import AdmissionController, Limits, TokenBucket, controller_for
-from mmevol.backends.base import (
-    CallTimeout,
-    ClientError,
-    Message,
-    ModelCall,
-    Reply,
-    ServerError,
-    Usage,
-)
-from mmevol.backends.base import RateLimited as RL
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
 from mmevol.backends.openai_compat import OpenAIBackend
 from mmevol.backends.ratelimits import Signals
+from mmevol.calls import CallTimeout, ClientError, Message, ModelCall, Reply, ServerError, Usage
+from mmevol.calls import RateLimited as RL
 from mmevol.prompts import embed_context
+from mmevol.testing.server import FakeServerConfig, running_server
 
 FAST = {"backoff_base_s": 0.01, "backoff_cap_s": 0.05}
 

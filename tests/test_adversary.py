@@ -15,18 +15,18 @@ from typing import Any
 import httpx
 import pytest
 
-from mmevol.backends.adversary import Adversary, AdversaryConfig, seed_scene_key
-from mmevol.backends.adversary_scene import ALIASES, KINDS, Scene
-from mmevol.backends.adversary_score import score
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
 from mmevol.evolve.calls import evolve_call, judge_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.degenerate import item_problems
 from mmevol.evolve.eliminate import rule_problems
-from mmevol.evolve.normalize import normalize_item
 from mmevol.evolve.run import run_evolve
 from mmevol.schema import QA, EvolveOutput, ImageRef, JudgeOutput, Obj, Seed
 from mmevol.seeds import read_seeds
+from mmevol.testing.adversary import Adversary, AdversaryConfig, seed_scene_key
+from mmevol.testing.adversary_scene import ALIASES, KINDS, Scene
+from mmevol.testing.adversary_score import score
+from mmevol.testing.server import FakeServerConfig, running_server
+from mmevol.vocab.normalize import normalize_item
 
 DIRECTIONS = ("perception", "reasoning", "interactive")
 CAPTIONS = [

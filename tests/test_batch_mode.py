@@ -24,13 +24,13 @@ import pytest
 from typer.testing import CliRunner
 
 from mmevol.backends.batch_api import OutputLine, RequestLine, line_error, write_inputs
-from mmevol.backends.fakebatch import FakeBatchConfig
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
-from mmevol.cli import app
+from mmevol.cli.app import app
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import run_evolve
-from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
+from mmevol.testing.batch import FakeBatchConfig
+from mmevol.testing.server import FakeServerConfig, running_server
+from mmevol.world.scenes import write_demo_set
 
 MODEL = {"bad_rate": 0.25, "broken_json_rate": 0.08, "judge_error_rate": 0.03, "seed": 7}
 POLL = 0.05
@@ -297,9 +297,9 @@ def test_output_lines_map_to_the_online_failures() -> None:
 def test_an_unusable_collected_reply_is_dropped_so_a_rerun_asks_again(tmp_path: Path) -> None:
     import asyncio
 
-    from mmevol.backends.base import BadResponse, ModelCall
     from mmevol.backends.batch import BatchBackend
     from mmevol.backends.openai_compat import OpenAIBackend
+    from mmevol.calls import BadResponse, ModelCall
     from mmevol.store import Store
 
     store = Store(tmp_path / "run.sqlite")
@@ -423,7 +423,7 @@ def first_evolve_call(seeds: Path) -> Any:
 def test_batches_whose_calls_were_answered_online_are_closed(tmp_path: Path) -> None:
     """A hybrid cut-off sends a batch's calls online; once each has its reply the batch brings
     nothing more: it is closed, so the run is complete and a later run need not follow it."""
-    from mmevol.backends.base import Message, ModelCall, Reply
+    from mmevol.calls import Message, ModelCall, Reply
     from mmevol.store import Store
 
     store = Store(tmp_path / "run.sqlite")

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from mmevol.cli import app
+from mmevol.cli.app import app
 from mmevol.io.llava import read_llava
 from mmevol.seeds import read_seeds
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from mmevol.backends.fake import CANNED_ANSWER
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.degenerate import canned_answers, item_problems, sibling_problems, skeleton
 from mmevol.evolve.degenerate_lang import latin_language, script
@@ -26,6 +25,7 @@ from mmevol.evolve.run import run_evolve
 from mmevol.io.coco import read_coco
 from mmevol.schema import QA, Seed, Step, seed_item_id
 from mmevol.seeds import build_seeds, write_seeds
+from mmevol.testing.fake import CANNED_ANSWER
 
 PARENT = QA(question="Describe what this image shows in one sentence.", answer="A cat on a sofa.")
 

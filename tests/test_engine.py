@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from mmevol.backends.base import Backend, ModelCall, Reply, ServerError, Usage
-from mmevol.backends.grounded import GroundedBackend
+from mmevol.backends.base import Backend
+from mmevol.calls import ModelCall, Reply, ServerError, Usage
 from mmevol.errors import ConfigError, InputError
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.engine import pick_direction
 from mmevol.evolve.run import run_evolve
+from mmevol.grounded.backend import GroundedBackend
 from mmevol.schema import Sample
 from mmevol.store import Store
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from mmevol.cli import app
+from mmevol.cli.app import app
 from mmevol.errors import MmevolError
 from mmevol.loop.eval_import import Imported, matches, read_lmms_eval, read_vlmevalkit
-from mmevol.loop.weights_cli import load_plan, plan
+from mmevol.loop.plan import load_plan, plan
 
 runner = CliRunner()
 

@@ -262,8 +262,8 @@ def _fact_drops(seeds_path: Path, out: Path) -> list[str]:
 
 def test_the_grounded_backend_is_never_refuted_in_the_offline_world(tmp_path: Path) -> None:
     """Its items are computed from the annotations: a refutation would be a checker error."""
-    from mmevol.loop.world import write_demo_set
     from mmevol.seeds import write_seeds
+    from mmevol.world.scenes import write_demo_set
 
     seeds = tmp_path / "seeds.jsonl"
     write_seeds(write_demo_set(tmp_path / "scenes", n=16, seed=5), seeds)

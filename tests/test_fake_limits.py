@@ -16,13 +16,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from mmevol.backends.fakelimits import (
-    Bucket,
-    ProviderLimits,
-    format_reset,
-    lognormal_latency,
-)
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
+from mmevol.testing.limits import Bucket, ProviderLimits, format_reset, lognormal_latency
+from mmevol.testing.server import FakeServerConfig, running_server
 
 SIX = [
     f"x-ratelimit-{what}-{kind}"
@@ -222,7 +217,7 @@ def test_existing_mode_untouched_without_limits() -> None:
 
 def test_cli_options_build_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     from mmevol import cli
-    from mmevol.backends import fakeserver
+    from mmevol.testing import server as fakeserver
 
     seen: list[FakeServerConfig] = []
     monkeypatch.setattr(fakeserver, "run_server", seen.append)

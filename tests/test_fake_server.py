@@ -9,12 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from mmevol.backends.base import Message, ModelCall, make_backend
-from mmevol.backends.fake import PLACEHOLDER_RE, VISUAL_WORDS, FakeBackend, FakeLLM, boxes_in, iou
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
-from mmevol.evolve.parse import parse_reply
+from mmevol.backends.base import make_backend
+from mmevol.calls import Message, ModelCall
+from mmevol.parse import parse_reply
 from mmevol.prompts import embed_context
 from mmevol.schema import EvolveOutput, JudgeOutput
+from mmevol.testing.fake import PLACEHOLDER_RE, VISUAL_WORDS, FakeBackend, FakeLLM, boxes_in, iou
+from mmevol.testing.server import FakeServerConfig, running_server
 
 OBJECTS = [
     {"category": "dog", "bbox": [0.1, 0.2, 0.3, 0.5]},

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mmevol.backends.geometry import (
+from mmevol.geometry import (
     area,
     best_match,
     center,

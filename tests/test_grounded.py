@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-import mmevol.backends.grounded as grounded_module
+import mmevol.grounded.backend as grounded_module
 from mmevol.backends import make_backend
-from mmevol.backends.base import ModelCall
-from mmevol.backends.grounded import GroundedBackend
+from mmevol.calls import ModelCall
 from mmevol.evolve.calls import evolve_call, judge_call
-from mmevol.loop.world import COLORS, SHAPES, SIZES, write_demo_set
+from mmevol.grounded.backend import GroundedBackend
 from mmevol.schema import QA, EvolveOutput, ImageRef, JudgeOutput, Obj, Seed, Step
 from mmevol.vocab import FORMATS, MANIPULATIONS, SKILLS, canonical_manipulation
+from mmevol.world.scenes import COLORS, SHAPES, SIZES, write_demo_set
 
 DIRECTIONS = ("perception", "reasoning", "interactive")
 BOX = r"\[\d\.\d{3}, \d\.\d{3}, \d\.\d{3}, \d\.\d{3}\]"

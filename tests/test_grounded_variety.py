@@ -19,22 +19,14 @@ from typing import Any
 
 import pytest
 
-from mmevol.backends import grounded_overlap
-from mmevol.backends.grounded import GroundedBackend
-from mmevol.backends.grounded_scene import View
-from mmevol.backends.grounded_words import (
-    LEADS,
-    TAILS,
-    amount,
-    article,
-    extreme_word,
-    more_than,
-    plural,
-)
 from mmevol.evolve.calls import evolve_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.dedup import SeedDeduper
 from mmevol.evolve.run import run_evolve
+from mmevol.grounded import overlap as grounded_overlap
+from mmevol.grounded.backend import GroundedBackend
+from mmevol.grounded.scene import View
+from mmevol.grounded.words import LEADS, TAILS, amount, article, extreme_word, more_than, plural
 from mmevol.schema import QA, EvolveOutput, ImageRef, Obj, Seed
 from mmevol.seeds import read_seeds, write_seeds
 from mmevol.textsim import question_template, template_duplicate

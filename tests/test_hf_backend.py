@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mmevol.backends.base import ClientError, Message, ModelCall, make_backend
-from mmevol.cli import app
+from mmevol.backends.base import make_backend
+from mmevol.calls import ClientError, Message, ModelCall
+from mmevol.cli.app import app
 from mmevol.evolve.calls import evolve_call
-from mmevol.loop.world import write_demo_set
 from mmevol.schema import ImageRef, Sample
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 pytest.importorskip("transformers")
 

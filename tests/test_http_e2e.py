@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from mmevol.backends.fake import elimination_outcome
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
-from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
+from mmevol.testing.fake import elimination_outcome
+from mmevol.testing.server import FakeServerConfig, running_server
+from mmevol.world.scenes import write_demo_set
 
 SERVER = {
     "fault_rate": 0.15,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from mmevol.cli import app
+from mmevol.cli.app import app
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from authors_layout import _survivors, write_authors_run
-from mmevol.cli import app
+from mmevol.cli.app import app
 from mmevol.io.official_run import DIRECTION_NAMES
 
 runner = CliRunner()

@@ -16,7 +16,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from authors_layout import write_authors_run
-from mmevol.cli import app
+from mmevol.cli.app import app
 
 runner = CliRunner()
 N_IMAGES = 6
@@ -174,8 +174,8 @@ def test_out_inside_the_source_and_a_wrong_image_root_are_refused(tmp_path: Path
 
 
 def test_symlink_loops_are_listed_not_a_traceback(tmp_path: Path) -> None:
-    from mmevol.loop.world import write_demo_set
     from mmevol.seeds import write_seeds
+    from mmevol.world.scenes import write_demo_set
 
     seeds = tmp_path / "seeds.jsonl"
     write_seeds(write_demo_set(tmp_path / "scenes", n=3, seed=2), seeds)

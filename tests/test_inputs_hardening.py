@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-import mmevol.backends.grounded as grounded
 import mmevol.evolve.dedup as dedup
-from mmevol.cli import app
+import mmevol.grounded.backend as grounded
+from mmevol.cli.app import app
 from mmevol.errors import InputError
 from mmevol.evolve.engine import MAX_ITEMS_PER_SEED
 from mmevol.io.images import MAX_PIXELS, load_rgb

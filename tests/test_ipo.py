@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from mmevol.backends.base import Backend, ModelCall, Reply
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
+from mmevol.backends.base import Backend
 from mmevol.backends.openai_compat import OpenAIBackend
-from mmevol.cli import app
+from mmevol.calls import ModelCall, Reply
+from mmevol.cli.app import app
 from mmevol.errors import MmevolError
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import run_evolve
@@ -21,8 +21,9 @@ from mmevol.loop.ipo import RevisionFailed, collect_reviews, revise
 from mmevol.prompts import load_template
 from mmevol.prompts.versions import PromptStore, content_hash
 from mmevol.report import write_report
+from mmevol.reviews import ReviewStore
 from mmevol.schema import Sample
-from mmevol.view.reviews import ReviewStore
+from mmevol.testing.server import FakeServerConfig, running_server
 
 runner = CliRunner()
 KEY_ENV = "MMEVOL_IPO_TEST_KEY"

@@ -20,13 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mmevol.backends.base import CallError, Message, ModelCall, ParseFailed, Reply
 from mmevol.backends.openai_compat import OpenAIBackend
-from mmevol.evolve.parse import parse_reply
-from mmevol.loop.world import write_demo_set
+from mmevol.calls import CallError, Message, ModelCall, ParseFailed, Reply
+from mmevol.parse import parse_reply
 from mmevol.prompts import embed_context
 from mmevol.schema import EvolveOutput, Sample
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mmevol.loop.abs import generate_for_type, pick_query_images, quotas, type_weights
-from mmevol.loop.questions import PopeStats
 from mmevol.loop.splits import draw_scenes
+from mmevol.world.questions import PopeStats
 
 
 def test_linear_weights_with_floor_by_hand() -> None:

@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from mmevol.backends.grounded_facts import fact_conflict
-from mmevol.backends.grounded_scene import View
+from mmevol.grounded.facts import fact_conflict
+from mmevol.grounded.scene import View
 from mmevol.loop.evolved import evolve_scenes, scenes_to_seeds, to_questions
 from mmevol.loop.perturb import PerturbedBackend, corrupt, ledger_key
-from mmevol.loop.questions import ANSWERS, FAMILY_OF, QTYPES
 from mmevol.loop.splits import draw_scenes
 from mmevol.schema import QA
+from mmevol.world.questions import ANSWERS, FAMILY_OF, QTYPES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_loop_generation_through_the_engine(tmp_path: Path) -> None:
 
     from typer.testing import CliRunner
 
-    from mmevol.cli import app
+    from mmevol.cli.app import app
 
     out = tmp_path / "loop"
     res = CliRunner().invoke(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from mmevol.cli import app
-from mmevol.loop.questions import QTYPES
+from mmevol.cli.app import app
+from mmevol.world.questions import QTYPES
 
 
 def test_loop_cli_tiny(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import re
 
-from mmevol.loop.questions import (
+from mmevol.loop.splits import build_splits, draw_scenes, scene_digest
+from mmevol.world.questions import (
     ABSENT_VARIANTS,
     ANSWERS,
     QTYPES,
@@ -14,8 +15,7 @@ from mmevol.loop.questions import (
     make_questions,
     relation,
 )
-from mmevol.loop.splits import build_splits, draw_scenes, scene_digest
-from mmevol.loop.world import SIZES, make_scene
+from mmevol.world.scenes import SIZES, make_scene
 
 SIZE_RANK = {s: i for i, s in enumerate(SIZES)}
 

@@ -7,7 +7,8 @@ import random
 import statistics
 from collections import Counter, defaultdict
 
-from mmevol.loop.questions import (
+from mmevol.loop.splits import WorldConfig, draw_scenes
+from mmevol.world.questions import (
     FAMILIES,
     FAMILY_OF,
     QTYPES,
@@ -15,8 +16,7 @@ from mmevol.loop.questions import (
     absent_name,
     make_questions,
 )
-from mmevol.loop.splits import WorldConfig, draw_scenes
-from mmevol.loop.world import PAIRS, SHAPES, make_scene
+from mmevol.world.scenes import PAIRS, SHAPES, make_scene
 
 
 def test_skewed_world_has_popular_kinds_and_co_occurring_pairs() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mmevol.evolve.normalize import normalize_item
 from mmevol.schema import QA, Step
 from mmevol.vocab import FORMATS, SKILLS, canonical_format, canonical_manipulation, canonical_skill
+from mmevol.vocab.normalize import normalize_item
 
 
 def test_synonyms_map_to_vocabulary() -> None:

@@ -17,7 +17,9 @@ import pytest
 from PIL import Image
 
 from mmevol.backends import payload, pricing
-from mmevol.backends.base import (
+from mmevol.backends.base import make_backend
+from mmevol.backends.openai_compat import OpenAIBackend, parse_retry_after
+from mmevol.calls import (
     BadResponse,
     CallError,
     CallTimeout,
@@ -28,13 +30,11 @@ from mmevol.backends.base import (
     RateLimited,
     ServerError,
     Usage,
-    make_backend,
 )
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
-from mmevol.backends.openai_compat import OpenAIBackend, parse_retry_after
-from mmevol.evolve.parse import parse_reply
+from mmevol.parse import parse_reply
 from mmevol.prompts import embed_context
 from mmevol.schema import EvolveOutput, ImageRef
+from mmevol.testing.server import FakeServerConfig, running_server
 
 COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny_coco" / "val2017"
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
@@ -191,8 +191,8 @@ async def test_a_429_holds_only_its_own_call() -> None:
 
 
 def test_a_429_says_which_limit_or_that_the_quota_is_gone() -> None:
-    from mmevol.backends.base import QuotaExceeded
     from mmevol.backends.openai_compat import _error_text, _rate_error
+    from mmevol.calls import QuotaExceeded
 
     body = {"error": {"message": "Rate limit reached for m in organization o on tokens per min"
                       " (TPM): Limit 30000, Used 29500, Requested 900.", "type": "tokens",

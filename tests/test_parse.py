@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmevol.backends.base import Message, ParseFailed
-from mmevol.backends.fake import FakeLLM
-from mmevol.evolve.parse import coerce, looks_cut, parse_reply, reask_messages
+from mmevol.calls import Message, ParseFailed
+from mmevol.parse import coerce, looks_cut, parse_reply, reask_messages
 from mmevol.prompts import embed_context, extract_context
 from mmevol.schema import EvolvedItem, EvolveOutput, JudgeOutput, Step
+from mmevol.testing.fake import FakeLLM
 
 ITEM = {
     "source": 0,

@@ -24,12 +24,12 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from mmevol.backends.admission import Limits  # noqa: E402
-from mmevol.backends.fakeserver import FakeServerConfig, running_server  # noqa: E402
 from mmevol.evolve.config import EvolveConfig  # noqa: E402
 from mmevol.evolve.run import run_evolve  # noqa: E402
-from mmevol.loop.world import write_demo_set  # noqa: E402
 from mmevol.scale.admission_actor import AdmissionActor, RemoteAdmission  # noqa: E402
 from mmevol.seeds import write_seeds  # noqa: E402
+from mmevol.testing.server import FakeServerConfig, running_server  # noqa: E402
+from mmevol.world.scenes import write_demo_set  # noqa: E402
 from test_http_e2e import journal_calls, server_stats, wait_for  # noqa: E402
 
 SERVER: dict[str, Any] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mmevol.cli import app
+from mmevol.cli.app import app
 from mmevol.report.figures import run_figures
 from mmevol.report.verbnoun import diversity, pair_counts, rule_pair
 from mmevol.schema import QA, ImageRef, Lineage, Sample, Step, Verdict

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mmevol.backends.fakeserver import FakeServerConfig, running_server
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import run_evolve
-from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
+from mmevol.testing.server import FakeServerConfig, running_server
+from mmevol.world.scenes import write_demo_set
 from test_http_e2e import journal_calls, server_stats
 
 

@@ -14,10 +14,10 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from mmevol.cli import app
+from mmevol.cli.app import app
 from mmevol.errors import MmevolError
-from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 pytest.importorskip("trl")
 runner = CliRunner()

@@ -19,18 +19,18 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from mmevol.cli import app as cli_app
+from mmevol.cli.app import app as cli_app
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.export import export_run
 from mmevol.evolve.run import run_evolve
 from mmevol.io.images import missing_image_ref
 from mmevol.io.tabular import read_samples
+from mmevol.reviews import REVIEWS_FILE, ReviewStore
 from mmevol.schema import QA, Lineage, Obj, Sample, Seed, Verdict
 from mmevol.seeds import write_seeds
 from mmevol.store import Store
 from mmevol.view import create_app
 from mmevol.view.params import MAX_FORM
-from mmevol.view.reviews import REVIEWS_FILE, ReviewStore
 
 runner = CliRunner()
 

@@ -23,7 +23,7 @@ from PIL import Image
 from rich.console import Console
 from typer.testing import CliRunner
 
-from mmevol.cli import app as cli_app
+from mmevol.cli.app import app as cli_app
 from mmevol.demo import run_demo
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -35,12 +35,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image, ImageFile
 
+from mmevol.reviews import ReviewStore
 from mmevol.schema import QA, ImageRef, Lineage, Sample, Seed
 from mmevol.seeds import write_seeds
 from mmevol.store import Store
 from mmevol.view import create_app
 from mmevol.view.params import MAX_DEPTH, MAX_FIELDS, MAX_JSON
-from mmevol.view.reviews import ReviewStore
 from mmevol.view.serve import free_port
 from mmevol.view.thumbs import DECODERS, MAX_PIXELS, WIDTHS, Thumbnailer
 

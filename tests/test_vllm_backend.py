@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mmevol.backends.base import ClientError, Message, ModelCall, Reply, make_backend
+from mmevol.backends.base import make_backend
 from mmevol.backends.local import BatchQueue
 from mmevol.backends.vllm import conversation
-from mmevol.cli import app
+from mmevol.calls import ClientError, Message, ModelCall, Reply
+from mmevol.cli.app import app
 from mmevol.evolve.calls import evolve_call
-from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 

@@ -13,7 +13,6 @@ from collections import Counter
 import pytest
 
 from mmevol.evolve.calls import _fills
-from mmevol.evolve.normalize import normalize_item
 from mmevol.io.official import item_dict
 from mmevol.schema import QA
 from mmevol.vocab import (
@@ -29,7 +28,8 @@ from mmevol.vocab import (
     fold,
     stem,
 )
-from mmevol.vocab_terms import FORMAT_SYNONYMS, SKILL_SYNONYMS
+from mmevol.vocab.normalize import normalize_item
+from mmevol.vocab.terms import FORMAT_SYNONYMS, SKILL_SYNONYMS
 
 AUTHOR_SKILLS = {
     "Grounding Ability": "grounding",

@@ -8,7 +8,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from mmevol.loop.world import (
+from mmevol.schema import check_box
+from mmevol.vocab import FORMATS, SKILLS
+from mmevol.world.scenes import (
     BACKGROUND,
     COLORS,
     SHAPES,
@@ -18,8 +20,6 @@ from mmevol.loop.world import (
     scene_to_seed,
     write_demo_set,
 )
-from mmevol.schema import check_box
-from mmevol.vocab import FORMATS, SKILLS
 
 
 def _without_paths(seed_dump: dict) -> dict:

@@ -16,8 +16,8 @@ from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.export import export_run
 from mmevol.evolve.run import run_evolve
 from mmevol.evolve.stats_view import stats_tables
-from mmevol.loop.world import write_demo_set
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 
 def run_demo(out_dir: Path, *, scenes: int = 24, console: Console | None = None) -> Path:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmevol.backends.base import ModelCall, Reply, Usage
+from mmevol.calls import ModelCall, Reply, Usage
 from mmevol.errors import MmevolError, note_sqlite, sqlite_error
 from mmevol.schema import Sample
 

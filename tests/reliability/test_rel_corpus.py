@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from mmevol.reliability.corpus import Case, run_case, run_case_skipping
-from mmevol.reliability.corpus_more import ALL_CASES as CASES
-from mmevol.reliability.corpus_more import ALL_SKIPPABLE as SKIPPABLE
+from reliability_cases.corpus import Case, run_case, run_case_skipping
+from reliability_cases.corpus_more import ALL_CASES as CASES
+from reliability_cases.corpus_more import ALL_SKIPPABLE as SKIPPABLE
 
 
 def test_corpus_is_big_enough() -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from reliability_cases.crash import crash_category
 
-from mmevol.loop.world import write_demo_set
-from mmevol.reliability.crash import crash_category
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 
 @pytest.fixture(scope="module")

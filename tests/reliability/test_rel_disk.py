@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmevol.loop.world import write_demo_set
-from mmevol.reliability.disk import disk_category
+from reliability_cases.disk import disk_category
+
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 
 def test_disk_full_and_unwritable(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from reliability_cases.common import evolve_argv, fake_server, free_port, run_cli, run_env
+from reliability_cases.faults import BASE, check_stop, one_case
 
-from mmevol.backends.fakeserver import FAULT_KINDS
-from mmevol.loop.world import write_demo_set
-from mmevol.reliability.common import evolve_argv, fake_server, free_port, run_cli, run_env
-from mmevol.reliability.faults import BASE, check_stop, one_case
 from mmevol.seeds import write_seeds
+from mmevol.testing.server import FAULT_KINDS
+from mmevol.world.scenes import write_demo_set
 
 ROUNDS = 2
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmevol.loop.world import write_demo_set
-from mmevol.reliability.outputs import outputs_category
+from reliability_cases.outputs import outputs_category
+
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 
 def test_outputs_never_clobber_and_a_run_has_one_writer(tmp_path: Path) -> None:

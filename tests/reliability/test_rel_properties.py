@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmevol.backends.base import ParseFailed
+from mmevol.calls import ParseFailed
 from mmevol.errors import InputError
-from mmevol.evolve.parse import parse_reply
 from mmevol.io.coco import normalise_box, read_coco
 from mmevol.io.llava import read_llava
 from mmevol.io.safeio import CONTROL, _bad_text
 from mmevol.io.sharegpt import read_sharegpt
+from mmevol.parse import parse_reply
 from mmevol.schema import EvolveOutput, JudgeOutput, Seed
 
 SETTINGS = settings(max_examples=120, deadline=None,

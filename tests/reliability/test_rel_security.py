@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mmevol.backends.base import Backend, ModelCall, Reply, register
+from reliability_cases.security import security_category
+
+from mmevol.backends.base import Backend, register
+from mmevol.calls import ModelCall, Reply
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import run_evolve
-from mmevol.loop.world import write_demo_set
-from mmevol.reliability.security import security_category
 from mmevol.seeds import read_seeds, write_seeds
+from mmevol.world.scenes import write_demo_set
 
 EVIL = ["../../../evil-out", "/tmp/mmevol-evil-abs", "..\\..\\evil-win"]
 

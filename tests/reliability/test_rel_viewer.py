@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmevol.loop.world import write_demo_set
-from mmevol.reliability.viewer import viewer_category
+from reliability_cases.viewer import viewer_category
+
 from mmevol.seeds import write_seeds
+from mmevol.world.scenes import write_demo_set
 
 
 def test_viewer_refuses_attacks_and_stays_small(tmp_path: Path) -> None:

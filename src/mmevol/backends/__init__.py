@@ -1,10 +1,11 @@
-"""Backends by name: importing this package registers every built-in backend."""
+"""Real model clients by name: ``openai`` (any OpenAI-compatible endpoint, with admission
+control and the Batch API), ``hf`` and ``vllm`` (local models in-process).
 
-from mmevol.backends import fake as _fake  # noqa: F401  (registers "fake")
-from mmevol.backends import grounded as _grounded  # noqa: F401  (registers "grounded")
-from mmevol.backends import hf as _hf  # noqa: F401  (registers "hf"; transformers loads lazily)
-from mmevol.backends import openai_compat as _openai  # noqa: F401  (registers "openai")
-from mmevol.backends import vllm as _vllm  # noqa: F401  (registers "vllm"; vllm loads lazily)
-from mmevol.backends.base import REGISTRY, Backend, make_backend, register
+Importing this package loads no backend: ``make_backend(name)`` imports the one asked for
+(``backends.base.REGISTRY``). The offline programmatic generator lives in ``mmevol.grounded``
+and the test model in ``mmevol.testing``; both are registered here by name too.
+"""
 
-__all__ = ["REGISTRY", "Backend", "make_backend", "register"]
+from mmevol.backends.base import REGISTRY, Backend, backend_factory, make_backend, register
+
+__all__ = ["REGISTRY", "Backend", "backend_factory", "make_backend", "register"]

@@ -38,7 +38,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmevol.backends.base import CallError, CallTimeout, RateLimited
 from mmevol.backends.ratelimits import (
     AcceptedWindow,
     CostLearner,
@@ -47,6 +46,7 @@ from mmevol.backends.ratelimits import (
     TokenBucket,
     Trial,
 )
+from mmevol.calls import CallError, CallTimeout, RateLimited
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from mmevol.backends.base import Backend, CallError, ClientError, ModelCall, Reply
+from mmevol.backends.base import Backend
 from mmevol.backends.batch_api import (
     MAX_BYTES,
     MAX_REQUESTS,
@@ -56,6 +56,7 @@ from mmevol.backends.batch_api import (
     write_inputs,
 )
 from mmevol.backends.openai_compat import OpenAIBackend, ResponseFormatRejected, simpler_mode
+from mmevol.calls import CallError, ClientError, ModelCall, Reply
 from mmevol.errors import ConfigError
 from mmevol.store import Store
 

@@ -1,11 +1,11 @@
 """The OpenAI Batch API on the wire: pydantic models of its objects and a small async client.
 
 Used by ``backends.batch`` (the client side of ``--mode batch|hybrid``) and by
-``backends.fakebatch`` (the fake server's side), so both speak one definition of the format:
+``testing.batch`` (the fake server's side), so both speak one definition of the format:
 input lines ``{"custom_id", "method", "url", "body"}``, the batch object, and the output/error
 lines ``{"id", "custom_id", "response": {"status_code", "body"} | null, "error": {...} | null}``.
 ``BatchClient`` maps every HTTP outcome of the file and batch endpoints onto the typed
-``CallError``s of ``backends.base``; ``line_error`` does the same for one failed output line.
+``CallError``s of ``mmevol.calls``; ``line_error`` does the same for one failed output line.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mmevol.backends.base import (
+from mmevol.backends.openai_compat import ResponseFormatRejected, endpoint
+from mmevol.backends.secrets import public_url
+from mmevol.calls import (
     BadResponse,
     CallError,
     CallTimeout,
@@ -28,8 +30,6 @@ from mmevol.backends.base import (
     RateLimited,
     ServerError,
 )
-from mmevol.backends.openai_compat import ResponseFormatRejected, endpoint
-from mmevol.backends.secrets import public_url
 
 CHAT_URL = "/v1/chat/completions"
 BatchStatus = Literal[

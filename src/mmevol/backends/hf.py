@@ -16,16 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from mmevol.backends.base import (
-    Backend,
-    CallError,
-    ClientError,
-    ModelCall,
-    Reply,
-    ServerError,
-    Usage,
-    register,
-)
+from mmevol.backends.base import Backend
 from mmevol.backends.local import (
     BatchQueue,
     call_seed,
@@ -37,12 +28,12 @@ from mmevol.backends.local import (
     load_image,
     offline,
 )
+from mmevol.calls import CallError, ClientError, ModelCall, Reply, ServerError, Usage
 from mmevol.errors import InputError, MmevolError
 
 INSTALL_HINT = "the hf backend needs transformers: pip install 'mmevol[hf]'"
 
 
-@register("hf")
 class HFBackend(Backend):
     """A local transformers model; ``vision`` is on when the folder has an image processor."""
 

@@ -22,8 +22,8 @@ from typing import Any, Generic, TypeVar
 
 from PIL import Image, ImageOps
 
-from mmevol.backends.base import ClientError, ModelCall
 from mmevol.backends.payload import to_rgb
+from mmevol.calls import ClientError, ModelCall
 from mmevol.errors import InputError
 from mmevol.schema import ImageRef
 

@@ -5,7 +5,7 @@ first user message when ``vision`` is on), asks for structured output the way th
 supports it (``json_mode``: schema, object, none, or auto = try schema and step down once a
 400 says ``response_format`` is not accepted), sends it through the endpoint's shared
 ``AdmissionController`` and maps every HTTP outcome onto the typed ``CallError``s of
-``backends.base``. The API key is read once from the environment and never leaves the
+``mmevol.calls``. The API key is read once from the environment and never leaves the
 Authorization header: not in ``describe()``, reprs, errors or logs (``backends.secrets``:
 every spelling of it is masked in messages); a URL is recorded and shown without the
 credentials it may carry (``public_url``).
@@ -26,8 +26,12 @@ from typing import Any
 import httpx
 
 from mmevol.backends.admission import Limits, controller_for
-from mmevol.backends.base import (
-    Backend,
+from mmevol.backends.base import Backend
+from mmevol.backends.payload import image_data_url
+from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM, PriceTable
+from mmevol.backends.ratelimits import QUOTA_CODES, Signals, limit_from_error
+from mmevol.backends.secrets import Redactor, clean_key, public_url, url_secrets
+from mmevol.calls import (
     BadResponse,
     CallTimeout,
     ClientError,
@@ -38,12 +42,7 @@ from mmevol.backends.base import (
     Reply,
     ServerError,
     Usage,
-    register,
 )
-from mmevol.backends.payload import image_data_url
-from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM, PriceTable
-from mmevol.backends.ratelimits import QUOTA_CODES, Signals, limit_from_error
-from mmevol.backends.secrets import Redactor, clean_key, public_url, url_secrets
 
 log = logging.getLogger(__name__)
 JSON_MODES = ("auto", "schema", "object", "none")
@@ -137,7 +136,6 @@ def _error_text(resp: httpx.Response) -> str:
     return text[:ERROR_TEXT_LIMIT] + ("..." if len(text) > ERROR_TEXT_LIMIT else "")
 
 
-@register("openai")
 class OpenAIBackend(Backend):
     """Chat completions on an OpenAI-compatible server (OpenAI, vLLM, llama.cpp, the fake)."""
 

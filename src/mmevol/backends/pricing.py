@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mmevol.backends.base import Usage
+from mmevol.calls import Usage
 
 # output tokens per item of a call, as ``--estimate`` and the ``--max-cost`` reservation assume
 OUT_TOKENS_PER_ITEM = {"evolve": 220, "judge": 45}

@@ -18,16 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from mmevol.backends.base import (
-    Backend,
-    CallError,
-    ClientError,
-    ModelCall,
-    Reply,
-    ServerError,
-    Usage,
-    register,
-)
+from mmevol.backends.base import Backend
 from mmevol.backends.local import (
     BatchQueue,
     call_seed,
@@ -37,6 +28,7 @@ from mmevol.backends.local import (
     offline,
 )
 from mmevol.backends.payload import image_data_url
+from mmevol.calls import CallError, ClientError, ModelCall, Reply, ServerError, Usage
 from mmevol.errors import MmevolError
 
 INSTALL_HINT = "the vllm backend needs vLLM and a GPU: pip install 'mmevol[gpu]'"
@@ -66,7 +58,6 @@ def conversation(call: ModelCall, image_url: str | None) -> list[dict[str, Any]]
     return messages
 
 
-@register("vllm")
 class VLLMBackend(Backend):
     """vLLM's offline engine on a local model folder; pending calls go out as one batch."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmevol.backends.base import ModelCall
+from mmevol.calls import ModelCall
 from mmevol.prompts import Template, load_template
 from mmevol.schema import PRODUCER_FIELDS, QA, Direction, EvolveOutput, JudgeOutput, Seed
 from mmevol.vocab import FORMAT_HELP, FORMATS, MANIPULATION_HELP, MANIPULATIONS, SKILL_HELP, SKILLS

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mmevol.backends.geometry import has_placeholder_box, iou, parse_boxes
 from mmevol.facts import FactReport, Finding
 from mmevol.facts.lexicon import lemma
+from mmevol.geometry import has_placeholder_box, iou, parse_boxes
 from mmevol.schema import QA, Sample, Seed, Verdict
 from mmevol.textsim import normalize_text
 from mmevol.vocab import canonical_manipulation

@@ -27,23 +27,16 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from mmevol.backends.base import (
-    Backend,
-    BudgetExceeded,
-    CallError,
-    ModelCall,
-    ParseFailed,
-    Reply,
-)
+from mmevol.backends.base import Backend
 from mmevol.backends.batch_api import MAX_REQUESTS
+from mmevol.calls import BudgetExceeded, CallError, ModelCall, ParseFailed, Reply
 from mmevol.evolve.calls import evolve_call, judge_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.dedup import SeedDeduper
 from mmevol.evolve.degenerate import item_problems, sibling_problems
 from mmevol.evolve.eliminate import Candidate, fact_verdict, rule_problems, rule_verdict
-from mmevol.evolve.normalize import normalize_item
-from mmevol.evolve.parse import parse_reply, reask_messages
 from mmevol.facts import Annotations, check_item
+from mmevol.parse import parse_reply, reask_messages
 from mmevol.prompts import Template
 from mmevol.schema import (
     DIRECTIONS,
@@ -60,6 +53,7 @@ from mmevol.schema import (
     seed_samples,
 )
 from mmevol.store import Store
+from mmevol.vocab.normalize import normalize_item
 
 T = TypeVar("T", bound=BaseModel)
 # items of one seed evolved at most (the first ones; the rest are left out with a warning). One

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from mmevol.backends.base import Usage
 from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM
+from mmevol.calls import Usage
 from mmevol.evolve.calls import evolve_call, judge_call
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import validate_seeds

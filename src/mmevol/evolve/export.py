@@ -102,7 +102,7 @@ def export_run(
     check_image_root(seeds.values(), image_root)
     samples: Iterable[Sample] = read_samples(dataset)
     if reviewed_only:
-        from mmevol.view.reviews import ReviewStore, reviewed_samples
+        from mmevol.reviews import ReviewStore, reviewed_samples
 
         store = ReviewStore(run_dir, create=False)
         try:

@@ -29,7 +29,6 @@ from pydantic import ValidationError
 
 from mmevol.errors import InputError
 from mmevol.evolve.import_lineage import match_parent
-from mmevol.evolve.normalize import normalize_item
 from mmevol.io.official import OfficialRecord, coerce_item, parse_score, read_official_file
 from mmevol.io.official_run import (
     MAX_RECORD,
@@ -43,6 +42,7 @@ from mmevol.io.official_run import (
 )
 from mmevol.schema import QA, Direction, Lineage, Sample, Seed, Verdict, evolved_id, seed_samples
 from mmevol.textsim import normalize_text, similarity
+from mmevol.vocab.normalize import normalize_item
 
 VERDICT_JUDGE = "imported: the authors' judge"
 SURVIVOR_JUDGE = "imported: score on the survivor"

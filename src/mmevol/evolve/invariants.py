@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mmevol.backends.geometry import has_placeholder_box, is_normalised, parse_boxes
 from mmevol.errors import MmevolError
 from mmevol.evolve.eliminate import PLACEHOLDER_ANSWERS, PLACEHOLDER_PATTERNS
+from mmevol.geometry import has_placeholder_box, is_normalised, parse_boxes
 from mmevol.schema import Sample
 from mmevol.store import Store
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -170,10 +171,19 @@ def run_evolve(config: EvolveConfig) -> RunResult:
         ) from exc
 
 
+# ``--engine ray`` lives in ``mmevol.scale``, a room above this one: it is loaded by name, when asked for
+RAY_SESSION = "mmevol.scale.cluster:ray_session"
+RAY_RUN = "mmevol.scale.ray_runner:run_ray"
+
+
+def _plugin(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def _run_evolve(config: EvolveConfig) -> RunResult:
     if config.engine == "ray":
-        from mmevol.scale.cluster import ray_session
-
+        ray_session = _plugin(RAY_SESSION)
         check_mode(config)
         # joined (or started) before anything is written: a missing extra or a cluster that
         # cannot be reached is a one-line error that leaves no run directory behind
@@ -201,9 +211,7 @@ def _evolve_locked(config: EvolveConfig, run_dir: Path) -> RunResult:
             async with live_progress(engine, enabled=config.progress):
                 seeds = read_seeds(run_dir / "seeds.jsonl")
                 if config.engine == "ray":
-                    from mmevol.scale.ray_runner import run_ray
-
-                    await run_ray(engine, seeds)
+                    await _plugin(RAY_RUN)(engine, seeds)
                 else:
                     await engine.run(seeds)
         finally:

@@ -21,7 +21,6 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from mmevol.backends.geometry import BOX_RE
 from mmevol.facts.annotations import Annotations, Finding
 from mmevol.facts.choices import (
     area_share,
@@ -45,6 +44,7 @@ from mmevol.facts.structure import (
     yes_no,
 )
 from mmevol.facts.structured import as_sentences, region_names
+from mmevol.geometry import BOX_RE
 from mmevol.schema import QA, Seed
 
 MAX_STEPS = 40  # steps read per item (a longer chain is read in part; reading stays bounded)

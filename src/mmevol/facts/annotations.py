@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mmevol.backends.geometry import Box, area, center, iou
 from mmevol.facts.lexicon import Lexicon, Sense, closed_vocabulary, lemma
+from mmevol.geometry import Box, area, center, iou
 from mmevol.schema import Seed
 
 Status = Literal["refuted", "confirmed", "unsettled"]

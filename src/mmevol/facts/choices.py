@@ -16,9 +16,9 @@ import math
 import re
 from collections.abc import Callable
 
-from mmevol.backends.geometry import BOX_RE, as_box
 from mmevol.facts.annotations import NUMBER_RE, Annotations, Finding, Instance, number_value
 from mmevol.facts.claims import NEG, Phrase, resolve
+from mmevol.geometry import BOX_RE, as_box
 
 Measure = Callable[[Instance, Instance | None], float]  # lower is better
 

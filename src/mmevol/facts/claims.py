@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from mmevol.backends.geometry import BOX_RE, as_box
 from mmevol.facts.annotations import (
     Annotations,
     Finding,
@@ -28,6 +27,7 @@ from mmevol.facts.annotations import (
     a,
 )
 from mmevol.facts.lexicon import Sense, lemma
+from mmevol.geometry import BOX_RE, as_box
 
 Reader = Callable[[str, Annotations], list[Finding]]
 NEG = re.compile(

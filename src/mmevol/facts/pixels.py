@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from mmevol.backends.geometry import Box
+from mmevol.geometry import Box
 
 ABSENT_SHARE = 0.03  # a colour on fewer of the box's pixels than this is not the object's
 PRESENT_SHARE = 0.25  # on at least this many, the claim is confirmed

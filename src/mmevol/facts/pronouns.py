@@ -13,10 +13,10 @@ from __future__ import annotations
 import itertools
 import re
 
-from mmevol.backends.geometry import BOX_RE
 from mmevol.facts.annotations import Annotations
 from mmevol.facts.claims import NEG
 from mmevol.facts.reading import QUOTED
+from mmevol.geometry import BOX_RE
 
 _PRONOUN = re.compile(
     r"^\W*(?:(?:this|that|the) (?:box|region|area|object|thing|one)|it|this|that|they)"

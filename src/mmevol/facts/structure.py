@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 
-from mmevol.backends.geometry import BOX_RE, as_box
 from mmevol.facts.annotations import (
     NUMBER_RE,
     Annotations,
@@ -28,6 +27,7 @@ from mmevol.facts.annotations import (
 from mmevol.facts.claims import extremes, superlative
 from mmevol.facts.lexicon import lemma
 from mmevol.facts.reading import DENIABLE, READERS, REPORTED, flip, plain, read_text
+from mmevol.geometry import BOX_RE, as_box
 from mmevol.schema import QA
 
 _POLARITY = re.compile(r"^\W*(yes|no|true|false|correct|incorrect|right|wrong)\b", re.I)

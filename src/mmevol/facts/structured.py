@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from mmevol.backends.geometry import BOX_RE
+from mmevol.geometry import BOX_RE
 
 MAX_ITEMS = 200
 _NAME = {"object", "name", "category", "label", "class", "item", "type", "thing", "kind"}

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from mmevol.errors import InputError
-from mmevol.evolve.normalize import normalize_vocab
 from mmevol.io.images import missing_image_ref, resolve_image, seed_id_for
 from mmevol.io.llava import ASSISTANT_ROLES, image_name, strip_image_token
 from mmevol.io.safeio import loads_or_none
 from mmevol.io.tabular import load_json, write_json_ordered
 from mmevol.schema import QA, Obj, Provenance, Sample, Seed, Step, check_box
 from mmevol.vocab import canonical_manipulation, unother
+from mmevol.vocab.normalize import normalize_vocab
 
 SOURCE = "mmevol"
 ROUND_KEY = re.compile(r"^conversations_v(\d+)$")

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from mmevol.errors import InputError
-from mmevol.evolve.parse import json_values
 from mmevol.io.safeio import check_value, read_regular
+from mmevol.parse import json_values
 from mmevol.schema import Direction
 
 ROUND_DIR = re.compile(r"^round([1-9]\d*)$")

@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from mmevol.loop.questions import QTYPES, PopeStats, Question, make_questions
-from mmevol.loop.world import Scene
+from mmevol.world.questions import QTYPES, PopeStats, Question, make_questions
+from mmevol.world.scenes import Scene
 
 Weighting = Literal["linear", "sqrt", "uniform", "gain"]
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mmevol.loop.questions import ANSWERS, QTYPES, Question
 from mmevol.loop.splits import ImageCache
 from mmevol.loop.train import Trained, make_batch, scene_batches
+from mmevol.world.questions import ANSWERS, QTYPES, Question
 
 
 @dataclass

@@ -40,11 +40,11 @@ from pathlib import Path
 from mmevol.backends.base import Backend
 from mmevol.evolve.config import BadCase, EvolveConfig, Focus
 from mmevol.evolve.engine import Engine
-from mmevol.loop.questions import FAMILY_OF, RELATIONS, Question
-from mmevol.loop.world import COLORS, NUMBER_WORDS, SHAPES, WORDS, Scene, render, scene_to_seed
 from mmevol.prompts import Template
 from mmevol.schema import Sample, Seed
 from mmevol.store import Store
+from mmevol.world.questions import FAMILY_OF, RELATIONS, Question
+from mmevol.world.scenes import COLORS, NUMBER_WORDS, SHAPES, WORDS, Scene, render, scene_to_seed
 
 _NUM = {w: str(i) for i, w in enumerate(NUMBER_WORDS)} | {str(i): str(i) for i in range(10)}
 _SHAPE = "|".join(SHAPES)

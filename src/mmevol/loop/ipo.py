@@ -19,7 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from mmevol.backends.base import Backend, CallError, ModelCall, ParseFailed, Reply
+from mmevol.backends.base import Backend
+from mmevol.calls import CallError, ModelCall, ParseFailed, Reply
 from mmevol.errors import MmevolError
 from mmevol.loop.ipo_reviews import Reviewed, collect_reviews
 from mmevol.prompts import Template
@@ -124,7 +125,7 @@ def revision_call(v: PromptVersion, text: str, reviews: list[Reviewed]) -> Model
 
 
 def _usable(name: str, reply: Reply, current_text: str) -> PromptRevision:
-    from mmevol.evolve.parse import parse_reply
+    from mmevol.parse import parse_reply
 
     value = parse_reply(reply.text, PromptRevision).value
     try:
@@ -141,7 +142,7 @@ async def ask_revision(
 ) -> tuple[PromptRevision, list[Reply]]:
     """Call the backend; on an unusable reply ask once more with the reason; else raise.
     Returns the revision and every reply it took (their usage is what the revision cost)."""
-    from mmevol.evolve.parse import reask_messages
+    from mmevol.parse import reask_messages
 
     try:
         reply = await backend.complete(call)

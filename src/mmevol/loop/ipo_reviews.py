@@ -104,7 +104,7 @@ def collect_reviews(run_dir: Path | None, notes: Path | None) -> list[Reviewed]:
     samples = run_samples(run_dir) if run_dir is not None else {}
     out: list[Reviewed] = []
     if run_dir is not None and (run_dir / "reviews.sqlite").is_file():
-        from mmevol.view.reviews import ReviewStore
+        from mmevol.reviews import ReviewStore
 
         rs = ReviewStore(run_dir, create=False)
         try:

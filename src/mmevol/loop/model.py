@@ -26,7 +26,7 @@ import re
 import torch
 from torch import nn
 
-from mmevol.loop.questions import ANSWERS, FAMILIES, LETTERS
+from mmevol.world.questions import ANSWERS, FAMILIES, LETTERS
 
 GRID = 8
 MAX_BOXES = 4

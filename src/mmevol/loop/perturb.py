@@ -23,10 +23,11 @@ import random
 import re
 from typing import Any
 
-from mmevol.backends.base import Backend, ModelCall, Reply, Usage
-from mmevol.backends.grounded import GroundedBackend, context_rng, evolve
-from mmevol.backends.grounded_judge import judge
-from mmevol.loop.world import COLORS, SHAPES
+from mmevol.backends.base import Backend
+from mmevol.calls import ModelCall, Reply, Usage
+from mmevol.grounded.backend import GroundedBackend, context_rng, evolve
+from mmevol.grounded.judge import judge
+from mmevol.world.scenes import COLORS, SHAPES
 
 ERROR_KINDS = ("hallucination", "wrong_colour", "wrong_count", "wrong_kind")
 _COLOUR = re.compile(rf"\b(is )({'|'.join(COLORS)})\b")

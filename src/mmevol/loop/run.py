@@ -37,7 +37,6 @@ from mmevol.fsutil import write_json
 from mmevol.loop.abs import bad_cases, generate_for_type, pick_query_images, quotas, type_weights
 from mmevol.loop.evaluate import Evaluation, embed_images, evaluate
 from mmevol.loop.evolved import engine_for_type
-from mmevol.loop.questions import QTYPES, Question
 from mmevol.loop.splits import (
     ImageCache,
     WorldConfig,
@@ -49,6 +48,7 @@ from mmevol.loop.splits import (
 from mmevol.loop.train import TrainConfig, train_model
 from mmevol.prompts import Template
 from mmevol.prompts.versions import SEPARATOR, PromptStore, active_templates, kind_of
+from mmevol.world.questions import QTYPES, Question
 
 
 class LoopConfig(BaseModel):

@@ -22,8 +22,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmevol.fsutil import write_jsonl
-from mmevol.loop.questions import PopeStats, Question, questions_for_scene
-from mmevol.loop.world import Scene, make_scene, render
+from mmevol.world.questions import PopeStats, Question, questions_for_scene
+from mmevol.world.scenes import Scene, make_scene, render
 
 SPLITS = ("train", "dev", "heldout")
 

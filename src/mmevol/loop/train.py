@@ -25,8 +25,8 @@ from mmevol.loop.model import (
     encode_batch,
     n_parameters,
 )
-from mmevol.loop.questions import ANSWERS, Question
 from mmevol.loop.splits import ImageCache
+from mmevol.world.questions import ANSWERS, Question
 
 ANSWER_INDEX = {a: i for i, a in enumerate(ANSWERS)}
 

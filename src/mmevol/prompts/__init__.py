@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from mmevol.backends.base import Message
+from mmevol.calls import Message
 
 CONTEXT_RE = re.compile(r"<context>\s*(\{.*\})\s*</context>", re.S)
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")

@@ -43,7 +43,7 @@ MAX_PROMPT_CHARS = 40_000
 
 def question_types() -> tuple[str, ...]:
     """The closed loop's question types (imported late: the loop pulls in image code)."""
-    from mmevol.loop.questions import QTYPES
+    from mmevol.world.questions import QTYPES
 
     return QTYPES
 

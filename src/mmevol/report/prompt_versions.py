@@ -34,7 +34,7 @@ def _store_info(run_dir: Path) -> dict[str, dict[str, Any]]:
 def _reviews(run_dir: Path) -> dict[str, str]:
     if not (run_dir / "reviews.sqlite").is_file():
         return {}
-    from mmevol.view.reviews import ReviewStore
+    from mmevol.reviews import ReviewStore
 
     store = ReviewStore(run_dir, create=False)
     try:

@@ -22,8 +22,9 @@ from dataclasses import asdict
 from typing import Any
 
 from mmevol.backends.admission import AdmissionController, Estimate, Limits
-from mmevol.backends.base import Backend, CallError, RateLimited
+from mmevol.backends.base import Backend
 from mmevol.backends.ratelimits import Signals, TokenBucket
+from mmevol.calls import CallError, RateLimited
 
 LEASE_MARGIN_S = 10.0
 

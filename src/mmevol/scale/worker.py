@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from mmevol.backends.base import Backend, ModelCall, Reply, make_backend
+from mmevol.backends.base import Backend, make_backend
+from mmevol.calls import ModelCall, Reply
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.engine import Engine
 from mmevol.prompts import Template

@@ -7,7 +7,7 @@ can use it without the ``web`` extra), ``images`` (seeds, the table of reference
 safe serving), ``thumbs`` (bounded thumbnail decoding and its cache), ``detail`` (box overlay
 and lineage tree), ``params`` (URL, form and JSON body parsing) and ``serve`` (running it under
 uvicorn). ``create_app`` is imported lazily so that importing
-``mmevol.view.reviews`` does not need FastAPI.
+``mmevol.reviews`` does not need FastAPI.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
 
+from mmevol.reviews import REVIEWS_FILE, ReviewError, ReviewStore
 from mmevol.view.detail import lineage_tree, overlay
 from mmevol.view.guard import HostGuard
 from mmevol.view.images import ImageLibrary, Refused
@@ -42,7 +43,6 @@ from mmevol.view.params import (
     sample_url,
 )
 from mmevol.view.query import REVIEW_STATES, SampleIndex
-from mmevol.view.reviews import REVIEWS_FILE, ReviewError, ReviewStore
 from mmevol.view.thumbs import WIDTHS, Thumbnailer, ThumbnailError
 
 CSP = (

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmevol.backends.geometry import best_match, is_normalised, parse_boxes
+from mmevol.geometry import best_match, is_normalised, parse_boxes
+from mmevol.reviews import Review
 from mmevol.schema import Sample, Seed
-from mmevol.view.reviews import Review
 
 MATCH_IOU = 0.5
 FALLBACK_SIZE = 1000

@@ -1,0 +1,84 @@
+"""``mmevol seeds``: build and curate seed sets from COCO, LLaVA, ShareGPT and the MMEvol
+authors' files (a thin layer over ``mmevol.seeds``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmevol.cli.app import app, err, friendly, out
+from mmevol.outputs import check_output_file
+
+seeds_app = typer.Typer(no_args_is_help=True, help="Build and curate seed sets.")
+app.add_typer(seeds_app, name="seeds")
+
+
+@seeds_app.command("build")
+@friendly
+def seeds_build(
+    out_path: Annotated[Path, typer.Option("--out", help="Seeds JSONL to write.")],
+    coco_captions: Annotated[list[Path] | None, typer.Option(help="COCO captions_*.json")] = None,
+    coco_instances: Annotated[list[Path] | None, typer.Option(help="COCO instances_*.json")] = None,
+    images: Annotated[
+        list[Path] | None, typer.Option(help="Image folder(s) of the sources.")
+    ] = None,
+    llava: Annotated[list[Path] | None, typer.Option(help="LLaVA conversation JSON")] = None,
+    sharegpt: Annotated[list[Path] | None, typer.Option(help="ShareGPT-style JSON/JSONL")] = None,
+    mmevol_official: Annotated[
+        Path | None, typer.Option(help="Folder of MMEvol authors' per-image files")
+    ] = None,
+    allow_missing_images: Annotated[
+        bool, typer.Option(help="Accept records whose image file is absent (keyed by path).")
+    ] = False,
+    max_items_per_image: Annotated[int, typer.Option(min=1)] = 8,
+    near_dup_threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.9,
+    caption_items: Annotated[
+        bool,
+        typer.Option(help="Give images with captions but no Q&A one caption-based item."),
+    ] = True,
+    skip_bad: Annotated[
+        bool,
+        typer.Option(
+            help="Leave bad records out (listed in OUT.rejected.jsonl) instead of stopping."
+        ),
+    ] = False,
+) -> None:
+    """Read sources, merge by image content, split/dedup/cap Q&A items, write SEEDS.jsonl."""
+    from mmevol.seeds import SourceSpec, build_from_specs
+
+    sources = [*(coco_captions or []), *(coco_instances or []), *(llava or []), *(sharegpt or [])]
+    if mmevol_official is not None:
+        sources.append(mmevol_official)
+    check_output_file(out_path, inputs=sources)
+    check_output_file(out_path.with_name(out_path.stem + ".rejected.jsonl"), inputs=sources)
+
+    specs = SourceSpec.from_cli(
+        coco_captions=coco_captions or [],
+        coco_instances=coco_instances or [],
+        images=images or [],
+        llava=llava or [],
+        sharegpt=sharegpt or [],
+        mmevol_official=mmevol_official,
+        allow_missing_images=allow_missing_images,
+    )
+    stats = build_from_specs(
+        specs,
+        out_path,
+        max_items_per_image=max_items_per_image,
+        near_dup_threshold=near_dup_threshold,
+        caption_items=caption_items,
+        skip_bad=skip_bad,
+    )
+    out.print(stats.model_dump_json(indent=2))
+    out.print(f"wrote {out_path}")
+    if stats.rejected_records:
+        from mmevol.seeds import rejected_path
+
+        err.print(
+            f"[yellow]skipped {stats.rejected_records} bad record(s)[/yellow]: "
+            f"see {rejected_path(out_path)}",
+            highlight=False,
+            soft_wrap=True,
+        )
