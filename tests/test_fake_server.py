@@ -153,7 +153,7 @@ def test_no_context_gets_plain_text() -> None:
 
 
 async def test_fake_backend_in_process() -> None:
-    backend = make_backend("fake", bad_rate=0.0, broken_json_rate=0.0, unknown_option=1)
+    backend = make_backend("fake", bad_rate=0.0, broken_json_rate=0.0)
     assert isinstance(backend, FakeBackend)
     assert "bad=0.0" in backend.identity()
     call = ModelCall(

@@ -634,7 +634,7 @@ async def test_deterministic_given_context_and_seed(demo: list[Seed]) -> None:
 
 
 def test_registered_and_described_honestly() -> None:
-    backend = make_backend("grounded", seed=2, api_key="ignored")
+    backend = make_backend("grounded", seed=2)
     assert isinstance(backend, GroundedBackend) and backend.vision
     assert backend.describe()["kind"] == "programmatic generator"
     doc = (GroundedBackend.__doc__ or "") + (grounded_module.__doc__ or "")

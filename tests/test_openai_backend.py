@@ -278,7 +278,7 @@ async def test_missing_key_sends_no_header_and_refused_connection() -> None:
 
 
 def test_registry_builds_openai_backend() -> None:
-    b = make_backend("openai", model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1", extra=1)
+    b = make_backend("openai", model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1")
     assert isinstance(b, OpenAIBackend) and b.describe()["model"] == "gpt-4o-mini"
     with pytest.raises(ValueError, match="json_mode"):
         OpenAIBackend("m", json_mode="xml")

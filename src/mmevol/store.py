@@ -6,6 +6,11 @@ Durability rules that make resume exact:
 - a unit of work (one image, one round) commits its samples and its ``done`` mark in one
   transaction, so a crash leaves either all of a unit or none of it;
 - failures are appended, never overwrite anything, and are marked resolved when a re-run succeeds.
+
+The file carries its schema version in ``PRAGMA user_version``. ``migrate`` brings an older file
+up to ``SCHEMA_VERSION`` by applying ``MIGRATIONS`` in order, each in one transaction with its
+version bump, so a run made by an earlier release opens in this one (a file from 0.1.0 has
+version 0 and every table of version 1). A file from a newer release is refused in one line.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from mmevol.calls import ModelCall, Reply, Usage
 from mmevol.errors import MmevolError, note_sqlite, sqlite_error
 from mmevol.schema import Sample
 
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS calls(
@@ -42,6 +48,33 @@ CREATE TABLE IF NOT EXISTS batches(
   keys TEXT, created REAL, updated REAL);
 CREATE TABLE IF NOT EXISTS batch_results(key TEXT PRIMARY KEY, batch TEXT, response TEXT);
 """
+# version N -> the script that takes a file from N to N + 1 (append; never edit a past one)
+MIGRATIONS: dict[int, str] = {0: SCHEMA}
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring ``db`` to ``SCHEMA_VERSION``: each step and its version bump in one transaction."""
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise MmevolError(
+            f"{path}: made by a newer mmevol (journal schema {version}; this one reads up to "
+            f"{SCHEMA_VERSION}); upgrade mmevol to open it"
+        )
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS[version]
+        try:
+            db.executescript(
+                f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+            )
+        except sqlite3.DatabaseError:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        version = schema_version(db)
 
 
 def request_record(call: ModelCall) -> str:
@@ -68,7 +101,8 @@ class Store:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            self.db.execute("PRAGMA busy_timeout=5000")
+            migrate(self.db, path)
         except sqlite3.DatabaseError as exc:
             raise sqlite_error(exc, path) from None
 

@@ -12,11 +12,11 @@ is asked for, so importing this module loads no backend; ``register`` adds a cla
 from __future__ import annotations
 
 import importlib
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from mmevol.backends.options import check_options
 from mmevol.calls import ModelCall, Reply
 
 
@@ -90,17 +90,7 @@ def backend_factory(name: str) -> BackendFactory:
 
 
 def make_backend(name: str, **settings: Any) -> Backend:
-    """Build a registered backend; unknown names get a one-line error listing the known ones."""
+    """Build a registered backend from its options (``backends.options``): an unknown name,
+    an unknown or ill-typed option and a missing required one are one-line ``ValueError``s."""
     cls = backend_factory(name)
-    missing = [
-        p.name
-        for p in inspect.signature(cls.__init__).parameters.values()
-        if p.default is inspect.Parameter.empty
-        and p.kind is p.POSITIONAL_OR_KEYWORD
-        and p.name != "self"
-        and p.name not in settings
-    ]
-    if missing:
-        flags = ", ".join("--" + m.replace("_", "-") for m in missing)
-        raise ValueError(f"backend {name!r} needs {flags}")
-    return cls(**settings)
+    return cls(**check_options(name, cls, settings))

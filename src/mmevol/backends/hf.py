@@ -47,7 +47,6 @@ class HFBackend(Backend):
         seed: int = 0,
         device: str = "auto",
         dtype: str = "auto",
-        **_ignored: Any,
     ) -> None:
         offline()
         self.path, self.config = check_model_dir(model)

@@ -158,7 +158,6 @@ class OpenAIBackend(Backend):
         max_attempts: int = 6,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
-        **_ignored: Any,
     ) -> None:
         if json_mode not in JSON_MODES:
             raise ValueError(f"json_mode must be one of {', '.join(JSON_MODES)}, not {json_mode!r}")

@@ -32,14 +32,6 @@ from mmevol.calls import CallError, ClientError, ModelCall, Reply, ServerError, 
 from mmevol.errors import MmevolError
 
 INSTALL_HINT = "the vllm backend needs vLLM and a GPU: pip install 'mmevol[gpu]'"
-ENGINE_OPTIONS = (
-    "max_model_len",
-    "gpu_memory_utilization",
-    "tensor_parallel_size",
-    "dtype",
-    "enforce_eager",
-    "max_num_seqs",
-)
 
 
 def conversation(call: ModelCall, image_url: str | None) -> list[dict[str, Any]]:
@@ -71,7 +63,12 @@ class VLLMBackend(Backend):
         seed: int = 0,
         json_mode: str = "auto",
         concurrency: int = 16,
-        **options: Any,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        tensor_parallel_size: int | None = None,
+        dtype: str | None = None,
+        enforce_eager: bool | None = None,
+        max_num_seqs: int | None = None,
     ) -> None:
         offline()
         self.path, self.config = check_model_dir(model)
@@ -85,9 +82,15 @@ class VLLMBackend(Backend):
             self._vllm = importlib.import_module("vllm")
         except ImportError:
             raise MmevolError(INSTALL_HINT) from None
-        engine: dict[str, Any] = {
-            k: options[k] for k in ENGINE_OPTIONS if options.get(k) is not None
+        options = {
+            "max_model_len": max_model_len,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "tensor_parallel_size": tensor_parallel_size,
+            "dtype": dtype,
+            "enforce_eager": enforce_eager,
+            "max_num_seqs": max_num_seqs,
         }
+        engine: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
         if self.vision:
             engine["limit_mm_per_prompt"] = {"image": 1}
         self.engine_options = engine

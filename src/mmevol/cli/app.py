@@ -27,14 +27,24 @@ app = typer.Typer(
 err = Console(stderr=True)
 out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
-# config fields whose CLI flag has another name
+# EvolveConfig fields whose ``mmevol evolve`` flag has another name (tests/test_cli_flags.py
+# checks every field against the command's flags, so a new field needs a flag or a reason)
 CONFIG_FLAGS = {
     "direction_weights": "weights",
     "timeout_s": "timeout",
     "prices_file": "prices",
     "batch_poll_s": "batch-poll",
     "batch_deadline_s": "batch-deadline",
+    "vision": "text-only",
+    "backend_options": "backend-option",
 }
+# EvolveConfig fields with no flag: tuned in code or by a library user, recorded in config.json
+CONFIG_WITHOUT_FLAG = frozenset(
+    {"judge_temperature", "min_judge_score", "min_units_for_error_rate", "near_dup_threshold",
+     "progress", "reask"}
+)  # fmt: skip
+# flags that are not settings of the run
+FLAGS_WITHOUT_CONFIG = frozenset({"estimate", "focus-type"})
 
 
 def friendly(fn: F) -> F:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mmevol import __version__
+from mmevol.backends.base import backend_factory
+from mmevol.backends.options import accepted_options
 from mmevol.backends.secrets import public_url
 from mmevol.errors import InputError
 from mmevol.schema import DIRECTIONS
@@ -173,8 +175,11 @@ class EvolveConfig(BaseModel):
         }
 
     def backend_settings(self) -> dict[str, Any]:
-        """Keyword arguments for ``make_backend`` (the API key is read there, from the env)."""
-        settings: dict[str, Any] = {
+        """Keyword arguments for ``make_backend`` (the API key is read there, from the env): the
+        run's settings that the chosen backend takes (``--rpm`` means nothing to ``grounded``),
+        then every ``--backend-option``, which the backend must accept (a misspelt one is an
+        error naming it, not ignored)."""
+        run_wide: dict[str, Any] = {
             "seed": self.seed,
             "vision": self.vision,
             "detail": self.detail,
@@ -187,14 +192,16 @@ class EvolveConfig(BaseModel):
             "api_key_env": self.api_key_env,
         }
         if self.model:
-            settings["model"] = self.model
+            run_wide["model"] = self.model
         if self.base_url:
-            settings["base_url"] = self.base_url
+            run_wide["base_url"] = self.base_url
         if self.prices_file:
             try:
-                settings["prices"] = json.loads(Path(self.prices_file).read_text("utf-8"))
+                run_wide["prices"] = json.loads(Path(self.prices_file).read_text("utf-8"))
             except json.JSONDecodeError as e:
                 raise InputError(self.prices_file, None, f"not valid JSON ({e})") from None
+        accepted = accepted_options(backend_factory(self.backend))
+        settings = {k: v for k, v in run_wide.items() if accepted is None or k in accepted}
         settings.update(self.backend_options)
         return settings
 

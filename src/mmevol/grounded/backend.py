@@ -87,7 +87,7 @@ class GroundedBackend(Backend):
 
     name = "grounded"
 
-    def __init__(self, model: str = "grounded-v1", seed: int = 0, **_ignored: Any) -> None:
+    def __init__(self, model: str = "grounded-v1", seed: int = 0) -> None:
         self.model = model
         self.seed = int(seed)
         self.vision = True

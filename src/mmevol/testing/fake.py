@@ -494,7 +494,6 @@ class FakeBackend(Backend):
         judge_error_rate: float = 0.0,
         seed: int = 0,
         bad_kinds: list[str] | tuple[str, ...] = BAD_KINDS,
-        **_ignored: Any,
     ) -> None:
         self.model = model
         self.vision = True
