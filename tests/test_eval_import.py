@@ -248,7 +248,10 @@ def test_plan_bad_cases_reach_the_model_through_evolve_focus(
     from mmevol.store import Store
 
     db = Store(out / "run.sqlite")
-    requests = [json.loads(r) for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+    requests = [
+        json.loads(r)
+        for (r,) in db.db.execute("SELECT request FROM calls WHERE task='evolve'").fetchall()
+    ]
     db.close()
     assert requests
     for req in requests:

@@ -112,7 +112,7 @@ def test_reviews_to_llm_revision_to_new_samples_and_report(
     from mmevol.store import Store
 
     db = Store(run_b / "run.sqlite")
-    requests = db.query("SELECT template, request FROM calls WHERE task='evolve'")
+    requests = db.db.execute("SELECT template, request FROM calls WHERE task='evolve'").fetchall()
     db.close()
     assert requests and all(t == v2.tag and "too generic" in r for t, r in requests)
 
@@ -297,7 +297,10 @@ def test_loop_engine_generation_uses_and_records_the_types_prompt_version(
     )  # grounded ignores the guidance, but every call still carries it
     run_loop(cfg, out)
     db = Store(out / "round_0" / "engine" / "counting" / "run" / "run.sqlite")
-    requests = [json.loads(r) for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+    requests = [
+        json.loads(r)
+        for (r,) in db.db.execute("SELECT request FROM calls WHERE task='evolve'").fetchall()
+    ]
     db.close()
     assert requests and all(
         "never count the background" in r["messages"][-1]["content"] for r in requests
@@ -308,6 +311,8 @@ def test_loop_engine_generation_uses_and_records_the_types_prompt_version(
     other = out / "round_0" / "engine" / "ocr" / "run" / "run.sqlite"
     if other.exists():  # a type with no version of its own gets no guidance
         db = Store(other)
-        reqs = [r for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+        reqs = [
+            r for (r,) in db.db.execute("SELECT request FROM calls WHERE task='evolve'").fetchall()
+        ]
         db.close()
         assert not any("never count the background" in r for r in reqs)

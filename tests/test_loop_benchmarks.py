@@ -150,7 +150,10 @@ def test_engine_generation_sends_the_bad_cases_to_the_model(tmp_path: Path) -> N
         "counting", 4, list(scenes), scenes, 2, 1, tmp_path / "counting", llm, bad_cases=cases
     )
     db = Store(tmp_path / "counting" / "run" / "run.sqlite")
-    requests = [json.loads(r) for (r,) in db.query("SELECT request FROM calls WHERE task='evolve'")]
+    requests = [
+        json.loads(r)
+        for (r,) in db.db.execute("SELECT request FROM calls WHERE task='evolve'").fetchall()
+    ]
     db.close()
     assert len(requests) == 3
     for req in requests:  # the user message carries the context block, focus included

@@ -76,7 +76,7 @@ def all_ids(client: TestClient, query: str = "") -> list[str]:
 def journal(run_dir: Path, sql: str) -> list[tuple[object, ...]]:
     store = Store(run_dir / "run.sqlite")
     try:
-        return store.query(sql)
+        return store.db.execute(sql).fetchall()
     finally:
         store.close()
 

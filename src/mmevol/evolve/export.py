@@ -61,10 +61,7 @@ def export_rounds(run_dir: Path, out: Path, *, image_root: Path | None = None) -
     store = Store(db)
     try:
         samples = list(store.iter_samples(kept_only=False))
-        directions = {
-            (seed_id, int(k)): d
-            for seed_id, k, d in store.query("SELECT seed_id, round, direction FROM units")
-        }
+        directions = store.unit_directions()
     finally:
         store.close()
     rounds = _rounds(run_dir) or max((s.round for s in samples), default=0)

@@ -117,9 +117,6 @@ def check_run(store: Store) -> int:
     """Check the kept samples of a run's journal; returns how many were checked."""
     rows = {
         sid: Row(seed_id, int(round_), parent, bool(kept), match)
-        for sid, seed_id, round_, parent, kept, match in store.query(
-            "SELECT id, seed_id, round, parent_id, kept,"
-            " json_extract(json, '$.lineage.parent_match') FROM samples"
-        )
+        for sid, seed_id, round_, parent, kept, match in store.lineage_rows()
     }
     return check_samples(store.iter_samples(kept_only=True), rows)

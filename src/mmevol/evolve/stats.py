@@ -51,11 +51,7 @@ def _mapping(total: int, mapped: int, unknown: int) -> dict[str, Any]:
 def _unknown_strings(store: Store, path: str) -> dict[str, int]:
     """Every ``other:`` label of the journal (all rounds, kept or not) -> samples carrying it,
     most frequent first, keyed by the string as its producer gave it."""
-    rows = store.query(
-        f"SELECT value, COUNT(*) FROM samples, json_each(samples.json, '{path}')"
-        f" WHERE value LIKE '{OTHER}%' GROUP BY value ORDER BY COUNT(*) DESC, value"
-    )
-    return {str(v)[len(OTHER) :]: int(n) for v, n in rows}
+    return {v[len(OTHER) :]: n for v, n in store.label_counts(path, OTHER)}
 
 
 def vocabulary_stats(store: Store, units: Counter[str]) -> dict[str, Any]:
@@ -84,13 +80,7 @@ def _by_direction(store: Store, round_: int, unattached: dict[str, Counter[str]]
         return out.setdefault(direction or "unknown", {"candidates": 0, "kept": 0, "judged": 0,
                                                        "improved": 0, "_sum": 0.0, "_n": 0})  # fmt: skip
 
-    for direction, kept, improved, score, judge, n in store.query(
-        "SELECT direction, kept, json_extract(json, '$.lineage.verdict.improved'),"
-        " json_extract(json, '$.lineage.verdict.score'),"
-        " json_extract(json, '$.lineage.verdict.judge'), COUNT(*) FROM samples WHERE round=?"
-        " GROUP BY 1, 2, 3, 4, 5",
-        (round_,),
-    ):
+    for direction, kept, improved, score, judge, n in store.verdict_groups(round_):
         d = row(direction)
         d["candidates"] += n
         d["kept"] += n if kept else 0
@@ -121,8 +111,7 @@ def _weighted_mean(by_dir: dict[str, dict[str, Any]]) -> float | None:
 
 
 def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
-    q = store.query
-    seeds, seed_items = q("SELECT COUNT(DISTINCT seed_id), COUNT(*) FROM samples WHERE round=0")[0]
+    seeds, seed_items = store.seed_counts()
     per_round: list[dict[str, Any]] = []
     unit_counts: dict[int, Counter[str]] = defaultdict(Counter)
     units_per_round: Counter[int] = Counter()
@@ -141,12 +130,7 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
         kept = sum(d["kept"] for d in by_dir.values())
         judged = sum(d["judged"] for d in by_dir.values())
         improved = sum(d["improved"] for d in by_dir.values())
-        score, steps, skills = q(
-            "SELECT AVG(json_extract(json, '$.lineage.verdict.score')),"
-            " AVG(json_array_length(json, '$.qa.steps')), AVG(json_array_length(json, '$.qa.skills'))"
-            " FROM samples WHERE round=? AND kept=1",
-            (k,),
-        )[0]
+        score, steps, skills = store.kept_means(k)
         per_round.append(
             {
                 "round": k,
@@ -182,17 +166,14 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
             failures["by_class"][f["error_class"]] += 1
     failures["by_class"] = dict(failures["by_class"])
     by_task: dict[str, dict[str, Any]] = {}
-    for task, n, tin, tout, cost in q(
-        "SELECT task, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost) FROM calls"
-        " GROUP BY task"
-    ):
+    for task, n, tin, tout, cost in store.calls_by_task():
         by_task[task] = {
             "calls": n,
             "input_tokens": tin or 0,
             "output_tokens": tout or 0,
             "cost_usd": round(cost or 0.0, 6),
         }
-    evolved = q("SELECT COUNT(*) FROM samples WHERE round>0 AND kept=1")[0][0]
+    evolved = store.evolved_kept()
     return {
         "seeds": seeds,
         "seed_items": seed_items,

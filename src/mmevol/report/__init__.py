@@ -20,10 +20,10 @@ def _seed_ids(run_dir: Path) -> set[str]:
     share them; an import that kept two records of one image marks the second with ``~``)."""
     store = Store(run_dir / "run.sqlite")
     try:
-        rows = store.query("SELECT DISTINCT seed_id FROM samples")
+        ids = store.seed_ids()
     finally:
         store.close()
-    return {str(r[0]).split("~", 1)[0] for r in rows}
+    return {i.split("~", 1)[0] for i in ids}
 
 
 def write_report(

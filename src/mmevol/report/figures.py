@@ -49,10 +49,8 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
     try:
         rounds = int(config["config"]["rounds"])
         stats = compute_stats(store, rounds)
-        rows = store.query("SELECT round, kept, reason, json FROM samples ORDER BY round, id")
-        calls = store.query(
-            "SELECT unit, task, input_tokens, output_tokens, cost, latency FROM calls"
-        )
+        rows = store.sample_rows()
+        calls = store.call_rows()
     finally:
         store.close()
     samples = [(r, bool(k), reason or "", json.loads(js)) for r, k, reason, js in rows]

@@ -7,10 +7,10 @@ Durability rules that make resume exact:
   transaction, so a crash leaves either all of a unit or none of it;
 - failures are appended, never overwrite anything, and are marked resolved when a re-run succeeds.
 
-The file carries its schema version in ``PRAGMA user_version``. ``migrate`` brings an older file
-up to ``SCHEMA_VERSION`` by applying ``MIGRATIONS`` in order, each in one transaction with its
-version bump, so a run made by an earlier release opens in this one (a file from 0.1.0 has
-version 0 and every table of version 1). A file from a newer release is refused in one line.
+Its tables, schema version and migrations are in ``store.schema``; the queries that stats, export,
+invariants and the report run are named methods in ``store.reads``. Nothing else writes SQL
+against the journal but the Ray slice mover (``scale.journal_slice``, whole rows between two
+``Store``s) and the viewer's read-only index (``view.query``).
 """
 
 from __future__ import annotations
@@ -25,56 +25,19 @@ from typing import Any
 from mmevol.calls import ModelCall, Reply, Usage
 from mmevol.errors import MmevolError, note_sqlite, sqlite_error
 from mmevol.schema import Sample
+from mmevol.store.reads import JournalReads
+from mmevol.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, migrate, schema_version
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS calls(
-  key TEXT PRIMARY KEY, unit TEXT, task TEXT, template TEXT, backend TEXT, model TEXT,
-  request TEXT, response TEXT, input_tokens INTEGER, output_tokens INTEGER, cost REAL,
-  latency REAL, attempts INTEGER, finish_reason TEXT, created REAL);
-CREATE TABLE IF NOT EXISTS units(
-  id TEXT PRIMARY KEY, seed_id TEXT, round INTEGER, status TEXT, direction TEXT,
-  stats TEXT, updated REAL);
-CREATE TABLE IF NOT EXISTS samples(
-  id TEXT PRIMARY KEY, seed_id TEXT, round INTEGER, parent_id TEXT, direction TEXT,
-  kept INTEGER, reason TEXT, json TEXT);
-CREATE INDEX IF NOT EXISTS samples_seed ON samples(seed_id, round);
-CREATE TABLE IF NOT EXISTS failures(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT, seed_id TEXT, round INTEGER, task TEXT,
-  error_class TEXT, message TEXT, attempts INTEGER, created REAL, resolved INTEGER DEFAULT 0);
-CREATE TABLE IF NOT EXISTS batches(
-  id TEXT PRIMARY KEY, batch_id TEXT, input_file_id TEXT, status TEXT, remote_status TEXT,
-  keys TEXT, created REAL, updated REAL);
-CREATE TABLE IF NOT EXISTS batch_results(key TEXT PRIMARY KEY, batch TEXT, response TEXT);
-"""
-# version N -> the script that takes a file from N to N + 1 (append; never edit a past one)
-MIGRATIONS: dict[int, str] = {0: SCHEMA}
-
-
-def schema_version(db: sqlite3.Connection) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
-def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Bring ``db`` to ``SCHEMA_VERSION``: each step and its version bump in one transaction."""
-    version = schema_version(db)
-    if version > SCHEMA_VERSION:
-        raise MmevolError(
-            f"{path}: made by a newer mmevol (journal schema {version}; this one reads up to "
-            f"{SCHEMA_VERSION}); upgrade mmevol to open it"
-        )
-    while version < SCHEMA_VERSION:
-        step = MIGRATIONS[version]
-        try:
-            db.executescript(
-                f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
-            )
-        except sqlite3.DatabaseError:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        version = schema_version(db)
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "Store",
+    "check_journal",
+    "migrate",
+    "request_record",
+    "schema_version",
+]
 
 
 def request_record(call: ModelCall) -> str:
@@ -91,7 +54,7 @@ def request_record(call: ModelCall) -> str:
     )
 
 
-class Store:
+class Store(JournalReads):
     """A run's ``run.sqlite``. Single writer (the engine's event loop thread)."""
 
     def __init__(self, path: Path) -> None:
@@ -272,9 +235,6 @@ class Store:
             "SELECT round, direction, stats FROM units WHERE status='done'"
         ):
             yield int(round_), direction, json.loads(blob)
-
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return list(self.db.execute(sql, args))
 
     # --- provider batches (``--mode batch|hybrid``, see backends.batch) ----------------------
     def add_batch(self, local_id: str, input_file_id: str, keys: list[str]) -> None:
