@@ -3,10 +3,12 @@ accepts, and a misspelt, ill-typed or missing option is a one-line error, never 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import Field
 from typer.testing import CliRunner
 
 from mmevol.backends import REGISTRY, make_backend, register
@@ -51,10 +53,31 @@ def test_an_unknown_option_names_itself_and_the_accepted_ones(
 
 
 def test_an_ill_typed_option_names_it() -> None:
-    with pytest.raises(ValueError, match=r"option 'rpm': .*integer"):
+    with pytest.raises(ValueError, match=r"option 'rpm' = 'fast': .*integer"):
         make_backend("openai", model="m", rpm="fast")
     with pytest.raises(ValueError, match=r"option 'seed'"):
         make_backend("grounded", seed="zero")
+
+
+@pytest.mark.parametrize(
+    ("settings", "option"),
+    [
+        ({"concurrency": 0}, "concurrency"),
+        ({"rpm": -5}, "rpm"),
+        ({"timeout_s": 0}, "timeout_s"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"json_mode": "yaml"}, "json_mode"),
+        ({"detail": "medium"}, "detail"),
+    ],
+)
+def test_an_out_of_range_option_is_one_line_naming_it(
+    settings: dict[str, Any], option: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        make_backend("openai", model="m", **settings)
+    message = str(info.value)
+    assert f"option {option!r} = {settings[option]!r}" in message
+    assert "\n" not in message and "Limits" not in message
 
 
 def test_a_missing_required_option_names_its_flag() -> None:
@@ -113,3 +136,109 @@ def test_the_cli_stops_on_a_misspelt_backend_option(tmp_path: Path) -> None:
     assert got.exit_code == 2
     assert "unknown option 'sede'" in got.output and "accepted: model, seed" in got.output
     assert not run.exists()  # nothing written
+
+
+class _Checks(Backend):
+    """A plugin that validates in its constructor with a pydantic model of its own."""
+
+    name = "checks-test"
+
+    class _Inner(Options):
+        workers: int = Field(default=1, ge=1)
+
+    def __init__(self, workers: int = 1) -> None:
+        self.model, self.vision = "checks", False
+        self.inner = self._Inner(workers=workers)
+
+    async def complete(self, call: ModelCall) -> Reply:
+        return Reply(text="ok", model=self.model)
+
+
+class _Callable:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable
+
+    def __call__(self, model: str = "c", loud: bool = False) -> Backend:
+        self.calls += 1
+        return _Echo(model=model, loud=loud)
+
+
+def _unresolvable(model: str = "u", depth: NotImportedHere = 1) -> Backend:  # type: ignore[name-defined]  # noqa: F821
+    return _Echo(model=model)
+
+
+def _reserved(model: str = "r", model_config: int = 0, _private: int = 0) -> Backend:
+    return _Echo(model=model)
+
+
+class _Aliased(Backend):
+    name = "aliased-test"
+
+    class Options(Options):
+        temperature_c: float = Field(default=0.0, alias="temperatureC")
+
+    def __init__(self, temperature_c: float = 0.0) -> None:
+        self.model, self.vision, self.temperature_c = "a", False, temperature_c
+
+    async def complete(self, call: ModelCall) -> Reply:
+        return Reply(text="ok", model=self.model)
+
+
+@pytest.mark.parametrize(
+    ("factory", "settings"),
+    [
+        (functools.partial(_Echo, model="p"), {"loud": True}),
+        (_Callable(), {"loud": True}),
+        (_unresolvable, {"depth": 3}),
+        (_reserved, {"model_config": 1}),
+        (_Aliased, {"temperature_c": 0.5}),
+    ],
+    ids=["partial", "unhashable-instance", "unresolvable-annotation", "reserved-name", "alias"],
+)
+def test_any_plugin_factory_builds_and_a_misspelt_option_is_still_named(
+    factory: Any, settings: dict[str, Any]
+) -> None:
+    register("plugin-test")(factory)
+    try:
+        backend = make_backend("plugin-test", **settings)
+        assert isinstance(backend, Backend)
+        if options_model(factory) is not None:
+            with pytest.raises(ValueError, match="unknown option 'lound'"):
+                make_backend("plugin-test", lound=True)
+    finally:
+        REGISTRY.pop("plugin-test")
+
+
+def test_a_plugins_own_validation_error_is_one_line() -> None:
+    register("checks-test")(_Checks)
+    try:
+        with pytest.raises(ValueError) as info:
+            make_backend("checks-test", workers=0)
+        assert "\n" not in str(info.value) and "'workers'" in str(info.value)
+    finally:
+        REGISTRY.pop("checks-test")
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("concurrency=4", "--backend-option concurrency: set it with --concurrency"),
+        ("timeout_s=5", "--backend-option timeout_s: set it with --timeout"),
+        ("sede", "--backend-option: expected KEY=VALUE"),
+        ("=3", "--backend-option: expected KEY=VALUE"),
+    ],
+)
+def test_a_backend_option_that_is_a_flag_or_has_no_key_is_refused(
+    tmp_path: Path, option: str, said: str
+) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    write_seeds(write_demo_set(tmp_path / "scenes", n=1, seed=0), seeds)
+    run = tmp_path / "run"
+    got = CliRunner().invoke(
+        app, ["evolve", str(seeds), "--out", str(run), "--backend-option", option]
+    )
+    assert got.exit_code == 2, got.output
+    assert said in " ".join(got.output.split())
+    assert not run.exists()

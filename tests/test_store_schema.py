@@ -20,6 +20,7 @@ from mmevol.cli import app
 from mmevol.errors import MmevolError
 from mmevol.evolve.stats import compute_stats
 from mmevol.store import MIGRATIONS, SCHEMA_VERSION, Store, schema_version
+from mmevol.view.app import create_app
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-0.1.0"
 
@@ -77,6 +78,7 @@ def test_the_cli_reads_an_old_run(old_run: Path) -> None:
 def test_a_journal_from_a_newer_release_is_refused_untouched(old_run: Path) -> None:
     db = old_run / "run.sqlite"
     con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=DELETE")  # as a copy made by other tools may be
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
     before = db.read_bytes()
@@ -85,7 +87,24 @@ def test_a_journal_from_a_newer_release_is_refused_untouched(old_run: Path) -> N
     got = CliRunner().invoke(app, ["stats", str(old_run)])
     assert got.exit_code != 0
     assert "newer mmevol" in got.output
+    with pytest.raises(MmevolError, match="newer mmevol"):
+        create_app(old_run)
     assert db.read_bytes() == before
+    assert sorted(p.name for p in old_run.iterdir()) == sorted(p.name for p in FIXTURE.iterdir())
+
+
+@pytest.mark.parametrize("version", [-1, -(2**31)])
+def test_a_journal_with_an_invalid_version_is_one_line(old_run: Path, version: int) -> None:
+    db = old_run / "run.sqlite"
+    con = sqlite3.connect(db)
+    con.execute(f"PRAGMA user_version = {version}")
+    con.close()
+    with pytest.raises(MmevolError, match=f"invalid journal schema version {version}"):
+        Store(db)
+    got = CliRunner().invoke(app, ["stats", str(old_run)])
+    assert got.exit_code != 0
+    assert "invalid journal schema version" in got.output
+    assert _version(db) == version
 
 
 def test_a_failed_migration_leaves_the_file_at_its_version(

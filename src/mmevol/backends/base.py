@@ -16,7 +16,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from mmevol.backends.options import check_options
+from pydantic import ValidationError
+
+from mmevol.backends.options import check_options, one_line
 from mmevol.calls import ModelCall, Reply
 
 
@@ -93,4 +95,8 @@ def make_backend(name: str, **settings: Any) -> Backend:
     """Build a registered backend from its options (``backends.options``): an unknown name,
     an unknown or ill-typed option and a missing required one are one-line ``ValueError``s."""
     cls = backend_factory(name)
-    return cls(**check_options(name, cls, settings))
+    checked = check_options(name, cls, settings)
+    try:
+        return cls(**checked)
+    except ValidationError as exc:  # a check the backend makes itself, as one line
+        raise ValueError(one_line(name, exc)) from None

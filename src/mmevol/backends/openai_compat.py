@@ -21,9 +21,10 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
+from pydantic import Field
 
 from mmevol.backends.admission import Limits, controller_for
 from mmevol.backends.base import Backend
@@ -147,17 +148,17 @@ class OpenAIBackend(Backend):
         base_url: str = "https://api.openai.com/v1",
         api_key_env: str = "OPENAI_API_KEY",
         vision: bool = True,
-        detail: str = "low",
-        image_long_side: int = 512,
-        concurrency: int = 16,
-        rpm: int | None = None,
-        tpm: int | None = None,
-        timeout_s: float = 120,
-        json_mode: str = "auto",
+        detail: Literal["low", "high", "auto"] = "low",
+        image_long_side: Annotated[int, Field(ge=16)] = 512,
+        concurrency: Annotated[int, Field(ge=1)] = 16,
+        rpm: Annotated[int | None, Field(ge=1)] = None,
+        tpm: Annotated[int | None, Field(ge=1)] = None,
+        timeout_s: Annotated[float, Field(gt=0)] = 120,
+        json_mode: Literal["auto", "schema", "object", "none"] = "auto",
         prices: dict[str, Any] | str | Path | None = None,
-        max_attempts: int = 6,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
+        max_attempts: Annotated[int, Field(ge=1)] = 6,
+        backoff_base_s: Annotated[float, Field(ge=0)] = 0.5,
+        backoff_cap_s: Annotated[float, Field(ge=0)] = 30.0,
     ) -> None:
         if json_mode not in JSON_MODES:
             raise ValueError(f"json_mode must be one of {', '.join(JSON_MODES)}, not {json_mode!r}")
@@ -171,7 +172,7 @@ class OpenAIBackend(Backend):
         self.timeout_s = timeout_s
         self.json_mode = json_mode
         # "auto" starts with the strongest mode and steps down for the rest of the run
-        self._mode = "schema" if json_mode == "auto" else json_mode
+        self._mode: str = "schema" if json_mode == "auto" else json_mode
         raw = os.environ.get(api_key_env)
         key = clean_key(raw, api_key_env) if raw and raw.strip() else None
         self._key = _Secret(key) if key else None

@@ -10,10 +10,11 @@ error naming the option, and a required one left out names its CLI flag. A facto
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
+import warnings
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -25,25 +26,63 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
 
-@cache
-def options_model(factory: Callable[..., Any]) -> type[BaseModel] | None:
-    """The options ``factory`` accepts, or None when it takes any keyword (``**kwargs``)."""
+_MODELS: dict[Any, type[BaseModel] | None] = {}
+
+
+def _signature_of(factory: Callable[..., Any]) -> tuple[list[inspect.Parameter], dict[str, Any]]:
+    """The keyword parameters a factory takes and their annotations (Any where unresolvable)."""
+    params = list(inspect.signature(factory).parameters.values())
+    target: Any = factory
+    while isinstance(target, functools.partial):
+        target = target.func
+    if isinstance(target, type):
+        target = target.__init__  # type: ignore[misc]
+    elif not (inspect.isfunction(target) or inspect.ismethod(target)):
+        target = type(target).__call__  # a callable instance
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception:  # annotations naming what is not importable here: unchecked types
+        hints = {}
+    return params, hints
+
+
+def _build_model(factory: Callable[..., Any]) -> type[BaseModel] | None:
     declared = getattr(factory, "Options", None)
     if isinstance(declared, type) and issubclass(declared, BaseModel):
         return declared
-    init = factory.__init__ if isinstance(factory, type) else factory  # type: ignore[misc]
-    params = list(inspect.signature(init).parameters.values())
+    try:
+        params, hints = _signature_of(factory)
+    except (TypeError, ValueError):  # no signature to read (some builtins): unchecked
+        return None
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
-    hints = typing.get_type_hints(init)
     fields: dict[str, Any] = {}
     for p in params:
-        if p.name == "self" or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             continue
         default = ... if p.default is inspect.Parameter.empty else p.default
         fields[p.name] = (hints.get(p.name, Any), default)
-    name = f"{getattr(factory, '__name__', 'Backend')}Options"
-    return create_model(name, __base__=Options, **fields)
+    name = f"{getattr(factory, '__name__', type(factory).__name__)}Options"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a parameter shadowing a BaseModel attribute
+            model = create_model(name, __base__=Options, **fields)
+    except Exception:  # a parameter pydantic cannot hold: unchecked
+        return None
+    # ``model_config`` is read as configuration and ``_x`` as private: not fields, so unchecked
+    return model if set(model.model_fields) == set(fields) else None
+
+
+def options_model(factory: Callable[..., Any]) -> type[BaseModel] | None:
+    """The options ``factory`` accepts, or None when it cannot be checked: it takes any keyword
+    (``**kwargs``), or its parameters cannot be read or held by a pydantic model."""
+    try:
+        return _MODELS[factory]
+    except KeyError:
+        model = _MODELS[factory] = _build_model(factory)
+        return model
+    except TypeError:  # an unhashable factory: built each time
+        return _build_model(factory)
 
 
 def accepted_options(factory: Callable[..., Any]) -> set[str] | None:
@@ -63,7 +102,9 @@ def check_options(
     fields = model.model_fields
     unknown = sorted(set(settings) - set(fields))
     if unknown:
-        listed = ", ".join(repr(k) for k in unknown)
+        listed = ", ".join(repr(k if len(k) <= 60 else k[:57] + "...") for k in unknown[:5])
+        if len(unknown) > 5:
+            listed += f" and {len(unknown) - 5} more"
         raise ValueError(
             f"backend {name!r}: unknown option{'s' if len(unknown) > 1 else ''} {listed}; "
             f"accepted: {', '.join(sorted(fields))}"
@@ -73,9 +114,16 @@ def check_options(
         flags = ", ".join("--" + m.replace("_", "-") for m in missing)
         raise ValueError(f"backend {name!r} needs {flags}")
     try:
-        checked = model.model_validate(settings)
+        checked = model.model_validate(settings, by_name=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "options"
-        raise ValueError(f"backend {name!r}: option {where!r}: {first['msg']}") from None
+        raise ValueError(one_line(name, exc)) from None
     return {k: getattr(checked, k) for k in settings}
+
+
+def one_line(name: str, exc: ValidationError) -> str:
+    """A pydantic error as one line: the option, the value given (cut short) and what is wrong."""
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"]) or "options"
+    given = repr(first.get("input"))
+    given = given if len(given) <= 60 else given[:57] + "..."
+    return f"backend {name!r}: option {where[:80]!r} = {given}: {first['msg']}"

@@ -9,7 +9,7 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from mmevol.cli.app import app, err, friendly, out
+from mmevol.cli.app import CONFIG_FLAGS, app, err, friendly, out
 from mmevol.errors import MmevolError
 
 
@@ -98,7 +98,7 @@ def evolve(
     ] = True,
 ) -> None:
     """Evolve seeds for N rounds (evolve -> eliminate -> dedup); re-running resumes."""
-    from mmevol.evolve.config import EngineName, EvolveConfig, ModeName, load_focus
+    from mmevol.evolve.config import RUN_WIDE, EngineName, EvolveConfig, ModeName, load_focus
     from mmevol.evolve.estimate import estimate_run, render_estimate
     from mmevol.evolve.run import run_evolve
 
@@ -109,7 +109,13 @@ def evolve(
         raise MmevolError("--focus-type: needs --focus PLAN.json (a `mmevol weights` plan)")
     options: dict[str, Any] = {}
     for kv in backend_option or []:
-        key, _, raw = kv.partition("=")
+        key, eq, raw = kv.partition("=")
+        if not eq or not key.strip():
+            raise MmevolError(f"--backend-option: expected KEY=VALUE (VALUE read as JSON when it "
+                              f"parses), got {kv[:60]!r}")  # fmt: skip
+        if key in RUN_WIDE:  # one setting, one place: the flag is what config.json records
+            flag = CONFIG_FLAGS.get(RUN_WIDE[key], RUN_WIDE[key].replace("_", "-"))
+            raise MmevolError(f"--backend-option {key}: set it with --{flag}")
         try:
             options[key] = json.loads(raw)
         except json.JSONDecodeError:

@@ -180,16 +180,7 @@ class EvolveConfig(BaseModel):
         then every ``--backend-option``, which the backend must accept (a misspelt one is an
         error naming it, not ignored)."""
         run_wide: dict[str, Any] = {
-            "seed": self.seed,
-            "vision": self.vision,
-            "detail": self.detail,
-            "image_long_side": self.image_long_side,
-            "json_mode": self.json_mode,
-            "concurrency": self.concurrency,
-            "rpm": self.rpm,
-            "tpm": self.tpm,
-            "timeout_s": self.timeout_s,
-            "api_key_env": self.api_key_env,
+            key: getattr(self, field) for key, field in RUN_WIDE.items() if key in RUN_WIDE_ALWAYS
         }
         if self.model:
             run_wide["model"] = self.model
@@ -204,6 +195,25 @@ class EvolveConfig(BaseModel):
         settings = {k: v for k, v in run_wide.items() if accepted is None or k in accepted}
         settings.update(self.backend_options)
         return settings
+
+
+# backend option -> the EvolveConfig field (and so the ``mmevol evolve`` flag) that sets it
+RUN_WIDE = {
+    "seed": "seed",
+    "vision": "vision",
+    "detail": "detail",
+    "image_long_side": "image_long_side",
+    "json_mode": "json_mode",
+    "concurrency": "concurrency",
+    "rpm": "rpm",
+    "tpm": "tpm",
+    "timeout_s": "timeout_s",
+    "api_key_env": "api_key_env",
+    "model": "model",
+    "base_url": "base_url",
+    "prices": "prices_file",
+}
+RUN_WIDE_ALWAYS = frozenset(RUN_WIDE) - {"model", "base_url", "prices"}  # these: when given
 
 
 def git_commit() -> str | None:

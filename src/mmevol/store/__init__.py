@@ -26,7 +26,14 @@ from mmevol.calls import ModelCall, Reply, Usage
 from mmevol.errors import MmevolError, note_sqlite, sqlite_error
 from mmevol.schema import Sample
 from mmevol.store.reads import JournalReads
-from mmevol.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, migrate, schema_version
+from mmevol.store.schema import (
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    check_version,
+    migrate,
+    schema_version,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -34,6 +41,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Store",
     "check_journal",
+    "check_version",
     "migrate",
     "request_record",
     "schema_version",
@@ -62,6 +70,7 @@ class Store(JournalReads):
         note_sqlite(path)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            check_version(self.db, path)  # before WAL: a refused file is left byte for byte
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=5000")

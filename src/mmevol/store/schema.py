@@ -43,14 +43,25 @@ def schema_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Bring ``db`` to ``SCHEMA_VERSION``: each step and its version bump in one transaction."""
+def check_version(db: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version, refused in one line if this release cannot migrate it."""
     version = schema_version(db)
     if version > SCHEMA_VERSION:
         raise MmevolError(
             f"{path}: made by a newer mmevol (journal schema {version}; this one reads up to "
             f"{SCHEMA_VERSION}); upgrade mmevol to open it"
         )
+    if version < 0 or any(v not in MIGRATIONS for v in range(version, SCHEMA_VERSION)):
+        raise MmevolError(
+            f"{path}: invalid journal schema version {version} (PRAGMA user_version); "
+            f"expected 0..{SCHEMA_VERSION}"
+        )
+    return version
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring ``db`` to ``SCHEMA_VERSION``: each step and its version bump in one transaction."""
+    version = check_version(db, path)
     while version < SCHEMA_VERSION:
         step = MIGRATIONS[version]
         try:

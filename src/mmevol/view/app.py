@@ -89,8 +89,8 @@ def create_app(
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").is_file():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no run.sqlite)")
+    index = SampleIndex(run_dir / "run.sqlite", run_dir / REVIEWS_FILE)  # refuses newer first
     reviews = ReviewStore(run_dir)
-    index = SampleIndex(run_dir / "run.sqlite", run_dir / REVIEWS_FILE)
     library = ImageLibrary(run_dir / "seeds.jsonl")
     thumbs = thumbnailer if thumbnailer is not None else Thumbnailer()
     guard = HostGuard(host)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmevol.schema import Sample
-from mmevol.store import SCHEMA_VERSION, migrate, schema_version
+from mmevol.store import check_version
 
 PAGE_SIZE = 50
 REVIEW_STATES = ("unreviewed", "accept", "reject", "edit")
@@ -126,8 +126,11 @@ class SampleIndex:
         self._lock = threading.Lock()
         self.db = sqlite3.connect(run_db, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout=5000")
-        if schema_version(self.db) > SCHEMA_VERSION:  # a newer release's journal: refused
-            migrate(self.db, run_db)
+        try:
+            check_version(self.db, run_db)  # a newer release's journal: refused, left untouched
+        except BaseException:
+            self.db.close()
+            raise
         for sql in INDEXES:
             with contextlib.suppress(sqlite3.OperationalError):  # read-only file, busy
                 self.db.execute(sql)
