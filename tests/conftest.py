@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,16 @@ from mmevol.world.scenes import write_demo_set
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_endpoints() -> Iterator[None]:
+    """Each test meets its endpoints new: the admission controllers (one per base URL, shared
+    in a process as in a real run) keep no rates learnt by an earlier test on the same port."""
+    from mmevol.backends import admission
+
+    yield
+    admission._CONTROLLERS.clear()
 
 
 @pytest.fixture(scope="session")

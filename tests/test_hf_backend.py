@@ -52,6 +52,7 @@ def test_evolve_with_a_random_model_gives_typed_failures_and_resumes(
     assert first.returncode == 1, first.stderr[-2000:]
     assert "Traceback" not in first.stderr
     assert "3 unit(s) failed" in first.stderr and "re-run the same command" in first.stderr
+    assert "parse_failed x3" in first.stderr  # the cause, not only a count
 
     failures = [json.loads(x) for x in (run / "failures.jsonl").read_text().splitlines()]
     assert len(failures) == 3

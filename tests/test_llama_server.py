@@ -130,7 +130,7 @@ def test_real_local_model_gives_reply_or_typed_errors(llama_url: str) -> None:
         assert outcome.attempts >= 1 and outcome.error_class
         return
     assert isinstance(outcome, Reply) and outcome.usage.output_tokens > 0
-    assert backend.structured_mode in {"schema", "object", "none"}
+    assert backend.structured_mode == "object_schema"  # llama-cpp-python, detected
     try:
         parsed = parse_reply(outcome.text, EvolveOutput)
     except ParseFailed as err:
@@ -144,24 +144,35 @@ KNOWN_FAILURES = {"parse_failed", "timeout", "server_error", "bad_response", "cl
 
 @pytest.mark.timeout(600)
 def test_evolve_text_only_survives_a_tiny_model(llama_url: str, tmp_path: Path) -> None:
-    """The whole CLI run against SmolLM2: it must end cleanly (done or typed failures) and resume."""
+    """The whole CLI run against SmolLM2: the server is detected as llama-cpp-python and asked in
+    its grammar-constrained mode from the first call (no refusal, no warning), replies parse,
+    and the run ends cleanly (done or typed failures) and resumes."""
     seeds = tmp_path / "seeds.jsonl"
     write_seeds(write_demo_set(tmp_path / "scenes", n=3, seed=5), seeds)
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "mmevol.cli", "evolve", str(seeds), "--out", str(run)]
     cmd += ["--backend", "openai", "--model", "smollm2", "--base-url", llama_url, "--text-only"]
-    cmd += ["--rounds", "2", "--max-tokens", "256", "--concurrency", "2", "--max-error-rate", "1"]
+    cmd += ["--rounds", "1", "--max-tokens", "512", "--temperature", "0.2"]
+    cmd += ["--max-error-rate", "1"]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=550)
     print(first.stdout[-3000:])
     assert first.returncode in (0, 1), first.stderr[-3000:]  # 1: some units failed, typed
     assert "Traceback" not in first.stderr
     stats = json.loads((run / "stats.json").read_text())
     assert stats["calls"]["total"] >= 3 and stats["calls"]["output_tokens"] > 0
+    backend = stats["backend"]
+    assert backend["family"] == "llama-cpp-python" and backend["slots"] == 1
+    assert backend["structured_mode"] == "object_schema" and backend["refused_modes"] == []
+    assert "structured mode" not in first.stderr  # nothing refused, nothing to warn about
+    parsed = sum(r["units"] for r in stats["rounds"])
+    assert parsed >= 2, stats["failure_causes"]  # constrained decoding: replies are the JSON asked
+    if first.returncode == 1:
+        assert "unit(s) failed" in first.stderr and stats["failure_causes"]["units"] >= 1
     assert set(stats["failures"]["by_class"]) <= KNOWN_FAILURES
     for line in (run / "failures.jsonl").read_text().splitlines():
         failure = json.loads(line)
         assert failure["error_class"] in KNOWN_FAILURES and failure["message"]
-    for k in (1, 2):
+    for k in (1,):
         for line in (run / "rounds" / f"round_{k}.jsonl").read_text().splitlines():
             Sample.model_validate_json(line)  # whatever was kept or dropped is well formed
     if first.returncode == 0:

@@ -81,6 +81,7 @@ class CallError(Exception):
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message)
         self.attempts = attempts
+        self.task: str | None = None  # the call's task (evolve, judge), set where it is known
 
 
 class RateLimited(CallError):

@@ -431,6 +431,8 @@ class AdmissionController:
         *,
         est_tokens: int | Callable[[], int] = 0,
         tokens_of: Callable[[T], int | None] | None = None,
+        timeout_s: float | None = None,
+        retry_timeouts: bool = True,
     ) -> tuple[T, int]:
         """Run ``fn`` within the limits, retrying retryable errors; return (result, attempts).
 
@@ -440,10 +442,13 @@ class AdmissionController:
         ``tokens_of`` reads what the server charged off a result (default: ``result.usage``)
         to reconcile the tokens/min bucket with the reservation taken before the call.
         ``est_tokens`` may be a function, asked at each attempt (what calls cost is learned
-        while this one waits).
+        while this one waits). ``timeout_s`` overrides the endpoint's for this call;
+        ``retry_timeouts=False`` fails a timed-out call at once (a single local process would
+        still be generating for it).
         """
         attempt = failures = 0
         limited_since: float | None = None
+        timeout_s = timeout_s or self._limits.timeout_s
         while True:
             attempt += 1
             estimate = Estimate(est_tokens)
@@ -451,10 +456,10 @@ class AdmissionController:
             est = estimate()
             try:
                 try:
-                    async with asyncio.timeout(self._limits.timeout_s):
+                    async with asyncio.timeout(timeout_s):
                         result = await fn()
                 except TimeoutError:
-                    raise CallTimeout(f"no answer within {self._limits.timeout_s:g} s") from None
+                    raise CallTimeout(f"no answer within {timeout_s:g} s") from None
             except CallError as err:
                 err.attempts = attempt
                 failure = err
@@ -476,6 +481,8 @@ class AdmissionController:
                 limited_since = None
                 failures += 1
                 if not failure.retryable or failures >= self._limits.max_attempts:
+                    raise failure
+                if isinstance(failure, CallTimeout) and not retry_timeouts:
                     raise failure
             self.counters.retries += 1
             wait = self._backoff(failures or 1, failure)

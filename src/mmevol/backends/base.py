@@ -47,6 +47,11 @@ class Backend(ABC):
         """Settings recorded in config.json (never secrets)."""
         return {"backend": self.name, "model": self.model, "vision": self.vision}
 
+    def runtime_record(self) -> dict[str, Any]:
+        """What this run learnt of the server (family, structured mode), recorded in
+        ``stats.json``; empty when nothing was learnt."""
+        return {}
+
     def cost_estimate(self, call: ModelCall) -> float:
         """Dollars ``call`` is likely to cost, reserved against ``--max-cost`` while it runs
         (0 for backends that cost nothing, or whose price is unknown)."""

@@ -55,7 +55,7 @@ from mmevol.backends.batch_api import (
     line_error,
     write_inputs,
 )
-from mmevol.backends.openai_compat import OpenAIBackend, ResponseFormatRejected, simpler_mode
+from mmevol.backends.openai_compat import OpenAIBackend, ResponseFormatRejected
 from mmevol.calls import CallError, ClientError, ModelCall, Reply
 from mmevol.errors import ConfigError
 from mmevol.store import Store
@@ -106,9 +106,13 @@ class BatchBackend(Backend):
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
         self._sent_mode: dict[str, str] = {}  # key -> structured mode its line was written with
+        inner.format.settle_family("openai")  # the Batch API is OpenAI's: its modes
 
     def identity(self) -> str:
         return self.inner.identity()  # the same cache keys as online calls
+
+    def runtime_record(self) -> dict[str, Any]:
+        return self.inner.runtime_record()
 
     def label(self) -> str:
         return self.inner.label()
@@ -168,18 +172,12 @@ class BatchBackend(Backend):
 
     def _downgrade(self, key: str) -> bool:
         """After a line was refused for its ``response_format``: step the structured mode down
-        (schema -> object -> none) as an online call would, once per mode however many lines
+        (the OpenAI ladder: schema -> object -> none) as an online call would, once per mode however many lines
         of a batch were refused; True when the call should be asked again."""
         inner, sent = self.inner, self._sent_mode.pop(key, None)
         if inner.json_mode != "auto" or sent is None or sent == "none":
             return False
-        if inner.structured_mode == sent:
-            inner._mode = simpler_mode(sent)
-            log.warning(
-                "%s batches refuse response_format %r; using %r from now on",
-                inner.public_url, sent, inner._mode,
-            )  # fmt: skip
-        return True
+        return inner.format.step_down(sent, "its batches refuse it")
 
     def _reply(self, call: ModelCall, body: dict[str, Any], latency: float) -> Reply:
         reply = self.inner._reply(call, body, latency)

@@ -32,6 +32,14 @@ from mmevol.backends.payload import image_data_url
 from mmevol.backends.pricing import OUT_TOKENS_PER_ITEM, PriceTable
 from mmevol.backends.ratelimits import QUOTA_CODES, Signals, limit_from_error
 from mmevol.backends.secrets import Redactor, clean_key, public_url, url_secrets
+from mmevol.backends.structured import (
+    LOCAL_FAMILIES,
+    MODES,
+    EndpointFormat,
+    apply_mode,
+    detect_family,
+    names_mode,
+)
 from mmevol.calls import (
     BadResponse,
     CallTimeout,
@@ -46,7 +54,10 @@ from mmevol.calls import (
 )
 
 log = logging.getLogger(__name__)
-JSON_MODES = ("auto", "schema", "object", "none")
+JSON_MODES = ("auto", *MODES)
+# a local server generating on the CPU: wait this long plus this much per token asked for
+LOCAL_BASE_S = 60.0
+LOCAL_S_PER_TOKEN = 0.25
 IMAGE_TOKENS = 85  # what a "low" detail image costs on OpenAI
 ERROR_TEXT_LIMIT = 300
 
@@ -70,11 +81,6 @@ class _Secret:
         return "'***'"
 
     __str__ = __repr__
-
-
-def simpler_mode(mode: str) -> str:
-    """The structured-output mode to try after ``mode`` was refused: schema -> object -> none."""
-    return "object" if mode == "schema" else "none"
 
 
 class ResponseFormatRejected(ClientError):
@@ -154,7 +160,9 @@ class OpenAIBackend(Backend):
         rpm: Annotated[int | None, Field(ge=1)] = None,
         tpm: Annotated[int | None, Field(ge=1)] = None,
         timeout_s: Annotated[float, Field(gt=0)] = 120,
-        json_mode: Literal["auto", "schema", "object", "none"] = "auto",
+        json_mode: Literal[
+            "auto", "schema", "object_schema", "guided", "format", "object", "none"
+        ] = "auto",
         prices: dict[str, Any] | str | Path | None = None,
         max_attempts: Annotated[int, Field(ge=1)] = 6,
         backoff_base_s: Annotated[float, Field(ge=0)] = 0.5,
@@ -162,6 +170,7 @@ class OpenAIBackend(Backend):
     ) -> None:
         if json_mode not in JSON_MODES:
             raise ValueError(f"json_mode must be one of {', '.join(JSON_MODES)}, not {json_mode!r}")
+        self.max_concurrency = concurrency
         self.model = model
         self.base_url = base_url.rstrip("/")  # as given: requests go here
         self.public_url = public_url(self.base_url)  # what is recorded and shown
@@ -171,8 +180,11 @@ class OpenAIBackend(Backend):
         self.image_long_side = image_long_side
         self.timeout_s = timeout_s
         self.json_mode = json_mode
-        # "auto" starts with the strongest mode and steps down for the rest of the run
-        self._mode: str = "schema" if json_mode == "auto" else json_mode
+        # "auto": the server family's strongest mode, stepping down for the rest of the run
+        self.format = EndpointFormat(self.public_url)
+        if json_mode != "auto":
+            self.format.mode, self.format.ladder = json_mode, (json_mode,)
+        self._detecting: asyncio.Lock | None = None
         raw = os.environ.get(api_key_env)
         key = clean_key(raw, api_key_env) if raw and raw.strip() else None
         self._key = _Secret(key) if key else None
@@ -220,7 +232,62 @@ class OpenAIBackend(Backend):
     @property
     def structured_mode(self) -> str:
         """The structured-output mode in use now (``auto`` may have stepped down)."""
-        return self._mode
+        return self.format.mode
+
+    def runtime_record(self) -> dict[str, Any]:
+        """What the run learnt of the server: its family, structured mode and slots."""
+        if self.format.family is None:  # no call went out (a resumed run answered by the cache)
+            return {}
+        return {"endpoint": self.public_url, **self.format.record()}
+
+    async def detect(self) -> None:
+        """Read the server family once (``GET /models``, and ``/props`` for llama.cpp's slots);
+        a local single-process server gets calls one slot at a time. Never fails a run: a
+        server without ``/models`` is "unknown"."""
+        if self.format.family is not None:
+            return
+        if self._detecting is None:
+            self._detecting = asyncio.Lock()
+        async with self._detecting:
+            if self.format.family is not None:
+                return
+            family, slots = await self._probe()
+            self.format.settle_family(family, slots)
+            if family in LOCAL_FAMILIES and slots:
+                cap = min(self.max_concurrency, slots)
+                if cap < self.admission.limits.max_concurrency:
+                    self.admission.update(
+                        self.admission.limits.model_copy(update={"max_concurrency": cap})
+                    )
+
+    async def _probe(self) -> tuple[str, int | None]:
+        client, timeout = self._http(), min(10.0, self.timeout_s)
+        try:
+            resp = await client.get(
+                endpoint(self.base_url, "/models"), headers=self._headers(), timeout=timeout
+            )
+            models = resp.json() if resp.status_code == 200 else None
+        except (httpx.HTTPError, OSError, ValueError):
+            return "unknown", None
+        family = detect_family(models, resp.headers.get("server"))
+        slots: int | None = 1 if family == "llama-cpp-python" else None
+        if family == "llama.cpp":
+            with contextlib.suppress(httpx.HTTPError, OSError, ValueError, TypeError):
+                props = await client.get(
+                    endpoint(self.base_url.removesuffix("/v1"), "/props"),
+                    headers=self._headers(),
+                    timeout=timeout,
+                )
+                total = props.json().get("total_slots") if props.status_code == 200 else None
+                slots = int(total) if isinstance(total, int) and total > 0 else None
+        return family, slots
+
+    def call_timeout(self, call: ModelCall) -> float:
+        """Seconds to wait for ``call``: ``timeout_s``, or for a local server generating on the
+        CPU, enough for ``max_tokens`` at a slow pace (it does not queue: one slot per call)."""
+        if self.format.family not in LOCAL_FAMILIES:
+            return self.timeout_s
+        return max(self.timeout_s, LOCAL_BASE_S + call.max_tokens * LOCAL_S_PER_TOKEN)
 
     # --- HTTP ------------------------------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:
@@ -250,7 +317,7 @@ class OpenAIBackend(Backend):
     # --- request body ------------------------------------------------------------------------------
     def build_body(self, call: ModelCall, mode: str | None = None) -> dict[str, Any]:
         """The JSON body of the chat request for ``call`` in structured ``mode``."""
-        mode = mode or self._mode
+        mode = mode or self.format.mode
         messages: list[dict[str, Any]] = [m.model_dump() for m in call.messages]
         if self.vision and call.image is not None:
             url = image_data_url(call.image, self.image_long_side)
@@ -267,17 +334,7 @@ class OpenAIBackend(Backend):
             "temperature": call.temperature,
             "max_tokens": call.max_tokens,
         }
-        if mode == "schema" and call.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": f"mmevol_{call.task}",
-                    "schema": call.json_schema,
-                    "strict": False,
-                },
-            }
-        elif mode in {"schema", "object"}:
-            body["response_format"] = {"type": "json_object"}
+        apply_mode(body, mode, call.json_schema, call.task)
         return body
 
     def cost_estimate(self, call: ModelCall) -> float:
@@ -301,12 +358,17 @@ class OpenAIBackend(Backend):
         image = self.detail if (self.vision and call.image is not None) else "text"
         return f"{self.model}|{image}"
 
-    async def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    async def _post(
+        self, body: dict[str, Any], mode: str = "none", timeout_s: float | None = None
+    ) -> tuple[dict[str, Any], float]:
         url = endpoint(self.public_url, "/chat/completions")  # in messages
         start = time.monotonic()
         try:
             resp = await self._http().post(
-                endpoint(self.base_url, "/chat/completions"), json=body, headers=self._headers()
+                endpoint(self.base_url, "/chat/completions"),
+                json=body,
+                headers=self._headers(),
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
             )
         except httpx.TimeoutException as err:
             raise CallTimeout(f"{url}: timed out ({type(err).__name__})") from None
@@ -314,10 +376,10 @@ class OpenAIBackend(Backend):
             raise ConnectionFailed(self._redact(f"{url}: {type(err).__name__}: {err}")) from None
         latency = time.monotonic() - start
         status = resp.status_code
-        if status >= 400 and "response_format" in body:
+        if status in {400, 422, 500} and mode != "none":
+            # some servers (llama-cpp-python's) refuse a structured mode with 422 or 500
             text = self._redact(_error_text(resp))
-            if "response_format" in text and status in {400, 422, 500}:
-                # some servers (llama.cpp's) answer an unknown response_format with 422 or 500
+            if names_mode(text, mode):
                 raise ResponseFormatRejected(f"{url}: HTTP {status}: {text}")
         if signals := Signals.from_headers(resp.headers):
             self.admission.observe(signals)
@@ -340,14 +402,19 @@ class OpenAIBackend(Backend):
 
     # --- the call --------------------------------------------------------------------------------
     async def complete(self, call: ModelCall) -> Reply:
+        await self.detect()
+        timeout_s = self.call_timeout(call)
+        local = self.format.family in LOCAL_FAMILIES
         while True:
-            mode = self._mode
+            mode = self.format.mode
             # encoding the image takes milliseconds of CPU: off the event loop, so a burst of
             # calls does not stall the requests already admitted and paced
             body = await asyncio.to_thread(self.build_body, call, mode)
 
-            async def attempt(body: dict[str, Any] = body) -> tuple[Reply, dict[str, Any]]:
-                data, latency = await self._post(body)
+            async def attempt(
+                body: dict[str, Any] = body, mode: str = mode
+            ) -> tuple[Reply, dict[str, Any]]:
+                data, latency = await self._post(body, mode, timeout_s)
                 return self._reply(call, data, latency), data
 
             # what the server will count against tokens/min: the input (as calls of this kind
@@ -364,18 +431,14 @@ class OpenAIBackend(Backend):
                     attempt,
                     est_tokens=reserve,
                     tokens_of=lambda r: r[0].usage.input_tokens + call.max_tokens,
+                    timeout_s=timeout_s,
+                    # a single local process goes on generating for a request it timed out:
+                    # asking again would queue the same work behind it
+                    retry_timeouts=not local,
                 )
             except ResponseFormatRejected as err:
-                if self.json_mode != "auto" or mode == "none":
+                if self.json_mode != "auto" or not self.format.step_down(mode, str(err)):
                     raise
-                self._mode = simpler_mode(mode)
-                log.warning(
-                    "%s does not accept response_format %r; using %r from now on (%s)",
-                    self.public_url,
-                    mode,
-                    self._mode,
-                    err,
-                )
                 continue
             if isinstance(data.get("usage"), dict) and data["usage"].get("prompt_tokens"):
                 self.admission.costs.observe(key, text, reply.usage.input_tokens)
@@ -416,5 +479,4 @@ __all__ = [
     "ResponseFormatRejected",
     "endpoint",
     "parse_retry_after",
-    "simpler_mode",
 ]

@@ -39,7 +39,13 @@ def evolve(
     ] = False,
     detail: Annotated[str, typer.Option(help="Image detail: low|high|auto.")] = "low",
     image_long_side: Annotated[int, typer.Option(min=64)] = 512,
-    json_mode: Annotated[str, typer.Option(help="auto|schema|object|none")] = "auto",
+    json_mode: Annotated[
+        str,
+        typer.Option(
+            help="Structured output: auto (by server family) or one of "
+            "schema|object_schema|guided|format|object|none."
+        ),
+    ] = "auto",
     concurrency: Annotated[int, typer.Option(min=1)] = 16,
     rpm: Annotated[int | None, typer.Option(help="Requests/min limit.")] = None,
     tpm: Annotated[int | None, typer.Option(help="Tokens/min limit.")] = None,
@@ -164,12 +170,17 @@ def evolve(
         )
         raise typer.Exit(3)
     if not result.complete:
-        n = result.stats["failures"]["open"]  # type: ignore[index]
+        from mmevol.evolve.diagnose import failure_lines
+
+        causes = cast(dict[str, Any], result.stats.get("failure_causes") or {})
         err.print(
-            f"[yellow]{n} unit(s) failed[/yellow] (see {out_dir}/failures.jsonl); "
-            "re-run the same command to retry them.",
+            f"[yellow]{causes.get('units', 0)} unit(s) failed[/yellow] (see "
+            f"{out_dir}/failures.jsonl); re-run the same command to retry them.",
             highlight=False,
+            soft_wrap=True,
         )
+        for line in failure_lines(result.stats):
+            err.print(line, highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1)
     out.print(f"dataset: {out_dir / 'dataset.jsonl'}")
 

@@ -91,6 +91,13 @@ def fake_server(
         bool,
         typer.Option("--no-retry-after", help="Provider mode: send no Retry-After header on 429s."),
     ] = False,
+    like: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer GET /models and structured-output modes as this server family does: "
+            "openai, llama-cpp-python, vllm or ollama."
+        ),
+    ] = None,
 ) -> None:
     """A local OpenAI-compatible fake multimodal model with fault injection (for tests).
 
@@ -99,7 +106,7 @@ def fake_server(
     --error-rate/--no-* option turns on the provider mode: a rate-limited hosted API with
     OpenAI's 429s and headers; its counters and timeline are under "limits" in the stats.
     """
-    from mmevol.testing.server import FAULT_KINDS, serve
+    from mmevol.testing.server import FAULT_KINDS, SERVER_LIKE, serve
 
     more: dict[str, Any] = {"retry_after_s": retry_after, "timeout_sleep_s": timeout_sleep}
     provider = {
@@ -111,6 +118,10 @@ def fake_server(
     }  # fmt: skip
     if any(v is not None for v in provider.values()):
         more["limits"] = {k: v for k, v in provider.items() if v is not None} | {"seed": seed}
+    if like is not None:
+        if like not in SERVER_LIKE:
+            raise MmevolError(f"--like: use one of {', '.join(SERVER_LIKE)}, not {like!r}")
+        more |= SERVER_LIKE[like]
     if adversary is not None:
         if adversary not in ("lenient", "noisy"):
             raise MmevolError(f"--adversary: use lenient or noisy, not {adversary!r}")

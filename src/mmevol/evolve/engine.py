@@ -179,18 +179,22 @@ class Engine:
         tries = self.store.failure_count(unit, ParseFailed.error_class)
         if tries:
             call = call.model_copy(update={"retry": tries})
-        reply = await self.call_model(call, unit)
         try:
-            parsed = parse_reply(reply.text, model)
-            rungs = list(parsed.rungs)
+            reply = await self.call_model(call, unit)
+            try:
+                parsed = parse_reply(reply.text, model)
+                rungs = list(parsed.rungs)
+            except CallError as err:
+                if not self.config.reask:
+                    raise
+                reask = call.model_copy(
+                    update={"messages": reask_messages(call.messages, reply.text, str(err))}
+                )
+                parsed = parse_reply((await self.call_model(reask, unit)).text, model)
+                rungs = [*parsed.rungs, "reask"]
         except CallError as err:
-            if not self.config.reask:
-                raise
-            reask = call.model_copy(
-                update={"messages": reask_messages(call.messages, reply.text, str(err))}
-            )
-            parsed = parse_reply((await self.call_model(reask, unit)).text, model)
-            rungs = [*parsed.rungs, "reask"]
+            err.task = err.task or call.task  # the failure record names the call that failed
+            raise
         for rung in rungs:
             stats[f"{call.task}_rung_{rung}"] += 1
         return parsed.value
@@ -222,6 +226,7 @@ class Engine:
             max_tokens=self.config.max_tokens,
             template=self.templates.get(direction),
             focus=self.config.focus.model_dump() if self.config.focus else None,
+            vision=self.backend.vision,
         )
         output = await self.call_and_parse(call, EvolveOutput, unit, stats)
         by_source: dict[int, QA] = {}
@@ -264,6 +269,7 @@ class Engine:
                 temperature=self.config.judge_temperature,
                 max_tokens=self.config.max_tokens,
                 notes=[c.facts.for_judge() if c.facts else {} for c in to_judge],
+                vision=self.backend.vision,
             )
             judged = await self.call_and_parse(jcall, JudgeOutput, unit, stats)
             for v in judged.verdicts:
@@ -392,7 +398,7 @@ class Engine:
     def _record_failure(self, seed: Seed, round_: int, err: CallError) -> None:
         unit = unit_id(seed.id, round_)
         self.store.add_failure(
-            unit, seed.id, round_, "unit", err.error_class, str(err), getattr(err, "attempts", 1)
+            unit, seed.id, round_, err.task or "unit", err.error_class, str(err), err.attempts
         )
         c = self.counters
         c.units_failed += 1

@@ -54,9 +54,13 @@ def estimate_run(config: EvolveConfig) -> Estimate:
         if not seed.items:
             continue
         t, mt = config.temperature, config.max_tokens
-        ev = evolve_call(seed, seed.items, "reasoning", 1, temperature=t, max_tokens=mt)
+        ev = evolve_call(
+            seed, seed.items, "reasoning", 1, temperature=t, max_tokens=mt, vision=config.vision
+        )
         pairs = [(q, q) for q in seed.items]
-        ju = judge_call(seed, pairs, "reasoning", 1, temperature=t, max_tokens=mt)
+        ju = judge_call(
+            seed, pairs, "reasoning", 1, temperature=t, max_tokens=mt, vision=config.vision
+        )
         ev_in += _tokens("".join(m.content for m in ev.messages)) + image
         ju_in += _tokens("".join(m.content for m in ju.messages)) + image
     with_items = max(1, sum(1 for s in sample if s.items))

@@ -219,6 +219,8 @@ def _evolve_locked(config: EvolveConfig, run_dir: Path) -> RunResult:
 
     try:
         asyncio.run(main())
+        if runtime := backend.runtime_record():  # the server family and structured mode used
+            store.set_meta("backend_runtime", json.dumps(runtime))
         store.settle_answered_batches()  # a hybrid cut-off's batches whose calls went online
         open_failures = store.failures(open_only=True)
         complete = engine.stop_reason is None and not open_failures and not store.open_batches()

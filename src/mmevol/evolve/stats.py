@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from typing import Any
 
+from mmevol.evolve.diagnose import failure_details
 from mmevol.evolve.import_official import SURVIVOR_JUDGE
 from mmevol.store import Store
 from mmevol.vocab import OTHER
@@ -183,6 +185,8 @@ def compute_stats(store: Store, rounds: int) -> dict[str, Any]:
         "normalization": normalization,
         "vocabulary": vocabulary_stats(store, all_units),
         "failures": failures,
+        "failure_causes": failure_details(store),
+        "backend": json.loads(store.get_meta("backend_runtime") or "{}"),
         "calls": {
             "by_task": by_task,
             "total": sum(t["calls"] for t in by_task.values()),

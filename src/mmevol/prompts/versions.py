@@ -36,7 +36,9 @@ from mmevol.schema import DIRECTIONS
 
 STORE_DIR = "prompts"
 SEPARATOR = "=== user ==="
-DIRECTION_FILLS = ("context", "skills", "manipulations", "formats")
+DIRECTION_FILLS = (
+    "context", "skills", "manipulations", "formats", "given", "evidence", "evidence_short"
+)  # fmt: skip
 MIN_PROMPT_CHARS = 40
 MAX_PROMPT_CHARS = 40_000
 

@@ -74,6 +74,30 @@ class JournalReads:
         )
 
     # --- rows for export, invariants and the report ----------------------------------------
+    def finish_reasons(self) -> list[tuple[str, str | None, int]]:
+        """(task, finish_reason, calls) over every reply journalled."""
+        return [
+            (str(t), f, int(n))
+            for t, f, n in self.db.execute(
+                "SELECT task, finish_reason, COUNT(*) FROM calls GROUP BY task, finish_reason"
+            )
+        ]
+
+    def open_parse_failures(self) -> list[Row]:
+        """(unit, task, message, last reply, its finish_reason) of each open parse failure:
+        the reply is the latest one journalled for that unit and task."""
+        return list(
+            self.db.execute(
+                "SELECT f.unit, f.task, f.message,"
+                " (SELECT c.response FROM calls c WHERE c.unit = f.unit AND c.task = f.task"
+                "  ORDER BY c.created DESC LIMIT 1),"
+                " (SELECT c.finish_reason FROM calls c WHERE c.unit = f.unit AND c.task = f.task"
+                "  ORDER BY c.created DESC LIMIT 1)"
+                " FROM failures f WHERE f.resolved = 0 AND f.error_class = 'parse_failed'"
+                " ORDER BY f.id"
+            )
+        )
+
     def unit_directions(self) -> dict[tuple[str, int], str | None]:
         """(seed id, round) -> the direction its unit drew."""
         rows = self.db.execute("SELECT seed_id, round, direction FROM units")

@@ -68,6 +68,19 @@ FaultKind = Literal[
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 
 
+# ``mmevol fake-server --like NAME``: answer ``GET /models`` and structured modes as NAME does
+SERVER_LIKE: dict[str, dict[str, Any]] = {
+    "openai": {"owned_by": "system"},
+    "llama-cpp-python": {
+        "owned_by": "me",
+        "response_formats": ["json_object"],  # json_object may carry a schema
+        "response_format_status": 500,
+    },
+    "vllm": {"owned_by": "vllm"},
+    "ollama": {"owned_by": "library"},
+}
+
+
 class FakeServerConfig(BaseModel):
     """Everything the fake server does; ``latency`` is seconds or a ``"min,max"`` range."""
 
@@ -92,6 +105,9 @@ class FakeServerConfig(BaseModel):
     api_key: str | None = None
     response_formats: list[str] = Field(default_factory=lambda: ["json_schema", "json_object"])
     response_format_status: int = 400  # llama.cpp's server answers 500 instead
+    # what ``GET /v1/models`` says owns the model: the server family a client detects
+    # ("me": llama-cpp-python, "vllm", "library": Ollama ...)
+    owned_by: str = "mmevol-fake"
     log_level: str = "warning"
     batch: FakeBatchConfig = Field(default_factory=FakeBatchConfig)
     # set: the adversarial model (``backends.adversary``) answers instead of ``FakeLLM``
@@ -312,7 +328,10 @@ def build_app(config: FakeServerConfig) -> Starlette:
         if await st.wait_if_held(request):
             return Response(status_code=499)
         st.with_image += 1 if images else 0
-        text = st.llm.respond(messages, FORMAT_MODES.get(rf_type, "none"))
+        mode = FORMAT_MODES.get(rf_type, "none")
+        if rf_type == "json_object" and isinstance(rf.get("schema"), dict):
+            mode = "schema"  # as llama-cpp-python: the schema constrains decoding
+        text = st.llm.respond(messages, mode)
         finish = "stop"
         max_tokens = body.get("max_tokens")
         if isinstance(max_tokens, int) and max_tokens > 0 and len(text) > max_tokens * 4:
@@ -363,7 +382,7 @@ def build_app(config: FakeServerConfig) -> Starlette:
         return Response(payload, media_type="application/json", headers=limit_headers)
 
     async def models(request: Request) -> Response:
-        data = [{"id": config.model, "object": "model", "created": 0, "owned_by": "mmevol-fake"}]
+        data = [{"id": config.model, "object": "model", "created": 0, "owned_by": config.owned_by}]
         return JSONResponse({"object": "list", "data": data})
 
     async def stats(request: Request) -> Response:

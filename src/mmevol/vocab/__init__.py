@@ -86,10 +86,10 @@ SKILL_HELP: dict[str, str] = {
 MANIPULATIONS: tuple[str, ...] = ("grounding", "referring", "calculate", "ocr")
 
 MANIPULATION_HELP: dict[str, str] = {
-    "grounding": "grounding_i(target) -> bbx_i : the box [x1, y1, x2, y2] of a target",
-    "referring": "referring_i(bbx) -> tgt_i : what is inside a box",
-    "calculate": "calculate(expression) -> res_i : arithmetic, counting or comparison",
-    "ocr": "ocr_i(target) -> txt_i : the text written on a target",
+    "grounding": 'grounding (the box of a target; description "grounding(red cup) -> [x1, y1, x2, y2]")',
+    "referring": 'referring (what is inside a box; description "referring([x1, y1, x2, y2]) -> red cup")',
+    "calculate": 'calculate (arithmetic, counting or comparison; description "calculate(2 + 3) -> 5")',
+    "ocr": 'ocr (the text written on a target; description "ocr(shop sign) -> OPEN")',
 }
 
 FORMATS: tuple[str, ...] = (
