@@ -233,6 +233,24 @@ def test_a_run_whose_replies_stop_at_the_token_limit_says_so(
     example = causes["parse"]["examples"]["evolve:cut_off"]
     assert example.startswith("{") and len(example) <= 300
     assert sum(causes["parse"]["rungs"].values()) == 3
+    shown = _cli("stats", str(run))
+    assert shown.returncode == 0 and "evolve:cut_off x3" in shown.stdout
+    assert "units failed" in shown.stdout and "llama-cpp-python / object_schema" in shown.stdout
+
+
+def test_reply_text_shown_in_failure_causes_cannot_drive_the_terminal() -> None:
+    from mmevol.evolve.diagnose import failure_lines
+
+    hostile = "\x1b[2J\x1b]0;owned\x07[bold red]x[/]\r\nnext"
+    stats = {
+        "failures": {"by_class": {"parse_failed": 1}},
+        "failure_causes": {
+            "first_message": {"parse_failed": hostile},
+            "parse": {"by_kind": {"evolve:not_json": 1}, "examples": {"evolve:not_json": hostile}},
+        },
+    }
+    lines = failure_lines(stats)
+    assert lines and all(line.isprintable() for line in lines)
 
 
 def test_text_only_prompts_say_the_model_sees_only_captions_and_boxes(seeds: Path) -> None:

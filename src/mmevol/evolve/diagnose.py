@@ -68,8 +68,14 @@ def failure_details(store: Store) -> dict[str, Any]:
     }
 
 
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (ANSI escapes too) shown as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def failure_lines(stats: dict[str, Any]) -> list[str]:
-    """The causes of a run's open failures, one line each, for the console."""
+    """The causes of a run's open failures, one line each, for the console (model and server
+    text made printable: a reply cannot drive the terminal)."""
     causes = stats.get("failure_causes") or {}
     lines = []
     by_class = (stats.get("failures") or {}).get("by_class") or {}
@@ -82,4 +88,4 @@ def failure_lines(stats: dict[str, Any]) -> list[str]:
         lines.append(f"  {kind} x{n}, e.g. {example[:120]!r}")
     if causes.get("hint"):
         lines.append(f"hint: {causes['hint']}")
-    return lines
+    return [printable(line) for line in lines]

@@ -6,6 +6,9 @@ from typing import Any
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
+
+from mmevol.evolve.diagnose import failure_lines
 
 
 def stats_tables(stats: dict[str, Any]) -> list[Table]:
@@ -70,6 +73,13 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
     other.add_row("failures open / resolved", f"{f['open']} / {f['resolved']}")
     for k, v in f["by_class"].items():
         other.add_row(f"  open {k}", str(v))
+    if causes := stats.get("failure_causes"):
+        other.add_row("units failed", str(causes.get("units", 0)))
+        for line in failure_lines(stats)[len(f["by_class"]) :]:  # kinds, examples, the hint
+            other.add_row(Text(line), "")
+    if backend := stats.get("backend"):
+        other.add_row("server family / structured mode",
+                      Text(f"{backend.get('family')} / {backend.get('structured_mode')}"))  # fmt: skip
     c = stats["calls"]
     other.add_row("calls", str(c["total"]))
     other.add_row("tokens in / out", f"{c['input_tokens']} / {c['output_tokens']}")
