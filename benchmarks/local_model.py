@@ -115,7 +115,8 @@ def one_mode(
         "units_parsed": parsed_units,
         "units_failed": failed,
         "parsed_share": round(parsed_units / max(1, parsed_units + failed), 3),
-        "parsed_first_rung": rungs.get("direct", 0),
+        # a unit that needed a re-ask counts its re-asked reply's rung too: not a first try
+        "parsed_first_rung": rungs.get("direct", 0) - rungs.get("reask", 0),
         "rungs": rungs,
         "evolve_calls": evolve_calls,
         "failure_kinds": causes.get("parse", {}).get("by_kind", {}),

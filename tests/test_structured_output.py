@@ -151,6 +151,12 @@ async def test_a_llama_cpp_python_server_gets_its_constrained_mode_from_the_firs
     record = b.runtime_record()
     assert record["family"] == "llama-cpp-python" and record["slots"] == 1
     assert not [r for r in caplog.records if "structured mode" in r.getMessage()]
+    with running_server(llama_like) as url:
+        fixed = OpenAIBackend("m", base_url=url, json_mode="object", timeout_s=30)
+        await fixed.complete(_call())
+        await fixed.aclose()
+    assert fixed.structured_mode == "object"  # --json-mode is kept, whatever the family
+    assert fixed.runtime_record()["family"] == "llama-cpp-python"
 
 
 async def test_an_unknown_server_that_refuses_json_schema_warns_once(

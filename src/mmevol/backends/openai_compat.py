@@ -184,6 +184,7 @@ class OpenAIBackend(Backend):
         self.format = EndpointFormat(self.public_url)
         if json_mode != "auto":
             self.format.mode, self.format.ladder = json_mode, (json_mode,)
+            self.format.fixed = True
         self._detecting: asyncio.Lock | None = None
         raw = os.environ.get(api_key_env)
         key = clean_key(raw, api_key_env) if raw and raw.strip() else None

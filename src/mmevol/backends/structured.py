@@ -136,6 +136,7 @@ class EndpointFormat:
     ladder: tuple[str, ...] = LADDERS["unknown"]
     mode: str = "schema"
     refused: list[str] = field(default_factory=list)
+    fixed: bool = False  # a mode the user chose (``--json-mode``): detection does not change it
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def settle_family(self, family: str, slots: int | None = None) -> None:
@@ -144,6 +145,8 @@ class EndpointFormat:
             if self.family is not None:
                 return
             self.family, self.slots = family, slots
+            if self.fixed:
+                return
             self.ladder = LADDERS.get(family, LADDERS["unknown"])
             self.mode = next((m for m in self.ladder if m not in self.refused), "none")
 
