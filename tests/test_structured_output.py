@@ -24,13 +24,13 @@ import pytest
 from mmevol.backends import openai_compat
 from mmevol.backends.openai_compat import OpenAIBackend
 from mmevol.backends.structured import LADDERS, EndpointFormat, detect_family
-from mmevol.calls import CallTimeout, Message, ModelCall
+from mmevol.calls import CallTimeout, ModelCall
 from mmevol.evolve.calls import evolve_call, judge_call
-from mmevol.prompts import embed_context
 from mmevol.schema import EvolveOutput
 from mmevol.seeds import read_seeds, write_seeds
 from mmevol.testing.server import FakeServerConfig, running_server
 from mmevol.world import write_demo_set
+from test_openai_backend import make_call
 
 
 def _models(owner: str, **extra: Any) -> dict[str, Any]:
@@ -60,27 +60,7 @@ def test_the_family_is_read_from_models_and_the_server_header(
 
 
 def _call(max_tokens: int = 512, tag: str = "") -> ModelCall:
-    ctx = {
-        "task": "evolve",
-        "direction": "perception",
-        "round": 1,
-        "image": {"width": 64, "height": 48},
-        "captions": [f"a dog {tag}".strip()],
-        "objects": [{"category": "dog", "bbox": [0.1, 0.2, 0.3, 0.5]}],
-        "items": [{"index": 0, "question": "What is it?", "answer": "A dog."}],
-    }
-    return ModelCall(
-        task="evolve",
-        template="perception",
-        template_version="perception@test",
-        messages=[
-            Message(role="system", content="Reply with JSON."),
-            Message(role="user", content=f"Evolve.\n{embed_context(ctx)}"),
-        ],
-        context=ctx,
-        json_schema=EvolveOutput.model_json_schema(),
-        max_tokens=max_tokens,
-    )
+    return make_call(tag=tag).model_copy(update={"max_tokens": max_tokens})
 
 
 def test_each_mode_is_spelt_as_its_servers_read_it() -> None:
