@@ -286,3 +286,37 @@ def test_the_schema_sent_is_this_calls_exact_shape_and_its_replies_parse(seeds: 
                            {"index": 0, "improved": "yes", "score": 7, "reason": "r"}]}  # fmt: skip
     got = parse_reply(json.dumps(answer), JudgeOutput).value.verdicts
     assert [(v.index, v.improved, v.score) for v in got] == [(1, False, 0), (0, True, 7)]
+
+
+@pytest.mark.parametrize("props", ["[]", "null", '"x"', "42", '{"total_slots": true}'])
+async def test_a_llama_cpp_props_body_of_any_shape_leaves_slots_unknown(props: str) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def props_route(request: Any) -> Response:
+        return Response(props, media_type="application/json")
+
+    async def models(request: Any) -> Response:
+        return JSONResponse(_models("llamacpp"))
+
+    app = Starlette(routes=[Route("/props", props_route), Route("/v1/models", models)])
+    transport = httpx.ASGITransport(app=app)
+    b = OpenAIBackend("m", base_url="http://test/v1")
+    b._client, b._client_loop = httpx.AsyncClient(transport=transport), asyncio.get_running_loop()
+    await b.detect()
+    await b.aclose()
+    assert b.format.family == "llama.cpp" and b.format.slots is None
+
+
+async def test_calls_queued_behind_a_refusal_go_out_in_the_lower_mode(
+    llama_like: FakeServerConfig,
+) -> None:
+    config = llama_like.model_copy(update={"owned_by": "someone"})
+    with running_server(config) as url:
+        b = OpenAIBackend("m", base_url=url, concurrency=16, timeout_s=30)  # slow start: 1 first
+        await asyncio.gather(*(b.complete(_call(tag=str(i))) for i in range(12)))
+        st = _stats(url)
+        await b.aclose()
+    assert st["by_status"].get("400", 0) + st["by_status"].get("500", 0) == 1
+    assert st["by_status"]["200"] == 12

@@ -279,8 +279,10 @@ class OpenAIBackend(Backend):
                     headers=self._headers(),
                     timeout=timeout,
                 )
-                total = props.json().get("total_slots") if props.status_code == 200 else None
-                slots = int(total) if isinstance(total, int) and total > 0 else None
+                data = props.json() if props.status_code == 200 else None
+                total = data.get("total_slots") if isinstance(data, dict) else None
+                if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+                    slots = total
         return family, slots
 
     def call_timeout(self, call: ModelCall) -> float:
@@ -411,10 +413,15 @@ class OpenAIBackend(Backend):
             # encoding the image takes milliseconds of CPU: off the event loop, so a burst of
             # calls does not stall the requests already admitted and paced
             body = await asyncio.to_thread(self.build_body, call, mode)
+            sent = [mode]  # the mode the last attempt went out in
 
             async def attempt(
-                body: dict[str, Any] = body, mode: str = mode
+                body: dict[str, Any] = body, mode: str = mode, sent: list[str] = sent
             ) -> tuple[Reply, dict[str, Any]]:
+                now = self.format.mode
+                if now != mode:  # stepped down while this call waited: ask in the new mode
+                    body, mode = await asyncio.to_thread(self.build_body, call, now), now
+                sent[0] = mode
                 data, latency = await self._post(body, mode, timeout_s)
                 return self._reply(call, data, latency), data
 
@@ -438,7 +445,7 @@ class OpenAIBackend(Backend):
                     retry_timeouts=not local,
                 )
             except ResponseFormatRejected as err:
-                if self.json_mode != "auto" or not self.format.step_down(mode, str(err)):
+                if self.json_mode != "auto" or not self.format.step_down(sent[0], str(err)):
                     raise
                 continue
             if isinstance(data.get("usage"), dict) and data["usage"].get("prompt_tokens"):

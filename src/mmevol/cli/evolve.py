@@ -168,10 +168,9 @@ def evolve(
         err.print(
             f"[yellow]stopped:[/yellow] {result.stop_reason}", highlight=False, soft_wrap=True
         )
+        _print_causes(result.stats)
         raise typer.Exit(3)
     if not result.complete:
-        from mmevol.evolve.diagnose import failure_lines
-
         causes = cast(dict[str, Any], result.stats.get("failure_causes") or {})
         err.print(
             f"[yellow]{causes.get('units', 0)} unit(s) failed[/yellow] (see "
@@ -179,10 +178,16 @@ def evolve(
             highlight=False,
             soft_wrap=True,
         )
-        for line in failure_lines(result.stats):
-            err.print(line, highlight=False, soft_wrap=True, markup=False)
+        _print_causes(result.stats)
         raise typer.Exit(1)
     out.print(f"dataset: {out_dir / 'dataset.jsonl'}")
+
+
+def _print_causes(stats: dict[str, Any]) -> None:
+    from mmevol.evolve.diagnose import failure_lines
+
+    for line in failure_lines(stats):
+        err.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 def print_summary(stats: dict[str, Any]) -> None:
