@@ -101,6 +101,8 @@ def test_filter_open_reject_and_export_reviewed_only(
             assert page.locator("table.samples tbody tr").count() == 50
             thumbs = page.locator("td.thumb img")
             thumbs.first.wait_for()
+            # a thumbnail is decoded on first request: wait until the browser has it
+            page.wait_for_function("document.querySelector('td.thumb img').complete")
             assert page.evaluate("document.querySelector('td.thumb img').naturalWidth") > 0
             save_shot(page, "viewer-list.png", tmp_path)
 
@@ -119,6 +121,7 @@ def test_filter_open_reject_and_export_reviewed_only(
             sample_id = unquote(page.url.split("/sample/", 1)[1].split("?", 1)[0])
             assert page.locator("svg.boxes rect.obj").count() > 0
             assert page.locator("svg.boxes rect.found").count() > 0
+            page.wait_for_function("document.getElementById('picture').complete")
             assert page.evaluate("document.getElementById('picture').naturalWidth") > 0
             assert page.locator(".tree .node").count() >= 4  # seed, r1, r2, this one
             assert page.locator("#question").inner_text().strip()
