@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
     {"evolve"},
     {"scale", "report", "view", "train"},
     {"loop"},
-    {"demo"},
+    {"demo", "api"},
     {"cli"},
 ]
 LAYER_OF = {room: i for i, rooms in enumerate(LAYERS) for room in rooms}

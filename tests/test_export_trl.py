@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from mmevol.io.export import EXPORTERS, export
@@ -50,4 +51,32 @@ def test_exports_hold_exactly_one_image_token(tmp_path: Path) -> None:
     [row] = [json.loads(x) for x in (trl / "data.jsonl").read_text().splitlines()]
     assert "<image>" not in json.dumps(row["messages"])
     assert row["messages"][0]["content"][-1] == {"type": "image"}
-    assert (trl / row["images"][0]).read_bytes() == Path(seed.image.path).read_bytes()
+    [image] = row["images"]
+    assert Path(image).is_absolute() and Path(image).parent == trl / "images"
+    assert Path(image).read_bytes() == Path(seed.image.path).read_bytes()
+    rel = export("trl", samples, {seed.id: seed}, tmp_path / "rel", images="relative")
+    [row] = [json.loads(x) for x in (rel / "data.jsonl").read_text().splitlines()]
+    assert row["images"][0].startswith("images/") and (rel / row["images"][0]).is_file()
+
+
+def test_trl_export_feeds_the_collator_from_another_directory(
+    tiny_vlm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """datasets.load_dataset("json") rows, as loaded (image paths as strings), go through
+    TRL's vision collator from a working directory unrelated to the export."""
+    datasets = pytest.importorskip("datasets")
+    pytest.importorskip("trl")
+    from transformers import AutoProcessor
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    seed = _seed(tmp_path)
+    trl = export("trl", seed_samples(seed), {seed.id: seed}, tmp_path / "trl", group="sample")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    ds = datasets.load_dataset(
+        "json", data_files=str(trl / "data.jsonl"), split="train", cache_dir=str(tmp_path / "hf")
+    )
+    processor = AutoProcessor.from_pretrained(tiny_vlm, local_files_only=True)
+    batch = DataCollatorForVisionLanguageModeling(processor)([ds[0], ds[1]])
+    assert tuple(batch["pixel_values"].shape)[:2] == (2, 3)
+    assert (batch["input_ids"] == processor.image_token_id).sum(dim=1).tolist() == [16, 16]

@@ -1,4 +1,4 @@
-"""Exporters by name: llava, sharegpt, llamafactory, parquet, mmevol, jsonl (mmevol.io.export)."""
+"""Exporters by name: llava, openai-messages, llamafactory, parquet, mmevol, jsonl (io.export)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def _world(tmp_path: Path) -> tuple[list[Sample], dict[str, Seed]]:
 
 
 def test_registry_names() -> None:
-    assert {"llava", "sharegpt", "llamafactory", "parquet", "mmevol"} <= set(EXPORTERS)
+    assert {"llava", "openai-messages", "sharegpt", "sharegpt-classic", "llamafactory",
+            "parquet", "mmevol", "jsonl", "trl"} == set(EXPORTERS)  # fmt: skip
+    assert EXPORTERS["sharegpt"] is EXPORTERS["openai-messages"]  # the deprecated alias
 
 
 @pytest.mark.parametrize(
@@ -82,9 +84,9 @@ def test_llava_grouping(tmp_path: Path, group: str, n_records: int, first_turns:
     }
 
 
-def test_sharegpt(tmp_path: Path) -> None:
+def test_openai_messages(tmp_path: Path) -> None:
     samples, seeds = _world(tmp_path)
-    out = export("sharegpt", samples, seeds, tmp_path / "out.jsonl")
+    out = export("openai-messages", samples, seeds, tmp_path / "out.jsonl")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 4
     assert [m["role"] for m in rows[0]["messages"]] == ["user", "assistant", "user", "assistant"]
@@ -103,10 +105,15 @@ def test_llamafactory(tmp_path: Path) -> None:
     assert len(data) == 4
     for rec in data:
         [img] = rec["images"]
-        assert img.startswith("images/") and (out / img).is_file()
+        assert Path(img).is_absolute() and Path(img).parent == out / "images"
+        assert Path(img).is_file()
         assert rec["messages"][0]["content"].count("<image>") == 1
     assert len(list((out / "images").iterdir())) == 2  # one copy per distinct image
     assert not list(tmp_path.glob("lf.*"))
+    rel = export("llamafactory", samples, seeds, tmp_path / "lf-rel", images="relative")
+    for rec in json.loads((rel / "data.json").read_text()):
+        [img] = rec["images"]
+        assert img.startswith("images/") and (rel / img).is_file()
 
 
 def test_parquet_and_jsonl(tmp_path: Path) -> None:
@@ -137,11 +144,11 @@ def test_failed_export_leaves_nothing_and_keeps_old(tmp_path: Path) -> None:
     before = sorted(p.name for p in out.rglob("*"))
     Path(samples[0].image.path).unlink()
     with pytest.raises(InputError, match=r"0\.png: image: file not found"):
-        export("llamafactory", samples, seeds, out)
+        export("llamafactory", samples, seeds, out, missing_images="error")
     assert sorted(p.name for p in out.rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "lf"]
-    with pytest.raises(InputError):
-        export("llamafactory", samples, seeds, tmp_path / "fresh")
+    with pytest.raises(InputError, match="keep cannot write them"):
+        export("llamafactory", samples, seeds, tmp_path / "fresh", missing_images="keep")
     assert not (tmp_path / "fresh").exists()
 
 

@@ -124,7 +124,8 @@ def test_parquet_round_trip_and_flat_columns(tmp_path: Path) -> None:
     skills_type = table.schema.field("skills").type
     assert pa.types.is_list(skills_type) and pa.types.is_string(skills_type.value_type)
     row = table.to_pylist()[1]
-    assert row["image"] == "imgs/1.jpg" and row["skills"] == ["grounding", "existence"]
+    assert row["image"] == {"bytes": None, "path": "imgs/1.jpg"}
+    assert row["skills"] == ["grounding", "existence"]
     assert json.loads(row["steps"])[0]["manipulation"] == "grounding_1(dog)->bbx_1"
     assert json.loads(row["lineage"])["verdict"]["score"] == 7.5
     assert read_parquet(p) == _samples()
@@ -137,7 +138,21 @@ def test_parquet_loads_in_hf_datasets(tmp_path: Path) -> None:
     ds = datasets.load_dataset(
         "parquet", data_files=str(p), split="train", cache_dir=str(tmp_path / "hf")
     )
+    assert ds.features["image"] == datasets.Image()  # declared in the schema's metadata
+    ds = ds.cast_column("image", datasets.Image(decode=False))  # imgs/1.jpg is not on disk
     assert ds.num_rows == 2 and ds[1]["skills"] == ["grounding", "existence"]
+    assert ds[1]["image"] == {"bytes": None, "path": "imgs/1.jpg"}
+
+
+def test_parquet_with_a_path_string_image_column_still_reads(tmp_path: Path) -> None:
+    """Files written before the image column became the datasets Image struct."""
+    p = tmp_path / "old.parquet"
+    write_parquet(_samples(), p)
+    table = pq.read_table(p)
+    paths = pa.array([c["path"] for c in table.column("image").to_pylist()], pa.string())
+    old = table.set_column(table.schema.get_field_index("image"), "image", paths)
+    pq.write_table(old.replace_schema_metadata(None), p)
+    assert read_parquet(p) == _samples()
 
 
 def test_parquet_bad_file(tmp_path: Path) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
+import pytest
+
+from mmevol.scale import ledger as ledger_module
 from mmevol.scale.ledger import COST, ReplyLedger
 
 
@@ -24,13 +27,17 @@ def test_one_claimant_the_others_wait_then_collect_the_reply() -> None:
     assert row is not None and row[0] == "k" and not mine and spent == 0.5
 
 
-def test_a_failed_claimant_releases_and_a_lost_one_lapses() -> None:
+def test_a_failed_claimant_releases_and_a_lost_one_lapses(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]  # the ledger's clock, moved by hand: a slow machine cannot lapse a lease
+    monkeypatch.setattr(ledger_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     ledger = ReplyLedger(spent=0.0, lease_s=0.05)
     assert ledger.claim("a")[1] and not ledger.claim("a")[1]
     ledger.release("a")
     assert ledger.claim("a")[1]  # the next asker may try
-    assert ledger.claim("b")[1] and not ledger.claim("b")[1]
-    time.sleep(0.06)
+    assert ledger.claim("b")[1]
+    clock[0] += 0.04
+    assert not ledger.claim("b")[1]  # still within the claimant's lease
+    clock[0] += 0.02
     assert ledger.claim("b")[1]  # the claimant was lost: its lease ran out
 
 

@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import importlib.util
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
 from mmevol.backends.admission import AdmissionController, Limits
+from virtual_clock import VirtualClockLoop, run_virtual
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,18 +37,26 @@ def test_mmevol_sends_each_request_once_at_the_rate_limit(tmp_path: Path) -> Non
     assert row["driver"]["encodes_in_window"] == 0  # pre-encoded, as the peers' images are
 
 
-async def test_rate_pacing_survives_a_stalled_event_loop() -> None:
-    """Waiters woken late by a blocked loop go out spaced, not in one burst the server rejects."""
-    ctl = AdmissionController(Limits(max_concurrency=32, rpm=600, request_burst_s=0.5))
-    sends: list[float] = []
+def test_rate_pacing_survives_a_stalled_event_loop() -> None:
+    """Waiters woken late by a blocked loop go out spaced, not in one burst the server rejects.
+    On a virtual clock (virtual_clock.py): the stall is exactly 1 s of the limiter's time and
+    the send times are exact, whatever else the machine is doing."""
 
-    async def send() -> None:
-        sends.append(time.monotonic())
+    async def main(loop: VirtualClockLoop) -> list[float]:
+        ctl = AdmissionController(Limits(max_concurrency=32, rpm=600, request_burst_s=0.5))
+        sends: list[float] = []
 
-    tasks = [asyncio.create_task(ctl.run(send, tokens_of=lambda _: None)) for _ in range(20)]
-    await asyncio.sleep(0)  # every task reserves its turn: 5 now, then one per 0.1 s
-    time.sleep(1.0)  # the event loop stalls (an image encoded on it, a slow parse ...)
-    await asyncio.gather(*tasks)
+        async def send() -> None:
+            sends.append(loop.time())
+
+        tasks = [asyncio.create_task(ctl.run(send, tokens_of=lambda _: None)) for _ in range(20)]
+        await asyncio.sleep(0)  # every task reserves its turn: 5 now, then one per 0.1 s
+        loop.stall(1.0)  # the event loop stalls (an image encoded on it, a slow parse ...)
+        await asyncio.gather(*tasks)
+        return sends
+
+    sends = run_virtual(main)
+    assert len(sends) == 20 and max(sends) > 1.0  # they did go after the stall
     # the server's view: a bucket of 10 requests/s holding 0.5 s, counting real arrivals
     level, stamp, rejected = 5.0, sends[0], 0
     for t in sorted(sends):

@@ -44,7 +44,9 @@ def test_trl_export_matches_the_trainer_format(
     assert len(rows) >= 3
     for row in rows:
         [image] = row["images"]
-        assert image.startswith("images/") and (out / image).is_file()
+        # absolute by default (loads from any working directory), a copy inside the export
+        assert Path(image).is_absolute() and Path(image).parent == out / "images"
+        assert Path(image).is_file()
         roles = [m["role"] for m in row["messages"]]
         assert roles == ["user", "assistant"] * (len(roles) // 2) and roles
         blocks = [b for m in row["messages"] for b in m["content"]]

@@ -7,13 +7,23 @@ decimals; readers convert from their source's convention before building an ``Ob
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 Direction = Literal["perception", "reasoning", "interactive"]
 DIRECTIONS: tuple[Direction, ...] = ("perception", "reasoning", "interactive")
+# a direction's name: a built-in one or a custom one (``mmevol.prompts.directions``)
+DIRECTION_NAME = r"^[a-z][a-z0-9_]{1,31}$"
+DirectionName = Annotated[str, StringConstraints(pattern=DIRECTION_NAME)]
 ParentMatch = Literal["content", "unmatched"]
 
 
@@ -140,7 +150,7 @@ class Lineage(BaseModel):
 
     parent_id: str | None = None
     round: int = 0
-    direction: Direction | None = None
+    direction: DirectionName | None = None
     prompt_version: str | None = None
     backend: str | None = None
     model: str | None = None

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
 
 from mmevol.backends.options import check_options, one_line
 from mmevol.calls import ModelCall, Reply
+
+if TYPE_CHECKING:
+    from mmevol.schema import Seed
 
 
 class Backend(ABC):
@@ -28,6 +31,9 @@ class Backend(ABC):
     name: ClassVar[str]
     model: str
     vision: bool
+    # whether ``vision`` means reading the image files (False: a generator that works from the
+    # annotations alone, so a seed without its file is fine)
+    reads_images: ClassVar[bool] = True
 
     @abstractmethod
     async def complete(self, call: ModelCall) -> Reply:
@@ -56,6 +62,16 @@ class Backend(ABC):
         """Dollars ``call`` is likely to cost, reserved against ``--max-cost`` while it runs
         (0 for backends that cost nothing, or whose price is unknown)."""
         return 0.0
+
+    def seed_warnings(self, seeds: Iterable[Seed]) -> list[str]:
+        """What this backend cannot do with these seeds, said before the run (none by default)."""
+        return []
+
+    async def preflight(self) -> list[str]:
+        """Check, before a run spends calls, that this backend can serve it: raise a
+        ``MmevolError`` saying why not, or return warnings (none for a backend with nothing
+        to check)."""
+        return []
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; most backends hold none."""

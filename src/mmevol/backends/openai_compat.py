@@ -317,6 +317,30 @@ class OpenAIBackend(Backend):
     def _redact(self, text: str) -> str:
         return self._redactor(text)
 
+    # --- pre-flight (``backends.preflight``) -------------------------------------------------------
+    @property
+    def has_key(self) -> bool:
+        return self._key is not None
+
+    def url(self, path: str) -> str:
+        return endpoint(self.base_url, path)
+
+    def auth_headers(self) -> dict[str, str]:
+        return self._headers()
+
+    def redact(self, text: str) -> str:
+        return self._redactor(text)
+
+    def error_text(self, resp: httpx.Response) -> str:
+        """The server's error message, short and with secrets removed."""
+        return self._redactor(_error_text(resp))
+
+    async def preflight(self) -> list[str]:
+        """Check the endpoint before a run (``backends.preflight``); returns warnings."""
+        from mmevol.backends.preflight import check_endpoint
+
+        return await check_endpoint(self)
+
     # --- request body ------------------------------------------------------------------------------
     def build_body(self, call: ModelCall, mode: str | None = None) -> dict[str, Any]:
         """The JSON body of the chat request for ``call`` in structured ``mode``."""

@@ -16,13 +16,106 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from mmevol.errors import MmevolError, sqlite_error
 
+# ``mmevol --help`` lists the commands in the order a user needs them, not by import order
+WORKFLOW = (
+    "demo", "seeds", "evolve", "stats", "report", "view", "export", "import", "prompts",
+    "train", "weights", "loop", "fake-server",
+)  # fmt: skip
+
+
+# one example per command, shown under its --help (tests/test_cli_help.py runs each one's
+# --help and checks every command has one)
+EXAMPLES = {
+    "demo": "mmevol demo --out mmevol-demo",
+    "seeds build": "mmevol seeds build --coco-captions ann/captions_val2017.json "
+    "--coco-instances ann/instances_val2017.json --images val2017 --out seeds.jsonl",
+    "evolve": "mmevol evolve seeds.jsonl --out run1 --backend openai --model gpt-4o-mini "
+    "--estimate",
+    "stats": "mmevol stats run1",
+    "report": "mmevol report run1 --compare run2 --out compare.html",
+    "view": "mmevol view run1 --port 8000",
+    "export": "mmevol export run1 --format trl --out run1-trl --boxes qwen",
+    "import": "mmevol import --format mmevol their_run/ --images their_images/ --out theirs",
+    "prompts init": "mmevol prompts init --run run2",
+    "prompts list": "mmevol prompts list --run run2",
+    "prompts show": "mmevol prompts show perception --run run2 --history",
+    "prompts edit": 'mmevol prompts edit perception --run run2 --file mine.md --reason "small objects"',
+    "prompts new-direction": "mmevol prompts new-direction count_more --run run2 --file count.md"
+    ' --goal "questions that need counting"',
+    "prompts revise": "mmevol prompts revise perception --run run2 --backend openai --model "
+    "gpt-4o --notes notes.jsonl",
+    "train": "mmevol train --model ./Qwen2-VL-2B-Instruct --data run1-trl --out ft1 --epochs 1",
+    "weights": "mmevol weights --from-lmms-eval logs/ --budget 5000 --out plan.json",
+    "loop": "mmevol loop --rounds 3 --strategy abs --budget 600 --out loop1",
+    "fake-server": "mmevol fake-server --port 8765 --fault-rate 0.15 --latency 0.01,0.05",
+}
+# metavars by type, so `--rounds N` reads as words (Typer writes `<int range>`)
+TYPE_METAVARS = {"int": "N", "int range": "N", "float": "NUMBER", "float range": "NUMBER",
+                 "path": "PATH", "file": "FILE", "directory": "DIR", "str": "TEXT",
+                 "bool": "BOOL"}  # fmt: skip
+NAME_METAVARS = {
+    "out": "PATH", "out_dir": "DIR", "out_path": "PATH", "run": "RUN_DIR", "run_dir": "RUN_DIR",
+    "base_url": "URL", "api_key_env": "VAR", "model": "NAME", "backend": "NAME", "fmt": "FORMAT",
+    "host": "ADDRESS", "port": "PORT", "timeout": "SECONDS", "seed": "N", "like": "DIRECTION",
+}  # fmt: skip
+
+
+def _metavar(param: Any) -> str:
+    if param.name in NAME_METAVARS:
+        return str(NAME_METAVARS[param.name])
+    if param.param_type_name == "argument":
+        return str(param.name or "value").upper()
+    try:  # Typer's own label: "<int range>", "<path>", "<str>", "<a|b>"
+        kind = str(param.display_type(None)).strip("<>")
+    except (AttributeError, TypeError):
+        return "VALUE"
+    if "|" in kind:
+        return kind  # the choices themselves
+    return TYPE_METAVARS.get(kind.removeprefix("list[").removesuffix("]"), "VALUE")
+
+
+def teach(command: Any, path: str = "") -> None:
+    """Give ``command`` (and its subcommands) word metavars and its example (duck-typed: Typer
+    builds on its own copy of click)."""
+    for param in command.params:
+        flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
+        if param.metavar is None and not flag and param.name != "help":
+            param.metavar = _metavar(param)
+    if path in EXAMPLES and not command.epilog:
+        command.epilog = f"\b\nExample:\n  {EXAMPLES[path]}"
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        teach(sub, f"{path} {name}".strip())
+
+
+class WorkflowGroup(TyperGroup):
+    """The top-level group: commands in workflow order (any not in ``WORKFLOW`` last), each
+    with word metavars and an example (``teach``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        teach(self)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {n: i for i, n in enumerate(WORKFLOW)}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+# help is click's plain layout (rich_markup_mode=None): option names are never cut and the
+# text wraps at the terminal's width, where rich's boxed panels truncated them at 80 columns
+PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None}
 app = typer.Typer(
+    cls=WorkflowGroup,
     add_completion=False,
     no_args_is_help=True,
-    help="Evolve image-instruction data (MMEvol) into a larger, harder, grounded set.",
+    help="Evolve image-instruction data (MMEvol) into a larger, harder, grounded set.\n\n"
+    "Workflow: seeds build -> evolve (--estimate first) -> stats / report / view -> export;"
+    " then train, weights and evolve --focus to aim the next round. Try `mmevol demo`.",
+    **PLAIN_HELP,
 )
 err = Console(stderr=True)
 out = Console()
@@ -67,7 +160,8 @@ def friendly(fn: F) -> F:
             first = e.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "settings"
             flag = CONFIG_FLAGS.get(field, field.replace("_", "-"))
-            err.print(f"[red]error:[/red] --{flag}: {first['msg']}", highlight=False)
+            msg = str(first["msg"]).removeprefix("Value error, ")
+            err.print(f"[red]error:[/red] --{flag}: {msg}", highlight=False)
             raise typer.Exit(2) from None
         except (ValueError, OSError) as e:
             if isinstance(e, FileExistsError | NotADirectoryError) and e.filename:

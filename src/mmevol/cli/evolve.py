@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
+from rich.markup import escape
 
 from mmevol.cli.app import CONFIG_FLAGS, app, err, friendly, out
 from mmevol.errors import MmevolError
@@ -30,7 +31,9 @@ def evolve(
     model: Annotated[
         str | None, typer.Option(help="Model name at the endpoint (hf/vllm: a local folder).")
     ] = None,
-    base_url: Annotated[str | None, typer.Option(help="Endpoint base URL (…/v1).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Endpoint base URL (usually ends in /v1).")
+    ] = None,
     api_key_env: Annotated[
         str, typer.Option(help="Env var holding the API key.")
     ] = "OPENAI_API_KEY",
@@ -54,12 +57,24 @@ def evolve(
     max_error_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.2,
     prices: Annotated[Path | None, typer.Option(help="JSON price table to add.")] = None,
     weights: Annotated[
-        str, typer.Option(help="Direction weights perception,reasoning,interactive.")
+        str,
+        typer.Option(
+            metavar="WEIGHTS",
+            help="Direction weights: three numbers perception,reasoning,interactive, or NAME=W"
+            " pairs that may name custom directions (`mmevol prompts new-direction`).",
+        ),
     ] = "0.5,0.25,0.25",
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 1.0,
     max_tokens: Annotated[int, typer.Option(min=16, help="Reply length limit per call.")] = 2048,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     estimate: Annotated[bool, typer.Option(help="Print expected calls/tokens/cost only.")] = False,
+    preflight: Annotated[
+        bool,
+        typer.Option(
+            help="Check the endpoint first: URL form, key, one cheap request (GET /models, else"
+            " a 1-token completion); a failure stops before anything is written."
+        ),
+    ] = True,
     backend_option: Annotated[
         list[str] | None, typer.Option(help="Extra backend setting KEY=JSON (repeatable).")
     ] = None,
@@ -106,11 +121,7 @@ def evolve(
     """Evolve seeds for N rounds (evolve -> eliminate -> dedup); re-running resumes."""
     from mmevol.evolve.config import RUN_WIDE, EngineName, EvolveConfig, ModeName, load_focus
     from mmevol.evolve.estimate import estimate_run, render_estimate
-    from mmevol.evolve.run import run_evolve
 
-    parts = [float(x) for x in weights.split(",")]
-    if len(parts) != 3:
-        raise MmevolError("--weights: expected three numbers perception,reasoning,interactive")
     if focus_type and not focus:
         raise MmevolError("--focus-type: needs --focus PLAN.json (a `mmevol weights` plan)")
     options: dict[str, Any] = {}
@@ -145,7 +156,7 @@ def evolve(
         timeout_s=timeout,
         temperature=temperature,
         max_tokens=max_tokens,
-        direction_weights=dict(zip(("perception", "reasoning", "interactive"), parts, strict=True)),
+        direction_weights=parse_weights(weights),
         max_cost=max_cost,
         max_error_rate=max_error_rate,
         prices_file=str(prices) if prices else None,
@@ -158,12 +169,18 @@ def evolve(
         batch_deadline_s=batch_deadline,
         focus=load_focus(focus, focus_type) if focus else None,
         fact_check=fact_check,
+        preflight=preflight,
     )
     if estimate:
         out.print(render_estimate(estimate_run(config)))
         return
-    result = run_evolve(config)
-    print_summary(result.stats)
+    from mmevol.api import run_config
+    from mmevol.evolve.diagnose import printable
+
+    result = run_config(config)
+    calls = cast(dict[str, Any], result.stats.get("calls") or {})
+    if calls.get("total") or result.complete:  # a run whose every call failed: no empty tables
+        print_summary(result.stats)
     if result.stop_reason:
         err.print(
             f"[yellow]stopped:[/yellow] {result.stop_reason}", highlight=False, soft_wrap=True
@@ -172,15 +189,48 @@ def evolve(
         raise typer.Exit(3)
     if not result.complete:
         causes = cast(dict[str, Any], result.stats.get("failure_causes") or {})
+        by_class = cast(dict[str, Any], result.stats.get("failures") or {}).get("by_class") or {}
+        n = causes.get("units", 0)
+        if len(by_class) == 1 and not calls.get("total"):  # one cause, nothing went through
+            ((cls, _),) = by_class.items()
+            first = cast(dict[str, str], causes.get("first_message") or {}).get(cls, "")
+            err.print(f"[red]every unit ({n}) failed for the same reason[/red]: {cls}: "
+                      f"{escape(printable(first))}", highlight=False, soft_wrap=True)  # fmt: skip
+            err.print(f"fix that and re-run the same command (see {out_dir}/failures.jsonl)",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+            raise typer.Exit(1)
         err.print(
-            f"[yellow]{causes.get('units', 0)} unit(s) failed[/yellow] (see "
+            f"[yellow]{n} unit(s) failed[/yellow] (see "
             f"{out_dir}/failures.jsonl); re-run the same command to retry them.",
             highlight=False,
             soft_wrap=True,
         )
         _print_causes(result.stats)
         raise typer.Exit(1)
+    dataset = cast(dict[str, Any], result.stats.get("dataset") or {})
+    if not dataset.get("evolved"):
+        err.print("[yellow]nothing evolved was kept[/yellow]: see the warnings above and the "
+                  f"drop reasons in `mmevol stats {out_dir}`", highlight=False, soft_wrap=True)  # fmt: skip
     out.print(f"dataset: {out_dir / 'dataset.jsonl'}")
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``0.5,0.25,0.25`` (the built-in directions in order) or ``perception=1,counting=2``."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        if parts and all("=" not in p for p in parts):
+            if len(parts) != 3:
+                raise ValueError
+            return dict(
+                zip(("perception", "reasoning", "interactive"), map(float, parts), strict=True)
+            )
+        pairs = [p.partition("=") for p in parts]
+        if not pairs or any(not eq or not k.strip() for k, eq, _ in pairs):
+            raise ValueError
+        return {k.strip(): float(v) for k, _, v in pairs}
+    except ValueError:
+        raise MmevolError(f"--weights: expected three numbers perception,reasoning,interactive "
+                          f"or NAME=WEIGHT pairs, got {text[:60]!r}") from None  # fmt: skip
 
 
 def _print_causes(stats: dict[str, Any]) -> None:

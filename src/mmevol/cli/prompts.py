@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mmevol.cli.app import app, out
+from mmevol.cli.app import PLAIN_HELP, app, out
 from mmevol.cli.app import friendly as _friendly
 from mmevol.errors import MmevolError
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mmevol.prompts.versions import PromptStore, PromptVersion
 
 prompts_app = typer.Typer(
+    **PLAIN_HELP,
     no_args_is_help=True,
     help="Versioned generation prompts of a run: list, show, edit, revise from reviews (IPO).",
 )
@@ -36,15 +37,15 @@ def _store(run: Path, *, must_exist: bool = True) -> PromptStore:
     return PromptStore.of_run(run)
 
 
-def kind_of(name: str) -> str:
+def kind_of(name: str, store: PromptStore) -> str:
     from mmevol.prompts.versions import kind_of as kind
 
-    return kind(name)
+    return kind(name, store.custom())
 
 
 def _ensure_v1(store: PromptStore, name: str) -> None:
     """Directions start from the bundled template, recorded as v1 (author ``bundled``)."""
-    if kind_of(name) == "direction" and store.current(name) is None:
+    if kind_of(name, store) == "direction" and store.current(name) is None:
         store.init_bundled()
 
 
@@ -95,7 +96,7 @@ def list_cmd(run: RunOpt) -> None:
         history = store.versions(name)
         cur = history[-1]
         out.print(
-            f"{name:<12} {kind_of(name):<13} current {cur.tag}  ({len(history)} versions, "
+            f"{name:<12} {kind_of(name, store):<13} current {cur.tag}  ({len(history)} versions, "
             f"{cur.author})  {cur.reason}",
             highlight=False,
             soft_wrap=True,
@@ -135,12 +136,39 @@ def edit_cmd(
     from mmevol.loop.ipo import collect_reviews
 
     store = _store(run)
-    kind_of(name)
+    kind_of(name, store)
     text = file.read_text("utf-8")
     refs = [r.ref for r in collect_reviews(run, notes) if r.name == name] if notes else []
     _ensure_v1(store, name)
     v = store.add(name, text, author="user", reason=reason, reviews=refs)
     out.print(f"created {v.tag} (user)", highlight=False)
+
+
+@prompts_app.command("new-direction")
+@_friendly
+def new_direction_cmd(
+    name: Annotated[str, typer.Argument(help="The new direction's name (a-z, 0-9, _).")],
+    run: RunOpt,
+    file: Annotated[Path, typer.Option("--file", help="Its prompt (a template's form).")],
+    goal: Annotated[str, typer.Option(help="One line: what it makes of an item.")],
+    like: Annotated[
+        str,
+        typer.Option(help="The built-in direction offline generators answer it as."),
+    ] = "perception",
+) -> None:
+    """Add a custom evolution direction to a run; draw it with `evolve --weights NAME=W,...`."""
+    from mmevol.prompts.directions import DirectionSpec, check_name
+    from mmevol.prompts.versions import question_types
+
+    check_name(name, question_types())
+    if like not in ("perception", "reasoning", "interactive"):
+        raise MmevolError(f"--like: expected perception, reasoning or interactive, got {like!r}")
+    store = _store(run, must_exist=False)
+    text = file.read_text("utf-8")
+    spec = DirectionSpec.model_validate({"name": name, "goal": goal.strip(), "like": like})
+    v = store.add_direction(spec, text)
+    out.print(f"created direction {name} ({v.tag}); draw it with --weights {name}=W,...",
+              highlight=False)  # fmt: skip
 
 
 @prompts_app.command("revise")
@@ -173,7 +201,7 @@ def revise_cmd(
             "--file NEW.txt --reason ..."
         )
     store = _store(run)
-    kind_of(name)
+    kind_of(name, store)
     reviewed = collect_reviews(run, notes)
     settings = {
         k: v

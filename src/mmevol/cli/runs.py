@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mmevol.cli.app import app, err, friendly, out
 from mmevol.cli.evolve import print_summary
 from mmevol.errors import MmevolError
+from mmevol.io.formats import FORMATS, format_help
 from mmevol.outputs import check_output_file
 
 
@@ -43,7 +45,16 @@ def stats(
         print_summary(data)
 
 
-@app.command()
+EXPORT_HELP = escape(
+    "Export the run's dataset (seeds + kept evolutions) for a trainer.\n\n"
+    "Image paths are absolute by default, so every export loads from any working directory "
+    "(parquet embeds the image bytes instead); missing image files are counted, reported on "
+    "stderr and left out unless --missing-images says otherwise.\n\n"
+    f"Formats (--format):\n{format_help()}"
+)
+
+
+@app.command(help=EXPORT_HELP)
 @friendly
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
@@ -51,8 +62,8 @@ def export(
         str,
         typer.Option(
             "--format",
-            help="llava|sharegpt|llamafactory|trl|parquet|jsonl|mmevol (the authors' per-image "
-            "records)|mmevol-rounds (the authors' whole run layout: every candidate and verdict)",
+            help=f"One of: {', '.join(FORMATS)} (each described above; sharegpt is a deprecated "
+            "name of openai-messages).",
         ),
     ],
     out_path: Annotated[Path, typer.Option("--out", help="File or folder to write.")],
@@ -63,22 +74,61 @@ def export(
             help="Only samples accepted or edited in `mmevol view` (edits applied).",
         ),
     ] = False,
+    images: Annotated[
+        str | None,
+        typer.Option(
+            help="How images are referenced: absolute (default; loads from any working "
+            "directory), relative (to --image-root, else to the folder the export is written "
+            "in; trl and llamafactory: to their images/ copies), embed (parquet's default: the "
+            "bytes, as a Hugging Face datasets Image). Not for mmevol, mmevol-rounds.",
+        ),
+    ] = None,
     image_root: Annotated[
         Path | None,
         typer.Option(
-            help="Write image paths relative to this folder (llava, sharegpt, mmevol); imported "
-            "records otherwise keep the paths they came with.",
+            help="Write image paths relative to this folder (implies --images relative; for "
+            "mmevol and mmevol-rounds: otherwise the paths the records came with).",
         ),
     ] = None,
+    missing_images: Annotated[
+        str | None,
+        typer.Option(
+            help="Samples whose image file is missing: skip (default; mmevol formats: keep), "
+            "keep (written; a trainer will fail on them; not where pixels are copied or "
+            "embedded) or error. Always counted and reported.",
+        ),
+    ] = None,
+    boxes: Annotated[
+        str,
+        typer.Option(
+            help="Boxes in question, answer and step text: norm (\\[x1, y1, x2, y2] in 0-1, as "
+            "the run wrote them), qwen (integers 0-1000, Qwen-VL/Qwen2-VL) or pixel (integer "
+            "pixels of the image). Other bracketed numbers are left alone.",
+        ),
+    ] = "norm",
+    group: Annotated[
+        str,
+        typer.Option(
+            help="One record per: round (a seed's items of one round), seed, or sample "
+            "(conversation formats; parquet and jsonl are a row per sample).",
+        ),
+    ] = "round",
 ) -> None:
-    """Export the run's dataset (seeds + kept evolutions) for a trainer."""
-    from mmevol.evolve.export import export_run
+    from mmevol.evolve.export import run_export
+    from mmevol.io.export import ExportRequest
 
     root = image_root.resolve() if image_root is not None else None
     if not out_path.is_dir():  # a folder (an earlier export) is checked where it is replaced
         check_output_file(out_path, runs=[run_dir])
-    path = export_run(run_dir, fmt, out_path, reviewed_only=reviewed_only, image_root=root)
-    out.print(f"wrote {path}")
+    request = ExportRequest(
+        group=group, images=images, image_root=root, missing_images=missing_images, boxes=boxes
+    )
+    summary = run_export(run_dir, fmt, out_path, request, reviewed_only=reviewed_only)
+    for note in summary.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+    if warning := summary.missing.line():
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    out.print(summary.line(), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from mmevol.cli.app import app, err, friendly, out
-from mmevol.outputs import check_output_file
+from mmevol.cli.app import PLAIN_HELP, app, err, friendly, out
 
-seeds_app = typer.Typer(no_args_is_help=True, help="Build and curate seed sets.")
+seeds_app = typer.Typer(no_args_is_help=True, help="Build and curate seed sets.", **PLAIN_HELP)
 app.add_typer(seeds_app, name="seeds")
 
 
@@ -46,15 +45,10 @@ def seeds_build(
     ] = False,
 ) -> None:
     """Read sources, merge by image content, split/dedup/cap Q&A items, write SEEDS.jsonl."""
-    from mmevol.seeds import SourceSpec, build_from_specs
+    from mmevol.api import build_seeds
 
-    sources = [*(coco_captions or []), *(coco_instances or []), *(llava or []), *(sharegpt or [])]
-    if mmevol_official is not None:
-        sources.append(mmevol_official)
-    check_output_file(out_path, inputs=sources)
-    check_output_file(out_path.with_name(out_path.stem + ".rejected.jsonl"), inputs=sources)
-
-    specs = SourceSpec.from_cli(
+    built = build_seeds(
+        out_path,
         coco_captions=coco_captions or [],
         coco_instances=coco_instances or [],
         images=images or [],
@@ -62,22 +56,19 @@ def seeds_build(
         sharegpt=sharegpt or [],
         mmevol_official=mmevol_official,
         allow_missing_images=allow_missing_images,
-    )
-    stats = build_from_specs(
-        specs,
-        out_path,
         max_items_per_image=max_items_per_image,
         near_dup_threshold=near_dup_threshold,
         caption_items=caption_items,
         skip_bad=skip_bad,
     )
-    out.print(stats.model_dump_json(indent=2))
+    if built.stats is not None:  # a set just built carries its counts
+        out.print(built.stats.model_dump_json(indent=2))
     out.print(f"wrote {out_path}")
-    if stats.rejected_records:
+    if built.stats is not None and built.stats.rejected_records:
         from mmevol.seeds import rejected_path
 
         err.print(
-            f"[yellow]skipped {stats.rejected_records} bad record(s)[/yellow]: "
+            f"[yellow]skipped {built.stats.rejected_records} bad record(s)[/yellow]: "
             f"see {rejected_path(out_path)}",
             highlight=False,
             soft_wrap=True,

@@ -11,7 +11,7 @@ from typing import Any
 from mmevol.calls import ModelCall
 from mmevol.evolve.reply_schema import evolve_schema, judge_schema
 from mmevol.prompts import Template, load_template
-from mmevol.schema import PRODUCER_FIELDS, QA, Direction, Seed
+from mmevol.schema import PRODUCER_FIELDS, QA, Seed
 from mmevol.vocab import FORMAT_HELP, FORMATS, MANIPULATION_HELP, MANIPULATIONS, SKILL_HELP, SKILLS
 
 CONTEXT_SHAPE = (
@@ -76,7 +76,7 @@ def scene_context(seed: Seed) -> dict[str, Any]:
 def evolve_call(
     seed: Seed,
     items: list[QA],
-    direction: Direction,
+    direction: str,
     round_: int,
     *,
     temperature: float,
@@ -99,6 +99,8 @@ def evolve_call(
     }
     if focus:
         context["focus"] = focus
+    if template.like:  # a custom direction: offline generators answer as the built-in one
+        context["like"] = template.like
     return ModelCall(
         task="evolve",
         template=template.name,
@@ -115,7 +117,7 @@ def evolve_call(
 def judge_call(
     seed: Seed,
     pairs: list[tuple[QA, QA]],
-    direction: Direction,
+    direction: str,
     round_: int,
     *,
     temperature: float,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from mmevol.backends.base import backend_factory
 from mmevol.backends.options import accepted_options
 from mmevol.backends.secrets import public_url
 from mmevol.errors import InputError
-from mmevol.schema import DIRECTIONS
+from mmevol.schema import DIRECTION_NAME, DIRECTIONS
 
 LATER_DEFAULTS: dict[str, Any] = {"fact_check": True}
 OPERATIONAL = {
@@ -42,6 +43,7 @@ OPERATIONAL = {
     "mode",
     "batch_poll_s",
     "batch_deadline_s",
+    "preflight",
 }
 
 EngineName = Literal["local", "ray"]
@@ -134,6 +136,8 @@ class EvolveConfig(BaseModel):
     prices_file: str | None = None
     backend_options: dict[str, Any] = Field(default_factory=dict)
     progress: bool = True
+    # ask the endpoint one cheap question before the run (``backends.preflight``)
+    preflight: bool = True
     # where units run: this process (asyncio) or a Ray cluster (``mmevol.scale``); a run may
     # switch between them on resume, as both journal into the same run.sqlite
     engine: EngineName = "local"
@@ -150,12 +154,18 @@ class EvolveConfig(BaseModel):
     @field_validator("direction_weights")
     @classmethod
     def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = set(v) - set(DIRECTIONS)
-        if unknown:
-            raise ValueError(f"unknown directions {sorted(unknown)}; use {list(DIRECTIONS)}")
+        bad = sorted(d for d in v if d not in DIRECTIONS and not re.match(DIRECTION_NAME, d))
+        if bad:
+            raise ValueError(f"direction names {bad}: use {list(DIRECTIONS)} or a custom "
+                             "direction's name (a-z, 0-9, _)")  # fmt: skip
         if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
             raise ValueError("direction weights must be >= 0 and not all zero")
-        return {d: float(v.get(d, 0.0)) for d in DIRECTIONS}
+        custom = {d: float(w) for d, w in sorted(v.items()) if d not in DIRECTIONS}
+        return {**{d: float(v.get(d, 0.0)) for d in DIRECTIONS}, **custom}
+
+    def custom_directions(self) -> list[str]:
+        """The custom directions this run draws (weight above zero), by name."""
+        return [d for d, w in self.direction_weights.items() if d not in DIRECTIONS and w > 0]
 
     def public_dump(self) -> dict[str, Any]:
         """The settings as they are recorded and shown: the base URL without the credentials

@@ -42,7 +42,6 @@ from mmevol.schema import (
     DIRECTIONS,
     PRODUCER_FIELDS,
     QA,
-    Direction,
     EvolveOutput,
     JudgeItem,
     JudgeOutput,
@@ -62,18 +61,17 @@ T = TypeVar("T", bound=BaseModel)
 MAX_ITEMS_PER_SEED = 512
 
 
-def pick_direction(
-    run_seed: int, seed_id: str, round_: int, weights: dict[str, float]
-) -> Direction:
+def pick_direction(run_seed: int, seed_id: str, round_: int, weights: dict[str, float]) -> str:
     """Seeded draw of an evolution direction for one image and round (order-independent)."""
     digest = hashlib.sha256(f"{run_seed}:{seed_id}:{round_}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64 * sum(weights.values())
     acc = 0.0
-    for d in DIRECTIONS:
+    order = (*DIRECTIONS, *sorted(d for d in weights if d not in DIRECTIONS))
+    for d in order:
         acc += weights.get(d, 0.0)
         if u < acc:
             return d
-    return next(d for d in reversed(DIRECTIONS) if weights.get(d, 0.0) > 0)
+    return next(d for d in reversed(order) if weights.get(d, 0.0) > 0)
 
 
 def unit_id(seed_id: str, round_: int) -> str:
@@ -283,7 +281,7 @@ class Engine:
         self,
         seed: Seed,
         round_: int,
-        direction: Direction,
+        direction: str,
         prompt_version: str,
         candidates: list[Candidate],
         verdicts: dict[int, JudgeItem],

@@ -23,6 +23,13 @@ SAMPLE_SEEDS = 200
 CHARS_PER_TOKEN = 4
 IMAGE_TOKENS = {"low": 85, "high": 765, "auto": 765}
 SURVIVAL = 0.8
+# backends whose calls nobody bills: what they are instead of a price
+FREE = {
+    "grounded": "offline: a programmatic generator in this process, no model calls",
+    "fake": "offline: the test model in this process",
+    "hf": "a local model in this process: your hardware's time, no bill",
+    "vllm": "a local model in this process: your hardware's time, no bill",
+}
 
 
 class Estimate(BaseModel):
@@ -37,6 +44,7 @@ class Estimate(BaseModel):
     mode: str = "online"
     model: str
     assumptions: list[str]
+    free: str | None = None  # why nothing is billed (an offline or local backend)
 
 
 def _tokens(call_text: str) -> int:
@@ -86,6 +94,7 @@ def estimate_run(config: EvolveConfig) -> Estimate:
         batch_cost_usd=None if cost is None else round(cost * prices.batch_factor(model), 4),
         mode=config.mode,
         model=model,
+        free=FREE.get(config.backend),
         assumptions=[
             f"prompt sizes measured on {len(sample)} seeds at {CHARS_PER_TOKEN} chars/token",
             f"{image} image tokens per call (detail={config.detail}, vision={config.vision})",
@@ -97,7 +106,9 @@ def estimate_run(config: EvolveConfig) -> Estimate:
 
 def render_estimate(est: Estimate) -> str:
     cost = "unknown price (add it with --prices)" if est.cost_usd is None else f"${est.cost_usd}"
-    if est.batch_cost_usd is not None:
+    if est.free:
+        cost = f"free ({est.free})"
+    elif est.batch_cost_usd is not None:
         online, batch = f"${est.cost_usd} online", f"${est.batch_cost_usd} with --mode batch"
         cost = f"{batch} ({online})" if est.mode != "online" else f"{online} ({batch})"
         cost += "; batch prices are typically half, hybrid falls between"

@@ -22,6 +22,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from mmevol.evolve.stats import compute_stats
 from mmevol.fsutil import atomic_writer, remove_stale_temps, write_json, write_jsonl
 from mmevol.io.safeio import open_regular, read_regular
 from mmevol.outputs import check_run_dir, check_seeds_place, run_lock
+from mmevol.prompts.registry import check_directions, use_directions
 from mmevol.prompts.versions import active_templates
 from mmevol.seeds import read_seeds
 from mmevol.store import Store, check_journal
@@ -101,7 +103,12 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
             raise ConfigError(
                 f"{run_dir}: was created from different seeds; use a new --out directory"
             )
-        if old.get("identity_hash") != record["identity_hash"]:
+        if old.get("identity_hash") != record["identity_hash"] and _nothing_done(run_dir):
+            # every call of the earlier attempt failed (a wrong URL, key or model name): the
+            # folder holds nothing worth keeping, so it takes the new settings
+            print(f"note: {run_dir}: no call of the earlier attempt succeeded; starting over "
+                  "with these settings", file=sys.stderr)  # fmt: skip
+        elif old.get("identity_hash") != record["identity_hash"]:
             old_cfg = {**LATER_DEFAULTS, **old.get("config", {})}
             new_cfg = config.public_dump()
             keys = sorted((set(config.identity()) | set(old_cfg)) - OPERATIONAL)
@@ -121,6 +128,18 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
     record["config"]["out"] = str(run_dir)
     write_json(cfg_path, record)
     return Store(run_dir / "run.sqlite"), backend
+
+
+def _nothing_done(run_dir: Path) -> bool:
+    """No call answered, unit finished or batch sent in this run (its old failures are dropped)."""
+    store = Store(run_dir / "run.sqlite")
+    try:
+        if store.work_done():
+            return False
+        store.forget_failures()
+        return True
+    finally:
+        store.close()
 
 
 def _check_continuation(run_dir: Path, imported: dict[str, Any], digest: str, rounds: int) -> None:
@@ -197,12 +216,46 @@ def _evolve_here(config: EvolveConfig) -> RunResult:
     run_dir = Path(config.out)
     check_run_dir(run_dir)  # not a folder holding someone else's files
     check_seeds_place(Path(config.seeds), run_dir)
+    check_directions(run_dir, config.custom_directions())  # before anything is written
+    validate_seeds(Path(config.seeds))  # a bad seeds file is said first, in one line
+    backend = make_backend(config.backend, **config.backend_settings())
+    if backend.vision and backend.reads_images:
+        check_images(Path(config.seeds))
+    for line in backend.seed_warnings(read_seeds(Path(config.seeds))):
+        print(f"warning: {line}", file=sys.stderr)
+    if config.preflight:
+        preflight(backend)
     with run_lock(run_dir):  # one writer per run; a second process stops here
         return _evolve_locked(config, run_dir)
 
 
+def check_images(seeds: Path) -> None:
+    """A backend that reads the images needs every seed's file: say how many are missing and
+    that ``--text-only`` sends the captions and boxes instead."""
+    missing = [s.image.path for s in read_seeds(seeds) if not os.path.isfile(s.image.path)]
+    if missing:
+        raise InputError(seeds, "image.path", f"{len(missing)} seed image file(s) missing (e.g. "
+                         f"{missing[0]}); fix the paths, or evolve from the captions and boxes "
+                         "alone with --text-only (vision=False from Python)")  # fmt: skip
+
+
+def preflight(backend: Backend) -> None:
+    """The backend's pre-flight (an endpoint that cannot serve the run stops it here, before
+    anything is written); its warnings go to stderr."""
+
+    async def ask() -> list[str]:
+        try:
+            return await backend.preflight()
+        finally:
+            await backend.aclose()
+
+    for line in asyncio.run(ask()):
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def _evolve_locked(config: EvolveConfig, run_dir: Path) -> RunResult:
     store, backend = open_run(config)
+    use_directions(run_dir, config.custom_directions())  # the run keeps what it draws
     backend = with_mode(backend, store, config)
     engine = Engine(config, store, backend, templates=active_templates(run_dir))
 

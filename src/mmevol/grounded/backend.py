@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from mmevol.backends.base import Backend
@@ -27,6 +29,7 @@ from mmevol.grounded import perception as grounded_perception
 from mmevol.grounded import reasoning as grounded_reasoning
 from mmevol.grounded.judge import judge
 from mmevol.grounded.scene import View
+from mmevol.schema import Seed
 
 ITEM_FIELDS = ("question", "answer", "objects", "skills", "format", "steps")
 DIRECTIONS = {
@@ -60,7 +63,9 @@ def evolve(context: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     no gain); nothing is ever invented.
     """
     view = View(context)
-    step = DIRECTIONS.get(str(context.get("direction")), grounded_perception.evolve)
+    # a custom direction names the built-in one it behaves like (``prompts.directions``)
+    kind = context.get("like") or context.get("direction")
+    step = DIRECTIONS.get(str(kind), grounded_perception.evolve)
     out: list[dict[str, Any]] = []
     asked: set[str] = set()  # the questions made so far (kept, not rebuilt per item)
     for pos, parent in enumerate(context.get("items") or []):
@@ -86,11 +91,30 @@ class GroundedBackend(Backend):
     """
 
     name = "grounded"
+    reads_images = False
 
     def __init__(self, model: str = "grounded-v1", seed: int = 0) -> None:
         self.model = model
         self.seed = int(seed)
         self.vision = True
+
+    def seed_warnings(self, seeds: Iterable[Seed]) -> list[str]:
+        """Seeds it cannot evolve: it computes questions from boxes and captions only."""
+        counts = Counter(
+            "bare" if not (s.objects or s.captions) else "captions" if not s.objects else "ok"
+            for s in seeds
+        )
+        n, lines = sum(counts.values()), []
+        if counts["bare"]:
+            lines.append(f"{counts['bare']} of {n} seeds have neither boxes nor captions: the "
+                         "grounded backend (a programmatic generator) computes questions from "
+                         "those alone, so it cannot evolve them; add annotations (COCO "
+                         "instances, captions) or use a model (--backend openai)")  # fmt: skip
+        if counts["captions"]:
+            lines.append(f"{counts['captions']} of {n} seeds have captions but no boxes: the "
+                         "grounded backend evolves them from the captions only (fewer, "
+                         "simpler questions); COCO instances give it boxes")  # fmt: skip
+        return lines
 
     def identity(self) -> str:
         return f"{self.name}:{self.model}:seed={self.seed}"

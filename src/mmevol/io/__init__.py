@@ -2,6 +2,9 @@
 
 Modules: ``images`` (digests, sizes, RGB loading), ``coco``, ``llava``, ``sharegpt``,
 ``tabular`` (JSON/JSONL helpers, Seed/Sample JSONL, Parquet), ``official`` (the MMEvol authors'
-per-image files) and ``export`` (the ``EXPORTERS`` registry). Import the submodule you need;
-this package imports nothing heavy on its own.
+per-image files) and, for exports, ``formats`` (the catalogue: names, descriptions, image
+options), ``export`` (the ``EXPORTERS`` registry and entry point), ``export_writers`` (one writer
+per format), ``export_base`` (options, conversations, atomic folders), ``export_images``
+(absolute/relative/embedded images, missing images) and ``boxstyle`` (``--boxes``). Import the
+submodule you need; this package imports nothing heavy on its own.
 """

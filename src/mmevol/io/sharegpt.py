@@ -1,10 +1,22 @@
 """ShareGPT-style records (``messages``/``conversations`` + ``images``) in and out.
 
-Accepted turn spellings: ``{"role", "content"}`` or ``{"from", "value"}``; content may be a
-string or a list of OpenAI-style parts (text parts are joined, image parts ignored). System
-turns are dropped. A seed needs exactly one image: records with none or several are skipped
-and counted. With ``as_captions=True`` the answers become captions (ShareGPT4V-style caption
-sets) instead of Q&A items. The writer emits ``messages`` with role/content and ``images``.
+Reading accepts both turn spellings: ``{"role", "content"}`` or ``{"from", "value"}``; content
+may be a string or a list of OpenAI-style parts (text parts are joined, image parts ignored).
+System turns are dropped. A seed needs exactly one image: records with none or several are
+skipped and counted. With ``as_captions=True`` the answers become captions (ShareGPT4V-style
+caption sets) instead of Q&A items.
+
+Two record writers, following LLaMA-Factory's data/README.md (v0.9.x, "Sharegpt Format",
+"Multimodal Image Dataset" and "OpenAI Format"), whose ``<image>`` tokens must number the
+images (one token, in the first user turn, where ``image_position`` says; stray tokens in the
+text are removed):
+
+* ``messages_record`` (``--format openai-messages``, formerly ``sharegpt``): ``messages`` of
+  OpenAI-style ``{"role": "user"|"assistant", "content": str}`` + ``images``;
+* ``sharegpt_classic_record`` (``--format sharegpt-classic``): classic ShareGPT ``conversations`` of
+  ``{"from": "human"|"gpt", "value": str}`` (a ``system`` turn would come first; runs have
+  none) with both ``image`` (LLaVA, ShareGPT4V) and ``images`` (LLaMA-Factory's default
+  column) naming the one image.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from typing import Any
 from mmevol.errors import InputError, skip_or_raise
 from mmevol.fsutil import write_jsonl
 from mmevol.io.images import resolve_image, seed_id_for
-from mmevol.io.llava import image_name, pairs_from_turns, with_image_token
+from mmevol.io.llava import image_name, pairs_from_turns, strip_image_token, with_image_token
 from mmevol.io.tabular import load_records
 from mmevol.schema import QA, Provenance, Seed
 
@@ -131,22 +143,57 @@ def _sharegpt_seed(
     )
 
 
-def sharegpt_record(image: str, items: list[QA], record_id: str | None = None) -> dict[str, Any]:
+def one_token_items(items: list[QA]) -> list[QA]:
+    """The items with stray ``<image>`` tokens taken out of their text, so that a record
+    holds exactly the one token its one image needs (LLaMA-Factory checks the count)."""
+    return [
+        qa.model_copy(
+            update={"question": strip_image_token(qa.question)[0],
+                    "answer": strip_image_token(qa.answer)[0]}
+        )
+        for qa in items
+    ]  # fmt: skip
+
+
+def _turns(items: list[QA]) -> list[tuple[str, str]]:
+    """(question, answer) pairs; the ``<image>`` token goes into the first question."""
+    out = []
+    for k, qa in enumerate(one_token_items(items)):
+        q = with_image_token(qa.question, qa.image_position) if k == 0 else qa.question
+        out.append((q, qa.answer))
+    return out
+
+
+def messages_record(image: str, items: list[QA], record_id: str | None = None) -> dict[str, Any]:
     """One record: user/assistant ``messages`` (``<image>`` in the first user turn) + ``images``."""
     messages: list[dict[str, str]] = []
-    for k, qa in enumerate(items):
-        q = with_image_token(qa.question, qa.image_position) if k == 0 else qa.question
-        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": qa.answer}]
+    for q, a in _turns(items):
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
     rec: dict[str, Any] = {"messages": messages, "images": [image]}
     if record_id is not None:
-        rec["id"] = record_id
+        rec = {"id": record_id, **rec}
+    return rec
+
+
+def sharegpt_classic_record(
+    image: str, items: list[QA], record_id: str | None = None
+) -> dict[str, Any]:
+    """One classic ShareGPT record: human/gpt ``conversations`` (``<image>`` in the first human
+    turn) + ``image`` and ``images``."""
+    convs: list[dict[str, str]] = []
+    for q, a in _turns(items):
+        convs += [{"from": "human", "value": q}, {"from": "gpt", "value": a}]
+    rec: dict[str, Any] = {"conversations": convs, "image": image, "images": [image]}
+    if record_id is not None:
+        rec = {"id": record_id, **rec}
     return rec
 
 
 def write_sharegpt(seeds: Iterable[Seed], path: Path, *, image_root: Path | None = None) -> int:
-    """Write seeds with items as ShareGPT-style JSONL (one record per seed); returns the count."""
+    """Write seeds with items as OpenAI-style ``messages`` JSONL (one record per seed); returns
+    the count."""
     rows = [
-        sharegpt_record(image_name(s.image.path, image_root), s.items, s.id)
+        messages_record(image_name(s.image.path, image_root), s.items, s.id)
         for s in seeds
         if s.items
     ]

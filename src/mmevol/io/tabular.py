@@ -4,13 +4,18 @@ Files are opened through ``safeio`` (regular files only, JSON values bounded and
 
 Every reader here names the file, the line (or row) and the field of the first problem. The
 Parquet layout is flat so that ``pyarrow.parquet.read_table`` and Hugging Face
-``datasets.load_dataset("parquet", ...)`` both read it: nested values are JSON strings.
+``datasets.load_dataset("parquet", ...)`` both read it: nested values are JSON strings, and
+the ``image`` column is the ``datasets`` Image shape ``{"bytes", "path"}`` (datasets 2.x-5.x),
+declared as an Image feature in the schema's ``huggingface`` metadata so that it decodes to a
+PIL image (from the bytes when they are there, else from the path). Files written before the
+image column was a struct (a plain path string) still read back.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -120,12 +125,15 @@ def write_samples(samples: Iterable[Sample], path: Path) -> int:
     return write_jsonl(Path(path), samples)
 
 
+IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+HF_FEATURES = {"info": {"features": {"image": {"_type": "Image"}}}}  # the rest is inferred
+PARQUET_BATCH = 256  # rows per row group: embedded images are not all held in memory at once
 PARQUET_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
         ("seed_id", pa.string()),
         ("round", pa.int32()),
-        ("image", pa.string()),
+        ("image", IMAGE_STRUCT),
         ("question", pa.string()),
         ("answer", pa.string()),
         ("format", pa.string()),
@@ -138,16 +146,23 @@ PARQUET_SCHEMA = pa.schema(
         ("image_height", pa.int32()),
         ("image_position", pa.string()),
         ("score", pa.float64()),
-    ]
+    ],
+    metadata={b"huggingface": json.dumps(HF_FEATURES).encode()},
 )
+ImageCell = Callable[[ImageRef], dict[str, Any]]
 
 
-def _row(s: Sample) -> dict[str, Any]:
+def path_cell(ref: ImageRef) -> dict[str, Any]:
+    """The image as the run recorded its path, without bytes."""
+    return {"bytes": None, "path": ref.path}
+
+
+def _row(s: Sample, image_cell: ImageCell) -> dict[str, Any]:
     return {
         "id": s.id,
         "seed_id": s.seed_id,
         "round": s.round,
-        "image": s.image.path,
+        "image": image_cell(s.image),
         "question": s.qa.question,
         "answer": s.qa.answer,
         "format": s.qa.format,
@@ -163,13 +178,17 @@ def _row(s: Sample) -> dict[str, Any]:
     }
 
 
-def write_parquet(samples: Iterable[Sample], path: Path) -> int:
-    """Atomically write samples as one flat Parquet table; returns the row count."""
-    rows = [_row(s) for s in samples]
-    table = pa.Table.from_pylist(rows, schema=PARQUET_SCHEMA)
-    with atomic_writer(Path(path), "wb") as fh:
-        pq.write_table(table, fh)
-    return len(rows)
+def write_parquet(samples: Iterable[Sample], path: Path, image_cell: ImageCell = path_cell) -> int:
+    """Atomically write samples as one flat Parquet table; returns the row count.
+    ``image_cell`` makes each ``image`` value (``{"bytes", "path"}``); by default the recorded
+    path without bytes."""
+    it = iter(samples)
+    n = 0
+    with atomic_writer(Path(path), "wb") as fh, pq.ParquetWriter(fh, PARQUET_SCHEMA) as writer:
+        while batch := [_row(s, image_cell) for s in islice(it, PARQUET_BATCH)]:
+            writer.write_table(pa.Table.from_pylist(batch, schema=PARQUET_SCHEMA))
+            n += len(batch)
+    return n
 
 
 def _sample_from_row(row: dict[str, Any]) -> Sample:
@@ -183,8 +202,9 @@ def _sample_from_row(row: dict[str, Any]) -> Sample:
         image_position=row.get("image_position"),
         score=row.get("score"),
     )
+    cell = row["image"]
     image = ImageRef(
-        path=row["image"],
+        path=cell["path"] if isinstance(cell, dict) else cell,
         digest=row.get("image_digest") or "",
         width=row.get("image_width"),
         height=row.get("image_height"),

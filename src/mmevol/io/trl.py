@@ -1,11 +1,19 @@
 """The TRL conversational vision format: one record per conversation, ``images`` + ``messages``.
 
-TRL's ``SFTTrainer`` takes, for vision-language models, rows with an ``images`` list and a
-``messages`` list whose contents are typed blocks: ``{"type": "image"}`` placeholders (filled
-in order from ``images``) and ``{"type": "text", "text": ...}``. We put the image block where
-the first item's ``image_position`` says (after the text for ``end``, else in front). Any
-``<image>`` token left inside question or answer text is removed, so each record has exactly
-one image placeholder for its one image.
+Follows TRL v1.16's docs ("Dataset formats": vision datasets; "SFT Trainer": training
+vision-language models) as ``trl.trainer.sft_trainer.DataCollatorForVisionLanguageModeling``
+(trl 1.16) reads it: rows with an ``images`` list and a ``messages`` list whose contents are
+typed blocks, ``{"type": "image"}`` placeholders (filled in order from ``images``) and
+``{"type": "text", "text": ...}``. We put the image block where the first item's
+``image_position`` says (after the text for ``end``, else in front). Any ``<image>`` token left
+inside question or answer text is removed, so each record has exactly one image placeholder
+for its one image.
+
+``images`` holds path strings: after ``datasets.load_dataset("json", ...)`` the collator hands
+them to the processor, which opens a path (transformers' ``load_image``), or they can be cast
+to ``datasets.Image()`` to decode to PIL images as TRL's examples show. Either way a path must
+resolve from the trainer's working directory: the export writes absolute paths unless asked
+for relative ones (``mmevol train`` resolves those against the file's folder).
 """
 
 from __future__ import annotations

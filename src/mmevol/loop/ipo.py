@@ -86,14 +86,17 @@ def revise_template() -> Template:
     return Template("revise_prompt", path.read_text("utf-8"))
 
 
-def revision_call(v: PromptVersion, text: str, reviews: list[Reviewed]) -> ModelCall:
-    """The request asking an LLM to revise ``text`` (version ``v``) given the reviews."""
+def revision_call(
+    v: PromptVersion, text: str, reviews: list[Reviewed], custom: tuple[str, ...] = ()
+) -> ModelCall:
+    """The request asking an LLM to revise ``text`` (version ``v``) given the reviews
+    (``custom``: the run's custom directions)."""
     ordered = sorted(reviews, key=lambda r: r.ref.verdict != "bad")  # bad ones first
     samples = [r for r in ordered if r.ref.sample_id is not None][:MAX_SAMPLES]
     context = {
         "task": "revise_prompt",
         "prompt_name": v.name,
-        "prompt_kind": kind_of(v.name),
+        "prompt_kind": kind_of(v.name, custom),
         "version": v.id,
         "current_prompt": text,
         "reviewed_samples": [
@@ -107,7 +110,7 @@ def revision_call(v: PromptVersion, text: str, reviews: list[Reviewed]) -> Model
         ],
     }  # fmt: skip
     t = revise_template()
-    names = allowed_placeholders(v.name)
+    names = allowed_placeholders(v.name, custom)
     fills = {
         "placeholders": ", ".join("{{" + n + "}}" for n in names),
         "context_placeholder": "{{context}}",
@@ -124,12 +127,14 @@ def revision_call(v: PromptVersion, text: str, reviews: list[Reviewed]) -> Model
     )
 
 
-def _usable(name: str, reply: Reply, current_text: str) -> PromptRevision:
+def _usable(
+    name: str, reply: Reply, current_text: str, custom: tuple[str, ...] = ()
+) -> PromptRevision:
     from mmevol.parse import parse_reply
 
     value = parse_reply(reply.text, PromptRevision).value
     try:
-        check_prompt(name, value.prompt)
+        check_prompt(name, value.prompt, custom)
     except ValueError as e:
         raise InvalidRevision(f"the revised prompt is not usable: {e}") from None
     if content_hash(value.prompt) == content_hash(current_text):
@@ -138,7 +143,11 @@ def _usable(name: str, reply: Reply, current_text: str) -> PromptRevision:
 
 
 async def ask_revision(
-    backend: Backend, call: ModelCall, name: str, current_text: str
+    backend: Backend,
+    call: ModelCall,
+    name: str,
+    current_text: str,
+    custom: tuple[str, ...] = (),
 ) -> tuple[PromptRevision, list[Reply]]:
     """Call the backend; on an unusable reply ask once more with the reason; else raise.
     Returns the revision and every reply it took (their usage is what the revision cost)."""
@@ -147,7 +156,7 @@ async def ask_revision(
     try:
         reply = await backend.complete(call)
         try:
-            return _usable(name, reply, current_text), [reply]
+            return _usable(name, reply, current_text, custom), [reply]
         except (ParseFailed, InvalidRevision) as first:
             again = call.model_copy(
                 update={
@@ -156,7 +165,7 @@ async def ask_revision(
                 }
             )
             second = await backend.complete(again)
-            return _usable(name, second, current_text), [reply, second]
+            return _usable(name, second, current_text, custom), [reply, second]
     finally:
         await backend.aclose()
 
@@ -183,9 +192,10 @@ def revise(
             f"no 'bad' review bears on {current.id} ({len(used)} reviews of its samples or "
             "type); review its samples in `mmevol view` or pass --notes"
         )
-    call = revision_call(current, text, used)
+    custom = tuple(store.custom())
+    call = revision_call(current, text, used, custom)
     try:
-        result, replies = asyncio.run(ask_revision(backend, call, name, text))
+        result, replies = asyncio.run(ask_revision(backend, call, name, text, custom))
     except CallError as err:
         record = store.record_failure(
             name,

@@ -33,6 +33,8 @@ class Template:
         self.name = name
         self.text = text
         self.version = f"{name}@{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+        # a custom direction: the built-in one it behaves like (``prompts.directions``)
+        self.like: str | None = None
         system, user = text.split("=== user ===", 1)
         self.system = system.strip()
         self.user = user.strip()

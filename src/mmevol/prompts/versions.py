@@ -23,7 +23,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mmevol.errors import InputError, MmevolError
 from mmevol.fsutil import atomic_writer
 from mmevol.prompts import PLACEHOLDER_RE, Template, load_template
+from mmevol.prompts.directions import SPECS_FILE, DirectionSpec, read_specs, specs_json
 from mmevol.schema import DIRECTIONS
 
 STORE_DIR = "prompts"
@@ -55,23 +56,25 @@ def prompt_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys((*DIRECTIONS, *question_types())))
 
 
-def kind_of(name: str) -> Literal["direction", "question_type"]:
-    if name in DIRECTIONS:
+def kind_of(name: str, custom: Collection[str] = ()) -> Literal["direction", "question_type"]:
+    """What a prompt name is (``custom``: the custom directions known where it is used)."""
+    if name in DIRECTIONS or name in custom:
         return "direction"
     if name in question_types():
         return "question_type"
-    raise MmevolError(f"unknown prompt {name!r}; known: {', '.join(prompt_names())}")
+    known = ", ".join((*prompt_names(), *custom))
+    raise MmevolError(f"unknown prompt {name!r}; known: {known}")
 
 
-def allowed_placeholders(name: str) -> tuple[str, ...]:
-    return DIRECTION_FILLS if kind_of(name) == "direction" else ("context",)
+def allowed_placeholders(name: str, custom: Collection[str] = ()) -> tuple[str, ...]:
+    return DIRECTION_FILLS if kind_of(name, custom) == "direction" else ("context",)
 
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_prompt(name: str, text: str) -> None:
+def check_prompt(name: str, text: str, custom: Collection[str] = ()) -> None:
     """Raise ``ValueError`` saying what is wrong with a prompt text for ``name``."""
     if not MIN_PROMPT_CHARS <= len(text.strip()) <= MAX_PROMPT_CHARS:
         raise ValueError(f"a prompt needs {MIN_PROMPT_CHARS}..{MAX_PROMPT_CHARS} characters")
@@ -80,7 +83,7 @@ def check_prompt(name: str, text: str) -> None:
     system, user = text.split(SEPARATOR, 1)
     if not system.strip() or not user.strip():
         raise ValueError(f"both the system part and the user part around '{SEPARATOR}' are needed")
-    allowed = allowed_placeholders(name)
+    allowed = allowed_placeholders(name, custom)
     unknown = sorted({m for m in PLACEHOLDER_RE.findall(text)} - set(allowed))
     if unknown:
         shown = ", ".join("{{" + u + "}}" for u in unknown)
@@ -146,12 +149,33 @@ class PromptStore:
         return cls(Path(run_dir) / STORE_DIR)
 
     def _dir(self, name: str) -> Path:
-        kind_of(name)
+        kind_of(name, self.custom())
         return self.root / name
 
+    def custom(self) -> dict[str, DirectionSpec]:
+        """The custom directions this store declares (``prompts.directions``)."""
+        return read_specs(self.root)
+
     def names(self) -> list[str]:
-        """Names that have at least one version, in the canonical order."""
-        return [n for n in prompt_names() if (self.root / n / "versions.jsonl").is_file()]
+        """Names that have at least one version, in the canonical order (custom directions
+        after the built-in ones)."""
+        names = [*prompt_names(), *sorted(self.custom())]
+        return [n for n in names if (self.root / n / "versions.jsonl").is_file()]
+
+    def add_direction(self, spec: DirectionSpec, text: str) -> PromptVersion:
+        """Declare a custom direction and store ``text`` as its first version."""
+        specs = self.custom()
+        if spec.name in specs:
+            raise MmevolError(f"{self.root}: direction {spec.name!r} exists; change its prompt "
+                              "with `mmevol prompts edit`")  # fmt: skip
+        try:
+            check_prompt(spec.name, text, custom=(spec.name,))
+        except ValueError as e:
+            raise MmevolError(f"prompt {spec.name!r}: {e}") from None
+        self.root.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(self.root / SPECS_FILE) as fh:
+            fh.write(specs_json({**specs, spec.name: spec}))
+        return self.add(spec.name, text, author="user", reason=f"new direction: {spec.goal}")
 
     def versions(self, name: str) -> list[PromptVersion]:
         path = self._dir(name) / "versions.jsonl"
@@ -215,7 +239,7 @@ class PromptStore:
         tokens, output tokens and cost of the calls that wrote it). One writer at a time (a
         lock file); with ``expected_parent``, refused when another version was stored since."""
         try:
-            check_prompt(name, text)
+            check_prompt(name, text, self.custom())
         except ValueError as e:
             raise MmevolError(f"prompt {name!r}: {e}") from None
         with self._locked(name):
@@ -327,9 +351,11 @@ def active_templates(run_dir: Path) -> dict[str, Template]:
     if not store.root.is_dir():
         return {}
     out: dict[str, Template] = {}
-    for d in DIRECTIONS:
+    custom = store.custom()
+    for d in (*DIRECTIONS, *sorted(custom)):
         t = store.template(d)
         if t is not None:
+            t.like = custom[d].like if d in custom else None
             out[d] = t
     return out
 

@@ -1,7 +1,9 @@
 """``mmevol report``: the paper's analyses of a run as one self-contained HTML file (or JSON).
 
-``figures`` computes the numbers, ``verbnoun`` the instruction verb–noun pairs, ``plots`` draws
-them as inline SVG and ``html`` lays out the page; ``write_report`` ties them together.
+``figures`` computes the numbers (``objects`` maps items' object names to annotated classes,
+``verbnoun`` finds the instruction verb–noun pairs), ``plots`` and ``plots_run`` draw them
+(``draw``: one axes per chart, inline SVG; ``colours``: one colour per thing in every figure)
+and ``html`` lays out the page; ``write_report`` ties them together.
 """
 
 from __future__ import annotations

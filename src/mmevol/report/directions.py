@@ -48,14 +48,19 @@ def directions_html(runs: list[dict[str, Any]], shared_seeds: int | None = None)
     tables = [_rows(f) for f in runs]
     keys = sorted({k for t in tables for k in t}, key=lambda k: (k[0], k[1] == ALL, k[1]))
     if not keys:
-        return "<p class=muted>no evolution rounds</p>"
-    group = "<th>candidates</th><th>kept %</th><th>improved %</th><th>mean score</th>"
+        return "<div class=card><p class=muted>none: the run has no evolution rounds</p></div>"
+    group = (
+        "<th>candidates</th><th>kept %</th><th>improved % of judged</th>"
+        "<th>mean judge score (of 10)</th>"
+    )
     head = "<tr><th class=l>round</th><th class=l>direction</th>" + group * len(runs) + "</tr>"
     if len(runs) == 2:
-        names = "".join(f"<th colspan=4>{escape(f['run_dir'])}</th>" for f in runs)
+        names = "".join(
+            f"<th colspan=4 style='text-align:center'>{escape(f['run_dir'])}</th>" for f in runs
+        )
         head = f"<tr><th colspan=2></th>{names}</tr>{head}"
     body = "".join(
-        f"<tr><td class=l>{k[0]}</td><td class=l>{escape(k[1])}</td>"
+        f"<tr><td class='l nw'>{k[0]}</td><td class='l nw'>{escape(k[1])}</td>"
         + "".join(_cells(t.get(k)) for t in tables)
         + "</tr>"
         for k in keys

@@ -3,7 +3,8 @@
 ``run_figures(run_dir)`` returns one JSON-able dict (what ``mmevol report --json`` prints). The
 counts that ``mmevol stats`` also shows are taken from ``compute_stats`` itself, so the report
 and ``stats --json`` cannot disagree. Per-round distributions describe the *dataset* of each
-round: round 0 is the seed items, round K the evolutions kept in round K.
+round: round 0 is the seed items, round K the evolutions kept in round K. The long tail of
+objects counts annotated object classes, not the items' referring phrases (``objects``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from mmevol.errors import InputError, MmevolError
 from mmevol.evolve.stats import compute_stats
 from mmevol.io.tabular import load_json
+from mmevol.report.objects import ClassIndex, class_counts
 from mmevol.report.prompt_versions import version_quality
 from mmevol.report.verbnoun import diversity, extractor, pair_counts, top_nested
 from mmevol.store import Store
@@ -83,7 +85,10 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
         score = ((s["lineage"] or {}).get("verdict") or {}).get("score")
         if r > 0 and score is not None:
             scores_by_round[str(r)].append(float(score))
-    objects = Counter(o for _, s in dataset for o in s["qa"].get("objects") or [])
+    objects = class_counts(
+        ((s["seed_id"], s["qa"].get("objects") or []) for _, s in dataset),
+        ClassIndex.of_run(run_dir),
+    )
     cost: dict[str, dict[str, float]] = {}
     for unit, task, tin, tout, usd, _lat in calls:
         key = f"{task} r{_round_of_unit(unit)}"
@@ -106,7 +111,11 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
         "per_round": per_round,
         "verb_noun_top": top_nested(all_pairs),
         "judge_scores": {k: sorted(v) for k, v in sorted(scores_by_round.items())},
-        "objects_long_tail": objects.most_common(),
+        # items of the dataset per object class (what was counted: "objects_counted")
+        "objects_long_tail": objects["classes"],
+        "objects_counted": objects["counted"],
+        "objects_annotated_classes": objects["annotated_classes"],
+        "objects_unmapped": objects["unmapped"],
         "drop_reasons": dict(drops.most_common()),
         "cost_by_stage_round": dict(sorted(cost.items())),
         "lineages": example_lineages(samples, rounds),

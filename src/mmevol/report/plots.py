@@ -1,250 +1,260 @@
-"""Matplotlib figures of a run, rendered to inline SVG text (every one titled, axes labelled).
+"""The report's figures of the dataset by round (skills, steps, judge scores, verb-noun pairs,
+diversity, object classes, formats) and ``PLOTS``, every figure in report order.
 
-Each ``plot_*`` takes the dict of ``figures.run_figures`` and returns an SVG string, or None
-when the run has nothing to show for it. ``PLOTS`` lists them in report order by name. Text
-from the data is drawn literally (``text.parse_math`` and ``text.usetex`` off, and every text
-object of a figure set so before it is saved), so a ``$`` in a name is just a dollar sign.
+Each ``plot_*`` takes the dict of ``figures.run_figures`` and the report's ``Colours`` and
+returns its ``draw.Chart``s: one titled axes each (axes labelled, units named), or the sentence
+said in place of a plot with no data. The figures of the run itself (survival, failures,
+tokens and cost) are in ``plots_run``.
 """
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-from matplotlib.text import Text
-
-plt.rcParams.update(
-    {
-        "svg.fonttype": "none",
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "figure.dpi": 100,
-        # every text drawn comes from data (categories, skills, formats, reasons): literal,
-        # never TeX or mathtext ("$\\undefinedmacro{x$" would fail the whole report)
-        "text.usetex": False,
-        "text.parse_math": False,
-    }
+from mmevol.report.colours import NOUN_RANKS, OTHER_NOUNS, SINGLE, Colours, text_colour
+from mmevol.report.draw import (
+    Chart,
+    counts,
+    empty,
+    figure,
+    grouped_bars,
+    label,
+    legend_outside,
 )
-PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
+from mmevol.report.objects import CLASSES
+from mmevol.report.plots_run import plot_cost, plot_failures, plot_survival
+
 Figures = dict[str, Any]
+Plot = Callable[[Figures, Colours], list[Chart]]
+ORDINALS = ["1st", "2nd", "3rd"] + [f"{i}th" for i in range(4, 21)]
+OBJECT_BARS = 80  # classes drawn one bar each; the rest share one grey bar
 
 
-def literal_text(fig: Figure) -> None:
-    """Make every text object of ``fig`` literal: no TeX, no mathtext (``$`` is a dollar)."""
-    for text in fig.findobj(Text):
-        text.set_usetex(False)
-        text.set_parse_math(False)
+def _round_name(k: int) -> str:
+    return "seeds" if k == 0 else f"round {k}"
 
 
-def _svg(fig: Figure) -> str:
-    literal_text(fig)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)  # dates, licence URIs
-    return text[text.index("<svg") :]
-
-
-def _label(ax: Any, title: str, x: str, y: str) -> None:
-    ax.set_title(title, fontsize=10, fontweight="bold")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-
-
-def _grouped_hist(f: Figures, key: str, mean_key: str, title: str, xlabel: str) -> str | None:
+def _grouped_hist(f: Figures, c: Colours, key: str, mean_key: str, title: str, x: str) -> Chart:
     rounds = [r for r in f["per_round"] if r["samples"]]
     if not rounds:
-        return None
+        return empty(title, "the run has no samples")
     values = sorted({int(v) for r in rounds for v in r[key]})
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    width = 0.8 / len(rounds)
-    for i, r in enumerate(rounds):
-        share = [100 * r[key].get(str(v), 0) / r["samples"] for v in values]
-        label = ("seeds" if r["round"] == 0 else f"round {r['round']}") + f" (mean {r[mean_key]})"
-        ax.bar([v + i * width for v in values], share, width, label=label, color=PALETTE[i % 7])
-    ax.set_xticks([v + width * (len(rounds) - 1) / 2 for v in values], [str(v) for v in values])
-    _label(ax, title, xlabel, "% of the round's samples")
-    ax.legend(fontsize=8)
-    return _svg(fig)
+    fig, ax = figure(min(5.0, max(3.4, 0.1 * len(values) * len(rounds) + 1.4)), 2.8)
+    series = [
+        (
+            f"{_round_name(r['round'])} (mean {r[mean_key]})",
+            [100 * r[key].get(str(v), 0) / r["samples"] for v in values],
+            c.round(r["round"]),
+        )
+        for r in rounds
+    ]
+    grouped_bars(ax, [str(v) for v in values], series)
+    label(ax, title, x, "% of the round's samples")
+    legend_outside(ax)
+    return Chart(title, fig)
 
 
-def plot_skills(f: Figures) -> str | None:
-    return _grouped_hist(
-        f, "skills_per_sample", "mean_skills", "Atomic capabilities per sample", "skills per sample"
-    )
+def plot_skills(f: Figures, c: Colours) -> list[Chart]:
+    return [
+        _grouped_hist(
+            f,
+            c,
+            "skills_per_sample",
+            "mean_skills",
+            "Atomic capabilities per sample",
+            "skills per sample",
+        )
+    ]
 
 
-def plot_steps(f: Figures) -> str | None:
-    return _grouped_hist(
-        f, "steps_per_sample", "mean_steps", "Reasoning steps per sample", "steps per sample"
-    )
+def plot_steps(f: Figures, c: Colours) -> list[Chart]:
+    return [
+        _grouped_hist(
+            f, c, "steps_per_sample", "mean_steps", "Reasoning steps per sample", "steps per sample"
+        )
+    ]
 
 
-def plot_scores(f: Figures) -> str | None:
+def plot_scores(f: Figures, c: Colours) -> list[Chart]:
     scores = f["judge_scores"]
+    t1, t2 = "Judge score of evolutions by round", "Judge score histogram (all rounds)"
     if not scores:
-        return None
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.0))
-    labels = list(scores)
-    a.boxplot([scores[k] for k in labels], tick_labels=[f"round {k}" for k in labels])
-    _label(a, "Judge score of evolutions by round", "round", "judge score (0-10)")
-    every = [s for k in labels for s in scores[k]]
-    b.hist(every, bins=[x / 2 for x in range(0, 22)], color=PALETTE[0])
-    _label(b, "Judge score histogram (all rounds)", "judge score", "evolutions")
-    return _svg(fig)
+        why = "no evolution has a judge score"
+        return [empty(t1, why), empty(t2, why)]
+    rounds = list(scores)
+    fig, ax = figure(0.8 * len(rounds) + 1.6, 2.8)
+    box = ax.boxplot([scores[k] for k in rounds], tick_labels=[f"round {k}" for k in rounds],
+                     patch_artist=True, medianprops={"color": "black"})  # fmt: skip
+    for patch, k in zip(box["boxes"], rounds, strict=True):
+        patch.set_facecolor(c.round(int(k)))
+    label(ax, t1, "round", "judge score (0-10)")
+    fig2, ax2 = figure(3.8, 2.8)
+    ax2.hist([scores[k] for k in rounds], bins=[x / 2 - 0.25 for x in range(0, 22)], stacked=True,
+             color=[c.round(int(k)) for k in rounds], label=[f"round {k}" for k in rounds])  # fmt: skip
+    counts(ax2.yaxis)
+    label(ax2, t2, "judge score (0-10)", "evolutions")
+    legend_outside(ax2)
+    return [Chart(t1, fig), Chart(t2, fig2)]
 
 
-def plot_verb_noun(f: Figures) -> str | None:
-    top = f["verb_noun_top"]
+def plot_verb_noun(f: Figures, c: Colours) -> list[Chart]:
+    top, title = f["verb_noun_top"], "Top root verbs and their nouns"
     if not top:
-        return None
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(top) + 1.2))
-    verbs = [t["verb"] for t in reversed(top)]
-    for y, t in enumerate(reversed(top)):
+        return [empty(title, "no verb-noun pair was found in the questions")]
+    fig, ax = figure(5.2, 0.32 * len(top) + 1.3)
+    rows = list(reversed(top))
+    for y, t in enumerate(rows):
         left = 0
-        for j, (noun, n) in enumerate(t["nouns"]):
-            ax.barh(y, n, left=left, color=PALETTE[j % 7], edgecolor="white")
-            if n >= 0.06 * top[0]["count"]:
-                ax.text(left + n / 2, y, noun, ha="center", va="center", fontsize=7, color="white")
+        for j, (_noun, n) in enumerate(t["nouns"]):
+            ax.barh(y, n, left=left, color=NOUN_RANKS[j % len(NOUN_RANKS)], edgecolor="white",
+                    linewidth=0.5)  # fmt: skip
             left += n
-        rest = t["count"] - left
-        if rest > 0:
-            ax.barh(y, rest, left=left, color="#cccccc", edgecolor="white")
-    ax.set_yticks(range(len(verbs)), verbs)
-    _label(ax, "Top root verbs and their nouns (grey: other nouns)", "instructions", "root verb")
-    return _svg(fig)
+        if t["count"] > left:
+            ax.barh(y, t["count"] - left, left=left, color=OTHER_NOUNS, edgecolor="white",
+                    linewidth=0.5)  # fmt: skip
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    _noun_labels(ax, rows, max(t["count"] for t in top))
+    ranks = max(len(t["nouns"]) for t in top)
+    handles = [Patch(color=NOUN_RANKS[j % len(NOUN_RANKS)], label=f"{ORDINALS[j]} noun")
+               for j in range(ranks)] + [Patch(color=OTHER_NOUNS, label="other nouns")]  # fmt: skip
+    ax.set_yticks(range(len(rows)), [t["verb"] for t in rows])
+    ax.grid(axis="y", visible=False)
+    counts(ax.xaxis)
+    label(ax, title, "questions (root verb with this noun)", "root verb")
+    legend_outside(ax, title="the verb's nouns", handles=handles)
+    return [Chart(title, fig)]
 
 
-def plot_diversity(f: Figures) -> str | None:
+def _noun_labels(ax: Axes, rows: list[dict[str, Any]], most: int) -> None:
+    """Each noun in its bar where it fits, else listed after the bar; the x range grows until
+    those lists end inside the axes (so the legend beside the axes covers none of them)."""
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    right = most * 1.02
+    for _ in range(6):
+        for old in list(ax.texts):
+            old.remove()
+        ax.set_xlim(0, right)
+        need = right
+        for y, t in enumerate(rows):
+            left, outside = 0, []
+            for j, (noun, n) in enumerate(t["nouns"]):
+                colour = NOUN_RANKS[j % len(NOUN_RANKS)]
+                text = ax.text(left + n / 2, y, noun, ha="center", va="center", fontsize=7,
+                               color=text_colour(colour))  # fmt: skip
+                span = ax.transData.transform([(left, 0), (left + n, 0)])
+                if text.get_window_extent(renderer).width > (span[1][0] - span[0][0]) - 4:
+                    text.remove()  # does not fit in its bar: named after the bar instead
+                    outside.append(noun)
+                left += n
+            if outside:
+                after = ax.text(t["count"] + most * 0.015, y, ", ".join(outside), va="center",
+                                fontsize=7, color="#555555")  # fmt: skip
+                end = after.get_window_extent(renderer).x1
+                need = max(need, ax.transData.inverted().transform((end, 0))[0] * 1.02)
+        if need <= right:
+            return
+        right = need
+
+
+def plot_diversity(f: Figures, c: Colours) -> list[Chart]:
     rounds = [r for r in f["per_round"] if r["samples"]]
-    if not rounds:
-        return None
-    names = ["seeds" if r["round"] == 0 else f"round {r['round']}" for r in rounds]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 2.8))
-    a.bar(names, [r["verb_noun"]["unique_per_100"] for r in rounds], color=PALETTE[2])
-    _label(a, "Distinct verb-noun pairs per 100 instructions", "round", "distinct pairs / 100")
-    b.bar(names, [r["verb_noun"]["entropy_bits"] for r in rounds], color=PALETTE[4])
-    _label(b, "Entropy of verb-noun pairs", "round", "entropy (bits)")
-    return _svg(fig)
+    t1, t2 = "Distinct verb-noun pairs per 100 questions", "Entropy of verb-noun pairs"
+    if not any(r["verb_noun"]["pairs"] for r in rounds):
+        why = "no verb-noun pair was found in the questions"
+        return [empty(t1, why), empty(t2, why)]
+    names = [_round_name(r["round"]) for r in rounds]
+    charts = []
+    for title, key, unit in ((t1, "unique_per_100", "distinct pairs / 100 questions"),
+                             (t2, "entropy_bits", "entropy (bits)")):  # fmt: skip
+        fig, ax = figure(0.7 * len(rounds) + 1.6, 2.6)
+        values = [r["verb_noun"][key] + 0.0 for r in rounds]  # + 0.0: no "-0"
+        bars = ax.bar(names, values, color=[c.round(r["round"]) for r in rounds])
+        # each bar's value written on it (an entropy of 0 bits is a value, not a missing bar)
+        ax.bar_label(bars, [f"{v:g}" if r["verb_noun"]["pairs"] else "no pairs\nfound"
+                            for v, r in zip(values, rounds, strict=True)], fontsize=7, padding=2)  # fmt: skip
+        ax.set_ylim(0, 1.2 * max(values) or 1.0)
+        label(ax, title, "round", unit)
+        charts.append(Chart(title, fig))
+    return charts
 
 
-def plot_objects(f: Figures) -> str | None:
-    tail = f["objects_long_tail"]
+def plot_objects(f: Figures, c: Colours) -> list[Chart]:
+    tail, counted = f["objects_long_tail"], f.get("objects_counted", CLASSES)
+    noun, nouns = ("object class", "object classes") if counted == CLASSES else ("name", "names")
+    title = (
+        f"Object {nouns.split()[-1]}: long tail ({len(tail)} {noun if len(tail) == 1 else nouns})"
+    )
+    unmapped = f.get("objects_unmapped") or {}
+    note = "Counted: items of the dataset (seed items and kept evolutions) mentioning each " + (
+        "object class annotated in the run's seeds, once per item; referring phrases "
+        "(\u201cleftmost person\u201d) count as the class they name."
+        if counted == CLASSES
+        else "object name as the items write it (the seeds annotate no object classes)."
+    )
+    if unmapped:
+        names = ", ".join(f"{k} ({n})" for k, n in list(unmapped.items())[:8])
+        more = f" and {len(unmapped) - 8} more" if len(unmapped) > 8 else ""
+        note += f" Not counted, {len(unmapped)} names of no annotated class: {names}{more}."
     if not tail:
-        return None
-    fig, ax = plt.subplots(figsize=(7, 3.0))
-    counts = [n for _, n in tail]
-    ax.plot(range(1, len(counts) + 1), counts, marker=".", color=PALETTE[0])
-    ax.set_yscale("log")
-    # the head of the tail named in a box (labels at the points overlap when counts tie)
-    head = "\n".join(f"{i}. {name} ({n})" for i, (name, n) in enumerate(tail[:6], start=1))
-    ax.text(
-        0.98, 0.95, head, transform=ax.transAxes, ha="right", va="top", fontsize=7, multialignment="left",
-        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#bbbbbb"},
-    )  # fmt: skip
-    _label(ax, f"Object categories: long tail ({len(tail)} categories)", "rank", "mentions (log)")
-    return _svg(fig)
+        return [Chart(title, None, "no item names an object", note)]
+    bars = tail[:OBJECT_BARS]
+    if len(tail) > OBJECT_BARS:
+        rest = tail[OBJECT_BARS - 1 :]
+        bars = [*tail[: OBJECT_BARS - 1], [f"{len(rest)} more {nouns}", sum(n for _, n in rest)]]
+    fig, ax = figure(max(3.0, 0.13 * len(bars) + 1.0), 3.2)
+    colours = [SINGLE] * len(bars)
+    if len(tail) > OBJECT_BARS:
+        colours[-1] = "#bbbbbb"
+    ax.bar(range(len(bars)), [n for _, n in bars], 0.8, color=colours)
+    ax.set_xticks(range(len(bars)), [name for name, _ in bars], rotation=90, fontsize=7)
+    ax.set_xlim(-0.7, len(bars) - 0.3)
+    heights = [n for _, n in bars]
+    if max(heights) >= 30 * min(heights):
+        ax.set_yscale("log")
+        ax.set_ylim(0.7, max(heights) * 1.5)
+    else:
+        counts(ax.yaxis)
+    ax.grid(axis="x", visible=False)
+    label(ax, title, f"{noun} (by count)", "items mentioning it")
+    return [Chart(title, fig, note=note)]
 
 
-def plot_formats(f: Figures) -> str | None:
-    rounds = [r for r in f["per_round"] if r["samples"]]
+def plot_formats(f: Figures, c: Colours) -> list[Chart]:
+    rounds, title = [r for r in f["per_round"] if r["samples"]], "Question formats by round"
     if not rounds:
-        return None
-    formats = sorted({k for r in rounds for k in r["formats"]})
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(rounds) + 1.6))
-    names = ["seeds" if r["round"] == 0 else f"round {r['round']}" for r in rounds]
+        return [empty(title, "the run has no samples")]
+    formats = sorted(
+        {k for r in rounds for k in r["formats"]}, key=lambda k: list(c.formats).index(k)
+    )
+    fig, ax = figure(4.8, 0.42 * len(rounds) + 1.0)
+    names = [_round_name(r["round"]) for r in rounds]
     left = [0.0] * len(rounds)
-    cmap = plt.get_cmap("tab20")
-    for j, fmt in enumerate(formats):
+    for fmt in formats:
         share = [100 * r["formats"].get(fmt, 0) / r["samples"] for r in rounds]
-        ax.barh(names, share, left=left, label=fmt, color=cmap(j % 20))
+        ax.barh(names, share, left=left, label=fmt, color=c.format(fmt), edgecolor="white",
+                linewidth=0.4)  # fmt: skip
         left = [a + b for a, b in zip(left, share, strict=True)]
     ax.invert_yaxis()
-    ax.legend(fontsize=7, ncol=3, bbox_to_anchor=(0, -0.25), loc="upper left")
-    _label(ax, "Question formats by round", "% of the round's samples", "round")
-    return _svg(fig)
+    ax.set_xlim(0, 100)
+    ax.grid(axis="y", visible=False)
+    label(ax, title, "% of the round's samples", "round")
+    legend_outside(ax, title="format", below=True)
+    return [Chart(title, fig)]
 
 
-def plot_survival(f: Figures) -> str | None:
-    rounds = f["stats"]["rounds"]
-    dirs = sorted({d for r in rounds for d in r["by_direction"]})
-    if not dirs:
-        return None
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 3.0))
-    width = 0.8 / len(dirs)
-    for i, d in enumerate(dirs):
-        share = [100 * r["by_direction"].get(d, {}).get("kept_share", 0) for r in rounds]
-        a.bar([r["round"] + i * width for r in rounds], share, width, label=d, color=PALETTE[i])
-    a.set_xticks([r["round"] + width * (len(dirs) - 1) / 2 for r in rounds],
-                 [f"round {r['round']}" for r in rounds])  # fmt: skip
-    a.legend(fontsize=8)
-    _label(a, "Kept share by direction", "round", "% of candidates kept")
-    names = [f"round {r['round']}" for r in rounds]
-    bottom = [0] * len(rounds)
-    fates = [("kept", "kept"), ("dropped_rules", "rules"), ("dropped_facts", "fact check"),
-             ("dropped_degenerate", "degenerate text"), ("dropped_judge", "judge"),
-             ("dropped_duplicate", "near-duplicate")]  # fmt: skip
-    for j, (key, label) in enumerate(fates):
-        vals = [r.get(key, 0) for r in rounds]
-        b.bar(names, vals, bottom=bottom, label=label, color=PALETTE[j])
-        bottom = [x + y for x, y in zip(bottom, vals, strict=True)]
-    b.legend(fontsize=8)
-    _label(b, "Fate of candidates", "round", "candidates")
-    return _svg(fig)
-
-
-def plot_failures(f: Figures) -> str | None:
-    stats = f["stats"]
-    rungs, fails = stats["repairs"], stats["failures"]["by_class"]
-    if not rungs and not fails:
-        return None
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 2.8))
-    a.barh(list(rungs), list(rungs.values()), color=PALETTE[0])
-    _label(a, "Replies by parsing rung", "replies", "task_rung")
-    b.barh(list(fails) or ["(none)"], list(fails.values()) or [0], color=PALETTE[3])
-    _label(b, "Open failures by error class", "units", "error class")
-    return _svg(fig)
-
-
-def plot_cost(f: Figures) -> str | None:
-    cost = f["cost_by_stage_round"]
-    if not cost:
-        return None
-    names = list(cost)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 2.8))
-    tin = [cost[k]["input_tokens"] for k in names]
-    tout = [cost[k]["output_tokens"] for k in names]
-    a.bar(names, tin, label="input", color=PALETTE[0])
-    a.bar(names, tout, bottom=tin, label="output", color=PALETTE[1])
-    a.legend(fontsize=8)
-    a.tick_params(axis="x", rotation=45)
-    _label(a, "Tokens by stage and round", "stage and round", "tokens")
-    b.bar(names, [cost[k]["cost_usd"] for k in names], color=PALETTE[2])
-    b.tick_params(axis="x", rotation=45)
-    _label(b, "Cost by stage and round", "stage and round", "USD")
-    return _svg(fig)
-
-
-PLOTS: dict[str, tuple[str, Callable[[Figures], str | None]]] = {
+PLOTS: dict[str, tuple[str, Plot]] = {
     "skills": ("Atomic capabilities per sample (paper Fig. 10a)", plot_skills),
     "steps": ("Reasoning steps per sample (paper Fig. 10b)", plot_steps),
     "scores": ("Judge score by round (paper Fig. 10c)", plot_scores),
     "verb_noun": ("Root verb-noun pairs", plot_verb_noun),
     "diversity": ("Instruction diversity by round", plot_diversity),
-    "objects": ("Object categories", plot_objects),
+    "objects": ("Object classes", plot_objects),
     "formats": ("Formats", plot_formats),
     "survival": ("Survival and elimination", plot_survival),
     "failures": ("Parsing and failures", plot_failures),
-    "cost": ("Tokens and cost", plot_cost),
+    "cost": ("Model calls, tokens and cost", plot_cost),
 }

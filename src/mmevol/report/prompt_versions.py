@@ -5,7 +5,8 @@ a stored version ``perception/v2@<hash>``). Per version: evolutions made, kept b
 (acceptance rate), mean judge score, and the reviewers' current decisions from
 ``reviews.sqlite`` (accept / reject / edit). Versions recorded in ``RUN/prompts`` also show
 their author and reason. The backends that made each version's samples are listed: the
-offline grounded generator is programmatic and records the template without reading it.
+offline grounded generator is programmatic and records the template without reading it. With
+``--compare`` the two runs' tables stand one under the other.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def prompt_versions_html(runs: list[dict[str, Any]]) -> str:
     head = (
         "<tr><th class=l>prompt version</th><th class=l>author</th><th class=l>made by</th>"
         "<th>rounds</th>"
-        "<th>evolutions</th><th>kept</th><th>acceptance %</th><th>mean judge score</th>"
+        "<th>evolutions</th><th>kept</th><th>acceptance %</th><th>mean judge score (of 10)</th>"
         "<th>reviews accept / reject / edit</th><th>review accept %</th>"
         "<th class=l>reason</th></tr>"
     )
@@ -118,9 +119,10 @@ def prompt_versions_html(runs: list[dict[str, Any]]) -> str:
                 f"<td>{_cell(r['acceptance'], True)}</td><td>{_cell(r['mean_judge_score'])}</td>"
                 f"<td>{rv['accept']} / {rv['reject']} / {rv['edit']}</td>"
                 f"<td>{_cell(r['review_accept_rate'], True)}</td>"
-                f"<td class=l>{_cell(r['reason'])}</td></tr>"
+                f"<td class='l pre'>{_cell(r['reason'])}</td></tr>"
             )
         body = "".join(rows) or "<tr><td class=l colspan=11>no prompt versions recorded</td></tr>"
-        cards.append(f"<div class=card><table>{head}{body}</table></div>")
-    row = "row two" if len(runs) == 2 else "row"
-    return f"<h2>Quality per prompt version</h2><div class='{row}'>{''.join(cards)}</div>"
+        caption = f"<h3>{escape(f['run_dir'])}</h3>" if len(runs) == 2 else ""
+        cards.append(f"<div class=card>{caption}<table>{head}{body}</table></div>")
+    # one run under the other: eleven columns do not fit half a page
+    return f"<h2>Quality per prompt version</h2>{''.join(cards)}"

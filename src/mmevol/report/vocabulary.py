@@ -24,12 +24,12 @@ def _unknowns(title: str, found: dict[str, int]) -> str:
     if not found:
         return f"<p class=muted>{escape(title)}: none</p>"
     rows = "".join(
-        f"<tr><td class=l>{escape(text)}</td><td>{n}</td></tr>"
+        f"<tr><td class='l pre'>{escape(text)}</td><td>{n}</td></tr>"
         for text, n in list(found.items())[:LISTED]
     )
     more = f"<p class=muted>… and {len(found) - LISTED} more</p>" if len(found) > LISTED else ""
     head = f"<tr><th class=l>{escape(title)} ({len(found)} distinct)</th><th>samples</th></tr>"
-    return f"<table>{head}{rows}</table>{more}"
+    return f"<table>{head}{rows}</table>{more}"  # a string keeps its line breaks
 
 
 def vocabulary_html(f: dict[str, Any]) -> str:

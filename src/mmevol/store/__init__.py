@@ -144,6 +144,10 @@ class Store(JournalReads):
             (unit, seed_id, round_, task, error_class, message[:2000], attempts, time.time()),
         )
 
+    def forget_failures(self) -> None:
+        """Drop every failure record (a run that starts over because nothing succeeded)."""
+        self.db.execute("DELETE FROM failures")
+
     def failure_count(self, unit: str, error_class: str) -> int:
         """How often ``unit`` failed with ``error_class`` (resolved or not)."""
         row = self.db.execute(

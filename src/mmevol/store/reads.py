@@ -24,6 +24,15 @@ class JournalReads:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def work_done(self) -> int:
+        """Answered calls, finished units, batches sent and evolved samples (an imported run has
+        no calls): 0 when nothing was ever done."""
+        row = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM calls) + (SELECT COUNT(*) FROM units)"
+            " + (SELECT COUNT(*) FROM batches) + (SELECT COUNT(*) FROM samples WHERE round>0)"
+        ).fetchone()
+        return int(row[0])
+
     def evolved_kept(self) -> int:
         """Evolved samples kept, over every round."""
         return int(

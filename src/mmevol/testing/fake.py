@@ -485,6 +485,7 @@ class FakeBackend(Backend):
     """In-process fake model (no HTTP) for tests; ``.llm.ledger`` holds the ground truth."""
 
     name = "fake"
+    reads_images = False
 
     def __init__(
         self,

@@ -13,13 +13,14 @@ known string fields, else ``ValueError`` with a one-line message, answered 400).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.requests import Request
 
-from mmevol.schema import DIRECTIONS
+from mmevol.schema import DIRECTION_NAME, DIRECTIONS
 from mmevol.view.query import REVIEW_STATES, Filters
 
 MAX_PARAM = 500
@@ -43,8 +44,8 @@ def _int(params: Mapping[str, str], key: str) -> int | None:
 def parse_filters(params: Mapping[str, str]) -> Filters:
     """Filters from query parameters; unknown or malformed values are dropped."""
     direction = _text(params, "direction")
-    if direction not in (*DIRECTIONS, "seed"):
-        direction = None
+    if direction not in (*DIRECTIONS, "seed") and not re.match(DIRECTION_NAME, direction or ""):
+        direction = None  # a custom direction's name has the same shape as a built-in one
     kept = {"kept": True, "dropped": False}.get(params.get("kept") or "")
     review = _text(params, "review")
     return Filters(
