@@ -192,3 +192,67 @@ def test_api_names_load_lazily() -> None:
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.stdout.split()[0] == "False", done.stderr
+
+
+@pytest.mark.parametrize("weights", [{"perception": float("nan")}, {"perception": float("inf")}])
+def test_weights_that_are_not_finite_are_refused(tmp_path: Path, weights: dict[str, float]) -> None:
+    seeds = mmevol.demo_seeds(tmp_path / "seeds.jsonl", n=1)
+    with pytest.raises(MmevolError, match="finite numbers >= 0"):
+        mmevol.evolve(seeds, out=tmp_path / "run", direction_weights=weights)
+    assert not (tmp_path / "run").exists()
+
+
+def test_wrong_types_and_options_are_one_line_errors(tmp_path: Path) -> None:
+    seeds = mmevol.demo_seeds(tmp_path / "seeds.jsonl", n=1)
+    with pytest.raises(MmevolError, match=r"^evolve: rounds: .*\(got 'two'\)$"):
+        mmevol.evolve(seeds, out=tmp_path / "run", rounds="two")
+    run = mmevol.evolve(seeds, out=tmp_path / "run", rounds=1)
+    with pytest.raises(MmevolError, match=r"unknown option\(s\) \['boxez'\]; known: boxes"):
+        run.export("llava", tmp_path / "x.json", boxez="qwen")
+    with pytest.raises(MmevolError, match="template and goal must be text"):
+        mmevol.register_direction("count_more", PROMPT, goal=None)  # type: ignore[arg-type]
+    with pytest.raises(MmevolError, match="one line of text"):
+        mmevol.register_direction("count_more", PROMPT, goal="two\nlines")
+    (tmp_path / "run" / "config.json").write_text("{not json", "utf-8")
+    with pytest.raises(MmevolError, match=r"config\.json"):
+        mmevol.Run(tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        (json.dumps({f"d{i:03d}": {"goal": "ggg"} for i in range(65)}), "at most 64"),
+        ('{"count_more": {"goal": "a\\u001b[31mb"}}', "control character"),
+        ('{"count_more": "perception"}', "expected each direction as an object"),
+    ],
+)
+def test_a_hostile_directions_file_is_a_one_line_error(
+    tmp_path: Path, content: str, says: str
+) -> None:
+    mmevol.register_direction("count_more", PROMPT, goal="counting")
+    seeds = mmevol.demo_seeds(tmp_path / "seeds.jsonl", n=1)
+    weights = {"perception": 1.0, "count_more": 1.0}
+    mmevol.evolve(seeds, out=tmp_path / "run", rounds=1, direction_weights=weights)
+    (tmp_path / "run" / "prompts" / "directions.json").write_text(content, "utf-8")
+    res = CliRunner().invoke(app, ["evolve", str(seeds.path), "--out", str(tmp_path / "run"),
+                                   "--rounds", "1", "--weights", "perception=1,count_more=1"])  # fmt: skip
+    assert res.exit_code != 0 and says in " ".join(res.output.split())
+    assert len(res.output.strip().splitlines()) <= 2 and "Traceback" not in res.output
+
+
+def test_new_direction_refuses_devices_bad_text_and_missing_folders(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"\xff\xfe" + PROMPT.encode())
+    good = tmp_path / "good.md"
+    good.write_text(PROMPT, "utf-8")
+    cases = [
+        (["--run", str(tmp_path / "run"), "--file", "/dev/zero"], "not a regular prompt file"),
+        (["--run", str(tmp_path / "run"), "--file", str(bad)], "not UTF-8 text"),
+        (["--run", str(tmp_path / "no" / "run"), "--file", str(good)], "does not exist"),
+    ]
+    for args, says in cases:
+        res = CliRunner().invoke(app, ["prompts", "new-direction", "count_more", *args,
+                                       "--goal", "counting"])  # fmt: skip
+        assert res.exit_code != 0 and says in res.output, res.output
+    assert not (tmp_path / "run").exists() and not (tmp_path / "no").exists()

@@ -39,10 +39,18 @@ def test_top_level_lists_commands_in_workflow_order() -> None:
     assert "Workflow:" in text
 
 
-def test_every_command_has_an_example_that_names_it() -> None:
-    assert sorted(EXAMPLES) == sorted(p for p, _ in ALL)
+GROUPS = [n for n, c in typer.main.get_command(app).commands.items() if hasattr(c, "commands")]
+
+
+def test_every_command_and_group_has_an_example_that_names_it() -> None:
+    assert sorted(EXAMPLES) == sorted([*(p for p, _ in ALL), *GROUPS])
     for path, example in EXAMPLES.items():
         assert example.startswith(f"mmevol {path} ") or example == f"mmevol {path}"
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_a_group_shows_its_example(group: str) -> None:
+    assert EXAMPLES[group] in help_text(group)
 
 
 @pytest.mark.parametrize("path", [p for p, _ in ALL])

@@ -34,13 +34,13 @@ from mmevol.backends.preflight import PreflightError, check_endpoint, is_loopbac
 from mmevol.cli import app
 from mmevol.testing.server import FakeServerConfig, running_server
 
-Route = tuple[int, dict[str, Any]]
+Route = tuple[Any, ...]  # (status, JSON body or HTML text[, headers])
 
 
 @contextmanager
 def scripted_server(routes: dict[str, Route]) -> Iterator[tuple[str, list[str]]]:
-    """A real HTTP server answering ``"METHOD /path"`` with (status, JSON body); yields its
-    base URL (``…/v1``) and the requests it received."""
+    """A real HTTP server answering ``"METHOD /path"`` with (status, JSON body or HTML text,
+    optional headers); yields its base URL (``…/v1``) and the requests it received."""
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -49,11 +49,14 @@ def scripted_server(routes: dict[str, Route]) -> Iterator[tuple[str, list[str]]]
             seen.append(key)
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
-            status, body = routes.get(key, (404, {"error": {"message": f"no route {key}"}}))
-            data = json.dumps(body).encode()
+            status, body, *extra = routes.get(key, (404, {"error": {"message": "no route"}}))
+            html = isinstance(body, str)
+            data = body.encode() if html else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html" if html else "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -169,6 +172,41 @@ def test_a_model_the_server_does_not_have_lists_the_ones_it_has(
         res = evolve(*openai_args(seeds, tmp_path / "run", url, model="gpt4o"))
     assert res.exit_code != 0
     assert "model 'gpt4o' was refused" in res.output and "it serves qwen2-vl-7b" in res.output
+
+
+NGINX = "<html><head><title>Welcome to nginx!</title></head><body>nginx</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("routes", "says"),
+    [
+        ({"GET /models": (429, oai_error("You exceeded your current quota", "insufficient_quota"))},
+         "a spent quota, not a rate limit"),
+        ({"GET /models": (200, NGINX), "POST /chat/completions": (200, NGINX)},
+         "no OpenAI-compatible API there (POST /chat/completions answered 200 with text/html"),
+        ({"GET /models": (302, "", {"Location": "https://login.example.com/?next=/v1"})},
+         "redirected (302) to https://login.example.com/?next=/v1"),
+    ],
+)  # fmt: skip
+def test_what_no_retry_fixes_stops_before_anything(
+    seeds: Path, tmp_path: Path, routes: dict[str, Route], says: str
+) -> None:
+    with scripted_server(routes) as (url, _):
+        res = evolve(*openai_args(seeds, tmp_path / "run", url), env={"OPENAI_API_KEY": "k"})
+    assert res.exit_code != 0 and says in " ".join(res.output.split())
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_not_listed_is_named_when_the_probe_is_unsure() -> None:
+    routes: dict[str, Route] = {
+        "GET /models": (200, {"object": "list", "data": [{"id": "llama3"}, {"id": "qwen"}]}),
+        "POST /chat/completions": (500, oai_error("backend crashed", "server_error")),
+    }
+    with scripted_server(routes) as (url, _):
+        warnings = asyncio.run(check_endpoint(OpenAIBackend(model="M", base_url=url)))
+    assert (
+        len(warnings) == 1 and "'M' is not among the models it lists (llama3, qwen)" in warnings[0]
+    )
 
 
 def test_a_busy_server_is_a_warning_not_a_stop() -> None:

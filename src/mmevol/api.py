@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import json
 import warnings
 from collections.abc import Iterator, Sequence
@@ -28,9 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from mmevol.errors import MmevolError
 from mmevol.evolve.config import EvolveConfig
 from mmevol.evolve.run import RunResult, run_evolve
+from mmevol.io.safeio import parse_json, read_regular
 from mmevol.prompts.registry import register_direction
 from mmevol.schema import Sample, Seed
 from mmevol.seeds import SeedStats, read_seeds
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     import pandas
 
 PathLike = str | Path
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 __all__ = ["Run", "SeedSet", "build_seeds", "demo_seeds", "evolve", "export", "register_direction"]
 
 
@@ -131,14 +136,20 @@ class Run:
         self.path = Path(self.path)
         if not (self.path / "config.json").is_file():
             raise MmevolError(f"{self.path}: not a run directory (no config.json)")
+        self.config  # noqa: B018 - a damaged config.json is said now, not at first use
 
     @property
     def config(self) -> EvolveConfig:
         """The settings the run was made with (``config.json``'s ``config``)."""
-        record = json.loads((self.path / "config.json").read_text("utf-8"))
-        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-            raise MmevolError(f"{self.path / 'config.json'}: config: expected the run's settings")
-        return EvolveConfig.model_validate(record["config"])
+        path = self.path / "config.json"
+        record = parse_json(
+            read_regular(path, limit=MAX_CONFIG_BYTES).decode("utf-8", "replace"), path
+        )
+        try:
+            return EvolveConfig.model_validate(record["config"])
+        except (ValidationError, TypeError, KeyError):
+            raise MmevolError(f"{path}: config: expected the run's settings (a damaged or "
+                              "foreign config.json)") from None  # fmt: skip
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -230,7 +241,13 @@ def evolve(seeds: SeedSet | PathLike, *, out: PathLike, **settings: Any) -> Run:
         names = ", ".join(sorted(EvolveConfig.model_fields))
         raise MmevolError(f"evolve: unknown setting(s) {sorted(unknown)}; known: {names}")
     settings.setdefault("progress", False)
-    config = EvolveConfig(seeds=str(seeds_path), out=str(out), **settings)
+    try:
+        config = EvolveConfig(seeds=str(seeds_path), out=str(out), **settings)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise MmevolError(f"evolve: {field}: {msg} (got {first.get('input')!r:.60})") from None
     result = run_config(config)
     if not result.complete:
         from mmevol.evolve.diagnose import failure_lines
@@ -257,6 +274,9 @@ def export(run: Run | PathLike, fmt: str, out: PathLike, **options: Any) -> Path
     from mmevol.outputs import check_output_file
 
     run_dir = run.path if isinstance(run, Run) else Path(run)
+    known = set(inspect.signature(export_run).parameters) - {"run_dir", "fmt", "out"}
+    if unknown := sorted(set(options) - known):
+        raise MmevolError(f"export: unknown option(s) {unknown}; known: {', '.join(sorted(known))}")
     out_path = Path(out)
     if not out_path.is_dir():  # a folder (an earlier export) is checked where it is replaced
         check_output_file(out_path, runs=[run_dir])

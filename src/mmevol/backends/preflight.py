@@ -83,16 +83,15 @@ async def _ask(backend: OpenAIBackend, warnings: list[str]) -> list[str]:
             resp = await client.get(backend.url("/models"), headers=backend.auth_headers())
         except httpx.HTTPError as e:
             return [*warnings, _slow(backend, "GET /models", e)]
-        if resp.status_code in (401, 403):
-            raise _refused(backend, resp)
-        if resp.status_code == 200:
-            listed = _model_ids(resp)
-            if listed is not None and (not listed or backend.model in listed):
+        _final(backend, "GET /models", resp)
+        listed = listed_models(resp)
+        if resp.status_code == 200 and listed is not None:
+            if not listed or backend.model in listed:
                 return warnings
         elif _transient(resp):
             return [*warnings, _transient_line(backend, "GET /models", resp)]
-        # no usable /models (404, an odd body) or the model is not listed: one tiny completion
-        return warnings + await _one_token(client, backend, listed_models(resp))
+        # no usable /models (404, not JSON) or the model is not listed: one tiny completion
+        return warnings + await _one_token(client, backend, listed)
 
 
 async def _one_token(
@@ -100,33 +99,75 @@ async def _one_token(
 ) -> list[str]:
     body = {"model": backend.model, "max_tokens": 1,
             "messages": [{"role": "user", "content": "Say OK."}]}  # fmt: skip
+    what = "a 1-token completion"
     try:
         resp = await client.post(
             backend.url("/chat/completions"), json=body, headers=backend.auth_headers()
         )
     except httpx.HTTPError as e:
-        return [_slow(backend, "a 1-token completion", e)]
+        return [_slow(backend, what, e)]
+    _final(backend, what, resp)
     if resp.status_code == 200:
-        return []
+        if _is_completion(resp):
+            return []
+        raise PreflightError(f"{backend.public_url}: no OpenAI-compatible API there (POST "
+                             f"/chat/completions answered 200 with {_shape(resp)}, not a chat "
+                             "completion)")  # fmt: skip
+    have = f"{', '.join(listed[:SHOWN_MODELS])}" if listed else ""
     if _transient(resp):
-        return [_transient_line(backend, "a 1-token completion", resp)]
-    if resp.status_code in (401, 403):
-        raise _refused(backend, resp)
+        note = f"; {backend.model!r} is not among the models it lists ({have})" if have else ""
+        return [_transient_line(backend, what, resp) + note]
     text = backend.error_text(resp)
     if resp.status_code == 404 and listed is None:
         raise PreflightError(
             f"{backend.public_url}: no OpenAI-compatible API there (POST /chat/completions: "
             f"404 {text}); the base URL usually ends in /v1"
         )
-    have = f"; it serves {', '.join(listed[:SHOWN_MODELS])}" if listed else ""
     raise PreflightError(f"{backend.public_url}: model {backend.model!r} was refused "
-                         f"(HTTP {resp.status_code}: {text}){have}")  # fmt: skip
+                         f"(HTTP {resp.status_code}: {text})"
+                         + (f"; it serves {have}" if have else ""))  # fmt: skip
+
+
+def _final(backend: OpenAIBackend, what: str, resp: httpx.Response) -> None:
+    """Answers that no retry changes: a redirect (not followed: a key is never sent on to
+    another host), a refused key, a spent quota."""
+    if resp.is_redirect:
+        where = backend.redact(resp.headers.get("location", "?"))[:200]
+        raise PreflightError(f"{backend.public_url}: {what} was redirected ({resp.status_code}) "
+                             f"to {where}; give the final URL as --base-url")  # fmt: skip
+    if resp.status_code in (401, 403):
+        raise _refused(backend, resp)
+    if resp.status_code == 429 and _error_code(resp) == "insufficient_quota":
+        raise PreflightError(f"{backend.public_url}: HTTP 429: {backend.error_text(resp)} (a "
+                             "spent quota, not a rate limit: retrying will not help)")  # fmt: skip
+
+
+def _error_code(resp: httpx.Response) -> str | None:
+    try:
+        err = resp.json().get("error")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    code = err.get("code") or err.get("type") if isinstance(err, dict) else None
+    return str(code) if code else None
+
+
+def _is_completion(resp: httpx.Response) -> bool:
+    try:
+        body = resp.json()
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and isinstance(body.get("choices"), list)
+
+
+def _shape(resp: httpx.Response) -> str:
+    kind = resp.headers.get("content-type", "no content type").split(";")[0]
+    return f"{kind} ({len(resp.content)} bytes)"
 
 
 def _model_ids(resp: httpx.Response) -> list[str] | None:
     try:
         data = resp.json().get("data")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     if not isinstance(data, list):
         return None
@@ -134,6 +175,7 @@ def _model_ids(resp: httpx.Response) -> list[str] | None:
 
 
 def listed_models(resp: httpx.Response) -> list[str] | None:
+    """The model ids of a 200 ``/models`` answer; None when there is no such list."""
     return _model_ids(resp) if resp.status_code == 200 else None
 
 
@@ -147,6 +189,7 @@ def _transient_line(backend: OpenAIBackend, what: str, resp: httpx.Response) -> 
 
 
 def _refused(backend: OpenAIBackend, resp: httpx.Response) -> PreflightError:
+    """A 401/403: the server's words and which key was sent (never the key itself)."""
     key = "no key was sent" if not backend.has_key else f"the key in ${backend.api_key_env}"
     return PreflightError(f"{backend.public_url}: HTTP {resp.status_code}: "
                           f"{backend.error_text(resp)} ({key})")  # fmt: skip

@@ -7,6 +7,7 @@ Every command lives in a module of this package and registers itself on ``app``;
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from functools import wraps
@@ -31,6 +32,9 @@ WORKFLOW = (
 # --help and checks every command has one)
 EXAMPLES = {
     "demo": "mmevol demo --out mmevol-demo",
+    "seeds": "mmevol seeds build --llava llava_instruct.json --images coco/train2017 --out "
+    "seeds.jsonl",
+    "prompts": "mmevol prompts list --run run2",
     "seeds build": "mmevol seeds build --coco-captions ann/captions_val2017.json "
     "--coco-instances ann/instances_val2017.json --images val2017 --out seeds.jsonl",
     "evolve": "mmevol evolve seeds.jsonl --out run1 --backend openai --model gpt-4o-mini "
@@ -60,11 +64,21 @@ TYPE_METAVARS = {"int": "N", "int range": "N", "float": "NUMBER", "float range":
 NAME_METAVARS = {
     "out": "PATH", "out_dir": "DIR", "out_path": "PATH", "run": "RUN_DIR", "run_dir": "RUN_DIR",
     "base_url": "URL", "api_key_env": "VAR", "model": "NAME", "backend": "NAME", "fmt": "FORMAT",
-    "host": "ADDRESS", "port": "PORT", "timeout": "SECONDS", "seed": "N", "like": "DIRECTION",
+    "host": "ADDRESS", "port": "PORT", "timeout": "SECONDS", "seed": "N",
+}  # fmt: skip
+# (command, parameter) -> metavar, where the same name means something else elsewhere
+COMMAND_METAVARS = {
+    ("export", "images"): "absolute|relative|embed", ("export", "boxes"): "norm|qwen|pixel",
+    ("export", "missing_images"): "skip|keep|error", ("prompts new-direction", "like"): "DIRECTION",
+    ("fake-server", "like"): "FAMILY", ("evolve", "json_mode"): "MODE",
+    ("evolve", "detail"): "low|high|auto", ("evolve", "engine"): "local|ray",
+    ("evolve", "mode"): "online|batch|hybrid",
 }  # fmt: skip
 
 
-def _metavar(param: Any) -> str:
+def _metavar(param: Any, path: str) -> str:
+    if (path, param.name) in COMMAND_METAVARS:
+        return COMMAND_METAVARS[(path, param.name)]
     if param.name in NAME_METAVARS:
         return str(NAME_METAVARS[param.name])
     if param.param_type_name == "argument":
@@ -75,7 +89,7 @@ def _metavar(param: Any) -> str:
         return "VALUE"
     if "|" in kind:
         return kind  # the choices themselves
-    return TYPE_METAVARS.get(kind.removeprefix("list[").removesuffix("]"), "VALUE")
+    return TYPE_METAVARS.get(kind.removeprefix("list[").removesuffix("]").lower(), "VALUE")
 
 
 def teach(command: Any, path: str = "") -> None:
@@ -84,7 +98,7 @@ def teach(command: Any, path: str = "") -> None:
     for param in command.params:
         flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
         if param.metavar is None and not flag and param.name != "help":
-            param.metavar = _metavar(param)
+            param.metavar = _metavar(param, path)
     if path in EXAMPLES and not command.epilog:
         command.epilog = f"\b\nExample:\n  {EXAMPLES[path]}"
     for name, sub in (getattr(command, "commands", None) or {}).items():
@@ -108,6 +122,26 @@ class WorkflowGroup(TyperGroup):
 # help is click's plain layout (rich_markup_mode=None): option names are never cut and the
 # text wraps at the terminal's width, where rich's boxed panels truncated them at 80 columns
 PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None}
+
+
+def _wrap_whole_words() -> None:
+    """Help text wraps between words only: ``--image-root`` or ``sharegpt-classic`` is never
+    split at its hyphen. Typer's copy of click builds its ``TextWrapper`` by module attribute
+    at each call; if a later Typer moves it, help still works, only with hyphen breaks."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from typer._click import _textwrap
+
+        base = _textwrap.TextWrapper
+
+        class WholeWords(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.break_on_hyphens = False
+
+        _textwrap.TextWrapper = WholeWords  # type: ignore[misc]
+
+
+_wrap_whole_words()
 app = typer.Typer(
     cls=WorkflowGroup,
     add_completion=False,

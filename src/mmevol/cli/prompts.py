@@ -37,6 +37,20 @@ def _store(run: Path, *, must_exist: bool = True) -> PromptStore:
     return PromptStore.of_run(run)
 
 
+def read_prompt(path: Path) -> str:
+    """A prompt file: a regular file of UTF-8 text, bounded (a device or a huge file is refused)."""
+    from mmevol.io.safeio import read_regular
+    from mmevol.prompts.versions import MAX_PROMPT_CHARS
+
+    data = read_regular(path, "--file", what="prompt file", limit=4 * MAX_PROMPT_CHARS)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MmevolError(
+            f"{path}: --file: not UTF-8 text (byte {e.start}); save it as UTF-8"
+        ) from None
+
+
 def kind_of(name: str, store: PromptStore) -> str:
     from mmevol.prompts.versions import kind_of as kind
 
@@ -137,7 +151,7 @@ def edit_cmd(
 
     store = _store(run)
     kind_of(name, store)
-    text = file.read_text("utf-8")
+    text = read_prompt(file)
     refs = [r.ref for r in collect_reviews(run, notes) if r.name == name] if notes else []
     _ensure_v1(store, name)
     v = store.add(name, text, author="user", reason=reason, reviews=refs)
@@ -163,8 +177,13 @@ def new_direction_cmd(
     check_name(name, question_types())
     if like not in ("perception", "reasoning", "interactive"):
         raise MmevolError(f"--like: expected perception, reasoning or interactive, got {like!r}")
+    from mmevol.outputs import check_run_dir
+
+    if not run.parent.is_dir():
+        raise MmevolError(f"{run}: --run: its folder {run.parent} does not exist")
+    check_run_dir(run)  # a run, or a new / empty folder: never someone else's files
     store = _store(run, must_exist=False)
-    text = file.read_text("utf-8")
+    text = read_prompt(file)
     spec = DirectionSpec.model_validate({"name": name, "goal": goal.strip(), "like": like})
     v = store.add_direction(spec, text)
     out.print(f"created direction {name} ({v.tag}); draw it with --weights {name}=W,...",

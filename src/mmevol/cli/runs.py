@@ -45,12 +45,12 @@ def stats(
         print_summary(data)
 
 
-EXPORT_HELP = escape(
+EXPORT_HELP = (
     "Export the run's dataset (seeds + kept evolutions) for a trainer.\n\n"
     "Image paths are absolute by default, so every export loads from any working directory "
     "(parquet embeds the image bytes instead); missing image files are counted, reported on "
     "stderr and left out unless --missing-images says otherwise.\n\n"
-    f"Formats (--format):\n{format_help()}"
+    f"Formats (--format):\n\n{format_help()}"
 )
 
 
@@ -101,7 +101,7 @@ def export(
     boxes: Annotated[
         str,
         typer.Option(
-            help="Boxes in question, answer and step text: norm (\\[x1, y1, x2, y2] in 0-1, as "
+            help="Boxes in question, answer and step text: norm ([x1, y1, x2, y2] in 0-1, as "
             "the run wrote them), qwen (integers 0-1000, Qwen-VL/Qwen2-VL) or pixel (integer "
             "pixels of the image). Other bracketed numbers are left alone.",
         ),

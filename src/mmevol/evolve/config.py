@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import subprocess
 from pathlib import Path
@@ -158,8 +159,8 @@ class EvolveConfig(BaseModel):
         if bad:
             raise ValueError(f"direction names {bad}: use {list(DIRECTIONS)} or a custom "
                              "direction's name (a-z, 0-9, _)")  # fmt: skip
-        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
-            raise ValueError("direction weights must be >= 0 and not all zero")
+        if any(not math.isfinite(w) or w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("direction weights must be finite numbers >= 0, not all zero")
         custom = {d: float(w) for d, w in sorted(v.items()) if d not in DIRECTIONS}
         return {**{d: float(v.get(d, 0.0)) for d in DIRECTIONS}, **custom}
 

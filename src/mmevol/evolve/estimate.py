@@ -97,7 +97,9 @@ def estimate_run(config: EvolveConfig) -> Estimate:
         free=FREE.get(config.backend),
         assumptions=[
             f"prompt sizes measured on {len(sample)} seeds at {CHARS_PER_TOKEN} chars/token",
-            f"{image} image tokens per call (detail={config.detail}, vision={config.vision})",
+            f"{image} image tokens per call (detail={config.detail}, vision={config.vision})"
+            if config.backend not in FREE
+            else "tokens: what an LLM backend would be sent for the same run (none is billed)",
             f"output tokens per item: {OUT_TOKENS_PER_ITEM}",
             f"share of items surviving each round: {SURVIVAL} (the authors saw 0.72-0.92)",
         ],

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from mmevol.evolve.diagnose import failure_lines
 
 
-def stats_tables(stats: dict[str, Any]) -> list[Table]:
+def stats_tables(stats: dict[str, Any]) -> list[RenderableType]:
+    """The tables ``mmevol stats`` and ``evolve`` print; the legend of the rounds table is its
+    own paragraph (a table caption is cut to the table's width on an 80-column terminal), and a
+    table with nothing to show is left out."""
     ds = stats["dataset"]
     title = (
         f"dataset: {ds['total']} samples = {ds['seed_items']} seed items + {ds['evolved']} evolved"
@@ -21,7 +25,7 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
         " of the judged, the share the judge called improved; mean judge score, steps, skills"
         " of the kept"
     )
-    rounds = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=(0, 0))
+    rounds = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0))
     for col in (" rnd", " units", " cand", " kept", " kept%", " rules", " facts", " degen",
                 " judge", " dup", " impr%", " score", " steps", " skills"):  # fmt: skip
         rounds.add_column(col, justify="right", no_wrap=True, min_width=len(col))
@@ -66,7 +70,8 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
     for k, v in stats["normalization"].items():
         if not (vocab and k.startswith(("skill", "format"))):  # those have a table of their own
             other.add_row(f"normalised {k}", str(v))
-    tables = [rounds, directions, other]
+    tables: list[RenderableType] = [rounds, Text(caption, style="dim")]
+    tables += [directions, other] if names else [other]
     if vocab:
         tables.append(vocabulary_table(vocab))
     f = stats["failures"]

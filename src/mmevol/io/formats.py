@@ -115,7 +115,8 @@ def canonical(name: str) -> str:
 
 
 def format_help() -> str:
-    """One line per format for ``mmevol export --help``, then ``DETAILS``."""
+    """One line per format for ``mmevol export --help`` (a block the help layout keeps as it
+    is: the ``\\b`` line), then ``DETAILS``."""
     width = max(len(n) for n in FORMATS)
     lines = [f"{name.ljust(width)}  {info.summary}" for name, info in FORMATS.items()]
-    return "\n".join(lines) + "\n\n" + DETAILS
+    return "\b\n" + "\n".join(lines) + "\n\n" + DETAILS

@@ -29,12 +29,15 @@ def register_direction(
     ``mmevol prompts edit``). ``like``: the built-in direction whose offline generators (the
     grounded backend, the fakes) answer this one, as they cannot read prompts."""
     check_name(name, question_types())
+    if not isinstance(template, str) or not isinstance(goal, str):
+        raise MmevolError(f"direction {name!r}: template and goal must be text (str)")
     try:
         spec = DirectionSpec(name=name, goal=goal.strip(), like=like)
         check_prompt(name, template, custom=(name,))
     except ValidationError as e:
         first = e.errors()[0]
-        raise MmevolError(f"direction {name!r}: {first['loc'][0]}: {first['msg']}") from None
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise MmevolError(f"direction {name!r}: {first['loc'][0]}: {msg}") from None
     except ValueError as e:
         raise MmevolError(f"direction {name!r}: prompt: {e}") from None
     _REGISTERED[name] = (spec, template)

@@ -32,7 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mmevol.errors import InputError, MmevolError
 from mmevol.fsutil import atomic_writer
 from mmevol.prompts import PLACEHOLDER_RE, Template, load_template
-from mmevol.prompts.directions import SPECS_FILE, DirectionSpec, read_specs, specs_json
+from mmevol.prompts.directions import (
+    MAX_CUSTOM,
+    SPECS_FILE,
+    DirectionSpec,
+    read_specs,
+    specs_json,
+)
 from mmevol.schema import DIRECTIONS
 
 STORE_DIR = "prompts"
@@ -165,6 +171,9 @@ class PromptStore:
     def add_direction(self, spec: DirectionSpec, text: str) -> PromptVersion:
         """Declare a custom direction and store ``text`` as its first version."""
         specs = self.custom()
+        if len(specs) >= MAX_CUSTOM:
+            raise MmevolError(f"{self.root}: already {len(specs)} custom directions (at most "
+                              f"{MAX_CUSTOM})")  # fmt: skip
         if spec.name in specs:
             raise MmevolError(f"{self.root}: direction {spec.name!r} exists; change its prompt "
                               "with `mmevol prompts edit`")  # fmt: skip
