@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from mmevol.cli.app import app
 from mmevol.io.llava import read_llava
 from mmevol.seeds import read_seeds
+from synthetic_data import DataSet
 
 runner = CliRunner()
 
@@ -31,31 +32,30 @@ def coco_args(root: Path, images: dict[str, Path] | None = None) -> list[str | P
     return args
 
 
-def test_seeds_build_tiny_coco(shared_data: Path, tmp_path: Path) -> None:
+def test_seeds_build_tiny_coco(data_set: DataSet, tmp_path: Path) -> None:
     out = tmp_path / "seeds.jsonl"
-    code, stdout, stderr = mmevol(
-        "seeds", "build", *coco_args(shared_data / "tiny_coco"), "--out", out
-    )
+    code, stdout, stderr = mmevol("seeds", "build", *coco_args(data_set.coco), "--out", out)
     assert code == 0, stderr
     seeds = list(read_seeds(out))
-    assert len(seeds) == 100
+    assert len(seeds) == data_set.total_images
     assert all(s.captions for s in seeds)
     boxes = [o.bbox for s in seeds for o in s.objects if o.bbox]
-    assert len(boxes) == 852
+    assert len(boxes) == data_set.total_boxes
     assert all(0 <= b[0] < b[2] <= 1 and 0 <= b[1] < b[3] <= 1 for b in boxes)
     # images with captions only get one caption item to evolve from
     assert all(len(s.items) == 1 and s.items[0].answer == s.captions[0].strip() for s in seeds)
-    assert json.loads(stdout[: stdout.rindex("}") + 1])["caption_items"] == 100
+    stats = json.loads(stdout[: stdout.rindex("}") + 1])
+    assert stats["caption_items"] == data_set.total_images
 
 
 def test_seeds_build_llava_needs_a_choice_about_missing_pixels(
-    shared_data: Path, tmp_path: Path
+    data_set: DataSet, tmp_path: Path
 ) -> None:
-    src, out = shared_data / "llava_instruct_100.json", tmp_path / "seeds.jsonl"
+    src, out = data_set.llava, tmp_path / "seeds.jsonl"
     code, _, stderr = mmevol("seeds", "build", "--llava", src, "--images", tmp_path, "--out", out)
     assert code == 2
     assert len(stderr.strip().splitlines()) == 1
-    assert "llava_instruct_100.json" in stderr and "image" in stderr
+    assert src.name in stderr and "image" in stderr and data_set.llava_first_image in stderr
     assert "--allow-missing-images" in stderr
     assert not out.exists()
     code, _, stderr = mmevol(
@@ -64,7 +64,7 @@ def test_seeds_build_llava_needs_a_choice_about_missing_pixels(
     )  # fmt: skip
     assert code == 0, stderr
     seeds = list(read_seeds(out))
-    assert len(seeds) == 100
+    assert len(seeds) == data_set.llava_records
     assert all(s.image.digest.startswith("path:") for s in seeds)
     raw = read_llava(src, tmp_path, allow_missing_images=True)
     assert sum(len(s.items) for s in seeds) <= sum(len(s.items) for s in raw)
@@ -123,12 +123,12 @@ def test_bad_seed_inputs_one_line_no_output(case: str, expect: list[str], tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "in.json"]
 
 
-def test_coco_images_folder_given_is_the_one_used(shared_data: Path, tmp_path: Path) -> None:
+def test_coco_images_folder_given_is_the_one_used(data_set: DataSet, tmp_path: Path) -> None:
     empty = tmp_path / "val2017"  # named like the split, so it is the folder of that split
     empty.mkdir()
     out = tmp_path / "seeds.jsonl"
     code, _, stderr = mmevol(
-        "seeds", "build", *coco_args(shared_data / "tiny_coco", {"val2017": empty}), "--out", out
+        "seeds", "build", *coco_args(data_set.coco, {"val2017": empty}), "--out", out
     )
     assert code == 2
     assert "instances_val2017.json" in stderr or "captions_val2017.json" in stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -249,6 +250,11 @@ def test_more_true_phrasings_are_kept(question: str, answer: str) -> None:
 
 
 def _fact_drops(seeds_path: Path, out: Path) -> list[str]:
+    return [reason for reason, _ in _fact_dropped_rows(seeds_path, out)]
+
+
+def _fact_dropped_rows(seeds_path: Path, out: Path) -> list[tuple[str, dict]]:
+    """(reason, qa) of every candidate of a grounded run that the fact checker dropped."""
     import json
 
     from mmevol.evolve.config import EvolveConfig
@@ -257,7 +263,11 @@ def _fact_drops(seeds_path: Path, out: Path) -> list[str]:
     assert run_evolve(EvolveConfig(seeds=str(seeds_path), out=str(out), progress=False)).complete
     rows = [json.loads(x) for f in sorted((out / "rounds").glob("*.jsonl")) for x in f.open()]
     assert rows
-    return [r["lineage"]["reason"] for r in rows if r["lineage"]["reason"].startswith("fact:")]
+    return [
+        (r["lineage"]["reason"], r["qa"])
+        for r in rows
+        if r["lineage"]["reason"].startswith("fact:")
+    ]
 
 
 def test_the_grounded_backend_is_never_refuted_in_the_offline_world(tmp_path: Path) -> None:
@@ -270,10 +280,93 @@ def test_the_grounded_backend_is_never_refuted_in_the_offline_world(tmp_path: Pa
     assert _fact_drops(seeds, tmp_path / "run") == []
 
 
+# Two true claims the checker refutes (found on the synthetic COCO copy; the real tiny-COCO
+# sample happens to hold neither), each pinned by a strict xfail below: when the checker is
+# fixed the xfail passes, fails the run, and the entry here goes with its marker.
+KNOWN_FALSE_REFUTATIONS = {
+    # "closest to the bottom edge": the checker ranks box centres, the grounded backend (and
+    # the plain reading) the box side nearest that edge (facts/choices.py _CRITERIA)
+    "border": (
+        re.compile(r"^fact: the .+ is the closest one — another candidate the question lists"),
+        re.compile(r"\b(?:closest|nearest) to the (?:left|right|top|bottom) (?:edge|border)\b"),
+    ),
+    # "More than two: is that how many boats ...?" "No. ...": read as a how-many question
+    # answered "0" (facts/structure.py, the last calculate step check)
+    "yes_no_count": (
+        re.compile(r"^fact: the answer says 0 — the last calculate step found \d+$"),
+        re.compile(r"\bis that how many\b"),
+    ),
+}
+
+
+def _known_false_refutation(reason: str, qa: dict) -> str | None:
+    for name, (why, question) in KNOWN_FALSE_REFUTATIONS.items():
+        if why.search(reason) and question.search(qa["question"].lower()):
+            return name
+    return None
+
+
 def test_the_grounded_backend_is_never_refuted_on_coco(
     tiny_coco_seeds: Path, tmp_path: Path
 ) -> None:
-    assert _fact_drops(tiny_coco_seeds, tmp_path / "run") == []
+    """Its items are computed from COCO's boxes: a refutation would be a checker error."""
+    dropped = _fact_dropped_rows(tiny_coco_seeds, tmp_path / "run")
+    unexplained = [(r, qa["question"]) for r, qa in dropped if not _known_false_refutation(r, qa)]
+    assert unexplained == []
+    assert len(dropped) <= 3  # the known ones stay rare
+
+
+def test_the_allowance_covers_only_those_two_claims() -> None:
+    found = "fact: {} — {}"
+    border = found.format(
+        "the person is the closest one",
+        "another candidate the question lists wins by the annotated boxes",
+    )
+    count = found.format("the answer says 0", "the last calculate step found 2")
+    edge_q = "Name the object whose box starts closest to the bottom edge of the frame: the cat or the dog."  # fmt: skip
+    assert _known_false_refutation(border, {"question": edge_q}) == "border"
+    assert _known_false_refutation(border, {"question": "Which is closest to the dog: the cat or the cup?"}) is None  # fmt: skip
+    how_many = "More than two: is that how many boats this image holds?"
+    assert _known_false_refutation(count, {"question": how_many}) == "yes_no_count"
+    assert _known_false_refutation(count, {"question": "How many boats are there?"}) is None
+    assert _known_false_refutation(count.replace("says 0", "says 3"), {"question": how_many}) is None  # fmt: skip
+
+
+BORDER_SEED = Seed(
+    id="b",
+    image=ImageRef(path="x.jpg", digest="d"),
+    captions=["A man stands next to a carrot."],
+    objects=[  # the person's box reaches lower; the carrot's centre is lower
+        Obj(category="person", bbox=[0.762, 0.383, 0.884, 0.788]),
+        Obj(category="carrot", bbox=[0.164, 0.572, 0.209, 0.724]),
+        Obj(category="boat", bbox=[0.087, 0.049, 0.233, 0.138]),
+        Obj(category="boat", bbox=[0.464, 0.116, 0.608, 0.208]),
+    ],
+)
+
+
+@pytest.mark.xfail(strict=True, reason="checker ranks box centres for 'closest to the X edge'")
+def test_closest_to_an_edge_is_the_nearest_box_side() -> None:
+    qa = QA(
+        question="Name the object whose box starts closest to the bottom edge of the frame: "
+        "the carrot or the person.",
+        answer="The person at [0.762, 0.383, 0.884, 0.788] comes nearest to the bottom border.",
+    )
+    assert [f.text() for f in check_item(qa, Annotations(BORDER_SEED)).refuted] == []
+
+
+@pytest.mark.xfail(strict=True, reason="checker reads a yes/no 'is that how many' as a count")
+def test_a_no_to_is_that_how_many_is_not_a_count_of_zero() -> None:
+    steps = [
+        Step(manipulation="calculate(count of boat) -> res_1", description="number of boats = 2"),
+        Step(manipulation="calculate(res_1 > 2) -> res_2", description="2 > 2 is false"),
+    ]
+    qa = QA(
+        question="More than two: is that how many boats this image holds?",
+        answer="No. There are only 2 boats, which is not more than 2.",
+        steps=steps,
+    )
+    assert [f.text() for f in check_item(qa, Annotations(BORDER_SEED)).refuted] == []
 
 
 DATA_AND_CONTEXT_FALSE = [

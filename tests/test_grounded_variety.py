@@ -30,6 +30,7 @@ from mmevol.grounded.words import LEADS, TAILS, amount, article, extreme_word, m
 from mmevol.schema import QA, EvolveOutput, ImageRef, Obj, Seed
 from mmevol.seeds import read_seeds, write_seeds
 from mmevol.textsim import question_template, template_duplicate
+from synthetic_data import DataSet
 
 DIRECTIONS = ("perception", "reasoning", "interactive")
 BOX = r"\[\d\.\d{3}, \d\.\d{3}, \d\.\d{3}, \d\.\d{3}\]"
@@ -243,18 +244,23 @@ def test_synthetic_coco_items_are_true_and_varied() -> None:
 
 
 @pytest.fixture(scope="module")
-def coco_run(tiny_coco_seeds: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Seed], list[dict[str, Any]]]:  # fmt: skip
+def coco_run(data_set: DataSet, tiny_coco_seeds: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Seed], list[dict[str, Any]], float]:  # fmt: skip
+    """A grounded run over every tiny-COCO seed, and the share of distinct core templates (%)
+    its kept items must reach: 80 on the real files (82.5 measured); 72 on the synthetic copy,
+    whose value over generator seeds 1-6 and 2017 spread from 76.5 to 85.4 (the share is a draw
+    of the backend's random choices, so its floor sits below that spread)."""
     work = tmp_path_factory.mktemp("coco-variety")
     (work / "all.jsonl").write_bytes(tiny_coco_seeds.read_bytes())
     seeds = list(read_seeds(work / "all.jsonl"))
     write_seeds(seeds, work / "seeds.jsonl")
     run_evolve(EvolveConfig(seeds=str(work / "seeds.jsonl"), out=str(work / "run"), progress=False))  # fmt: skip
     rows = [json.loads(x) for x in (work / "run" / "dataset.jsonl").read_text().splitlines() if x]
-    return {s.id: s for s in seeds}, [r for r in rows if r["round"] > 0]
+    floor = 80.0 if data_set.name == "shared" else 72.0
+    return {s.id: s for s in seeds}, [r for r in rows if r["round"] > 0], floor
 
 
 def test_tiny_coco_evolutions_are_true_varied_and_explained(coco_run: tuple) -> None:
-    seeds, kept = coco_run
+    seeds, kept, _ = coco_run
     assert len(kept) >= 150
     for r in kept:
         check_item(Truth(seeds[r["seed_id"]].objects), r["qa"])
@@ -284,9 +290,9 @@ def core_template(question: str) -> str:
 
 
 def test_tiny_coco_core_templates_vary_without_openings_and_closings(coco_run: tuple) -> None:
-    _, kept = coco_run
+    _, kept, floor = coco_run
     cores = Counter(core_template(r["qa"]["question"]) for r in kept)
-    assert 100 * len(cores) / len(kept) >= 80, (len(cores), len(kept))
+    assert 100 * len(cores) / len(kept) >= floor, (len(cores), len(kept))
     assert max(cores.values()) <= 8, cores.most_common(3)
     by_seed: dict[str, list[str]] = {}
     for r in kept:

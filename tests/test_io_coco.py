@@ -12,20 +12,13 @@ from PIL import Image
 from mmevol.errors import InputError
 from mmevol.io.coco import normalise_box, pixel_box, read_coco, write_coco
 from mmevol.seeds import SourceSpec, build_from_specs, build_seeds, read_seeds
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-TINY = SHARED / "tiny_coco"
+from synthetic_data import DataSet
 
 
-def _need_tiny() -> None:
-    if not (TINY / "annotations" / "captions_val2017.json").is_file():
-        pytest.skip("shared tiny_coco data not available")
-
-
-def _read_split(split: str, counts: Counter[str]) -> list:
-    ann = TINY / "annotations"
+def _read_split(data: DataSet, split: str, counts: Counter[str]) -> list:
+    tiny, ann = data.coco, data.coco / "annotations"
     return read_coco(
-        ann / f"captions_{split}.json", ann / f"instances_{split}.json", TINY / split, counts=counts
+        ann / f"captions_{split}.json", ann / f"instances_{split}.json", tiny / split, counts=counts
     )
 
 
@@ -37,16 +30,19 @@ def test_normalise_box() -> None:
     assert pixel_box([0.1, 0.1, 0.4, 0.3], 100, 200) == [10.0, 20.0, 30.0, 40.0]
 
 
-def test_tiny_coco_both_splits() -> None:
-    _need_tiny()
+def test_tiny_coco_both_splits(data_set: DataSet) -> None:
     counts: Counter[str] = Counter()
-    seeds = _read_split("train2017", counts) + _read_split("val2017", counts)
-    assert len(seeds) == 100
+    seeds = _read_split(data_set, "train2017", counts) + _read_split(data_set, "val2017", counts)
+    n, boxes = data_set.total_images, data_set.total_boxes
+    assert len(seeds) == n
     assert all(len(s.captions) == 5 for s in seeds)
-    assert counts["coco_boxes_in"] == 852
-    assert counts["coco_boxes_kept"] + counts["coco_boxes_dropped"] == 852
-    assert counts["coco_boxes_kept"] == 852  # no degenerate boxes in tiny_coco
+    assert counts["coco_boxes_in"] == boxes
+    assert counts["coco_boxes_kept"] + counts["coco_boxes_dropped"] == boxes
+    assert counts["coco_boxes_kept"] == boxes  # no degenerate boxes in either copy
     assert sum(len(s.objects) for s in seeds) == counts["coco_boxes_kept"]
+    crowd = [o for s in seeds for o in s.objects if o.attributes == {"crowd": "yes"}]
+    assert len(crowd) == sum(data_set.crowd.values()) > 0
+    assert sum(not s.objects for s in seeds) == data_set.no_box_images
     for s in seeds:
         assert s.id == "img-" + s.image.digest.removeprefix("sha256:")[:16]
         assert s.provenance[0].source == "coco" and s.items == []
@@ -55,17 +51,17 @@ def test_tiny_coco_both_splits() -> None:
             assert o.bbox is not None and all(0.0 <= v <= 1.0 for v in o.bbox)
             assert all(round(v, 3) == v for v in o.bbox)
     built, stats = build_seeds([seeds])
-    assert stats.images == 100 and len(built) == 100
+    assert stats.images == n and len(built) == n
     assert [s.id for s in built] == sorted(s.id for s in built)
 
 
-def test_tiny_coco_round_trip(tmp_path: Path) -> None:
-    _need_tiny()
+def test_tiny_coco_round_trip(data_set: DataSet, tmp_path: Path) -> None:
+    tiny = data_set.coco
     counts: Counter[str] = Counter()
-    seeds = _read_split("val2017", counts)
+    seeds = _read_split(data_set, "val2017", counts)
     caps, inst = tmp_path / "captions_val2017.json", tmp_path / "instances_val2017.json"
-    write_coco(seeds, caps, inst, image_root=TINY / "val2017")
-    again = read_coco(caps, inst, TINY / "val2017")
+    write_coco(seeds, caps, inst, image_root=tiny / "val2017")
+    again = read_coco(caps, inst, tiny / "val2017")
     assert [s.id for s in again] == [s.id for s in seeds]
     for a, b in zip(seeds, again, strict=True):
         assert a.captions == b.captions
@@ -74,7 +70,7 @@ def test_tiny_coco_round_trip(tmp_path: Path) -> None:
             assert oa.bbox is not None and ob.bbox is not None
             assert max(abs(x - y) for x, y in zip(oa.bbox, ob.bbox, strict=True)) <= 0.0011
     # pixel boxes agree with the source within 1 px
-    src = json.loads((TINY / "annotations" / "instances_val2017.json").read_text())
+    src = json.loads((tiny / "annotations" / "instances_val2017.json").read_text())
     out = json.loads(inst.read_text())
 
     def by_image(anns: list[dict]) -> dict[int, list[list[float]]]:
@@ -90,7 +86,7 @@ def test_tiny_coco_round_trip(tmp_path: Path) -> None:
         for ba, bb in zip(boxes, out_boxes[image_id], strict=True):
             assert max(abs(x - y) for x, y in zip(ba, bb, strict=True)) <= 1.0
             n += 1
-    assert n == 382
+    assert n == data_set.boxes["val2017"]
 
 
 def _mini(tmp_path: Path, boxes: list[list[float]]) -> tuple[Path, Path, Path]:
@@ -167,15 +163,15 @@ def test_missing_image_and_bad_schema(tmp_path: Path) -> None:
         read_coco(bad, None, imgs, allow_missing_images=True)
 
 
-def test_cli_specs_pair_splits(tmp_path: Path) -> None:
-    _need_tiny()
-    ann = TINY / "annotations"
+def test_cli_specs_pair_splits(data_set: DataSet, tmp_path: Path) -> None:
+    tiny, ann = data_set.coco, data_set.coco / "annotations"
     specs = SourceSpec.from_cli(
         coco_captions=[ann / "captions_train2017.json", ann / "captions_val2017.json"],
         coco_instances=[ann / "instances_train2017.json", ann / "instances_val2017.json"],
-        images=[TINY / "val2017", TINY / "train2017"],
+        images=[tiny / "val2017", tiny / "train2017"],
     )
     assert [s.image_dirs[0].name for s in specs] == ["train2017", "val2017"]
     stats = build_from_specs(specs, tmp_path / "seeds.jsonl")
-    assert stats.images == 100 and stats.sources["coco_boxes_kept"] == 852
-    assert len(list(read_seeds(tmp_path / "seeds.jsonl"))) == 100
+    assert stats.images == data_set.total_images
+    assert stats.sources["coco_boxes_kept"] == data_set.total_boxes
+    assert len(list(read_seeds(tmp_path / "seeds.jsonl"))) == data_set.total_images

@@ -12,15 +12,11 @@ from PIL import Image
 from mmevol.errors import InputError
 from mmevol.io.llava import read_llava, strip_image_token, with_image_token, write_llava
 from mmevol.seeds import build_seeds
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-LLAVA = SHARED / "llava_instruct_100.json"
+from synthetic_data import DataSet
 
 
-def _need_llava() -> list[dict]:
-    if not LLAVA.is_file():
-        pytest.skip("shared llava_instruct_100.json not available")
-    return json.loads(LLAVA.read_text())
+def _records(data: DataSet) -> list[dict]:
+    return json.loads(data.llava.read_text())
 
 
 def _write(tmp_path: Path, records: object, name: str = "llava.json") -> Path:
@@ -53,12 +49,13 @@ def test_with_image_token() -> None:
     assert with_image_token("Q?", None) == "<image>\nQ?"
 
 
-def test_llava_100_allow_missing() -> None:
-    records = _need_llava()
+def test_llava_sample_allow_missing(data_set: DataSet) -> None:
+    records = _records(data_set)
+    n, items = data_set.llava_records, data_set.llava_items
     counts: Counter[str] = Counter()
-    seeds = read_llava(LLAVA, allow_missing_images=True, counts=counts)
-    assert len(seeds) == 100
-    assert counts["llava_items"] == sum(len(r["conversations"]) // 2 for r in records) == 458
+    seeds = read_llava(data_set.llava, allow_missing_images=True, counts=counts)
+    assert len(seeds) == n
+    assert counts["llava_items"] == sum(len(r["conversations"]) // 2 for r in records) == items
     for seed, rec in zip(seeds, records, strict=True):
         assert seed.image.digest.startswith("path:")
         assert seed.image.path.endswith(rec["image"])
@@ -68,42 +65,41 @@ def test_llava_100_allow_missing() -> None:
         first = rec["conversations"][0]["value"]
         assert seed.items[0].image_position == ("front" if first.startswith("<image>") else "end")
     built, stats = build_seeds([seeds])
-    assert len(built) == 100
+    assert len(built) == n
     assert (
-        stats.images == 100
-        and stats.items_out + stats.exact_duplicates + stats.near_duplicates + stats.capped == 458
+        stats.images == n
+        and stats.items_out + stats.exact_duplicates + stats.near_duplicates + stats.capped == items
     )
 
 
-def test_llava_100_missing_images_is_an_error() -> None:
-    _need_llava()
+def test_llava_sample_missing_images_is_an_error(data_set: DataSet) -> None:
+    llava = data_set.llava
     with pytest.raises(InputError) as e:
-        read_llava(LLAVA)
+        read_llava(llava)  # the images are not beside the JSON
     msg = str(e.value)
-    assert (
-        msg.startswith(f"{LLAVA}: [0].image: ") and "000000379143.jpg: image file not found" in msg
-    )
+    assert msg.startswith(f"{llava}: [0].image: ")
+    assert f"{data_set.llava_first_image}: image file not found" in msg
     assert "\n" not in msg
 
 
-def test_llava_100_with_stand_in_images(tmp_path: Path) -> None:
-    records = _need_llava()
+def test_llava_sample_with_stand_in_images(data_set: DataSet, tmp_path: Path) -> None:
+    records = _records(data_set)
     for i, rec in enumerate(records):
         _img(tmp_path, rec["image"], i)
-    seeds = read_llava(LLAVA, tmp_path)
-    assert len(seeds) == 100
+    seeds = read_llava(data_set.llava, tmp_path)
+    assert len(seeds) == data_set.llava_records
     assert all(s.image.digest.startswith("sha256:") and s.image.width == 32 for s in seeds)
-    assert len({s.id for s in seeds}) == 100
+    assert len({s.id for s in seeds}) == data_set.llava_records
 
 
-def test_llava_round_trip(tmp_path: Path) -> None:
-    records = _need_llava()
-    seeds = read_llava(LLAVA, allow_missing_images=True)
+def test_llava_sample_round_trip(data_set: DataSet, tmp_path: Path) -> None:
+    records, llava = _records(data_set), data_set.llava
+    seeds = read_llava(llava, allow_missing_images=True)
     out = tmp_path / "out.json"
-    assert write_llava(seeds, out, image_root=LLAVA.parent) == 100
+    assert write_llava(seeds, out, image_root=llava.parent) == data_set.llava_records
     written = json.loads(out.read_text())
     assert [r["image"] for r in written] == [r["image"] for r in records]
-    again = read_llava(out, LLAVA.parent, allow_missing_images=True)
+    again = read_llava(out, llava.parent, allow_missing_images=True)
     assert [s.id for s in again] == [s.id for s in seeds]
     for a, b in zip(seeds, again, strict=True):
         assert [(q.question, q.answer, q.image_position) for q in a.items] == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import socket
@@ -35,8 +36,8 @@ from mmevol.parse import parse_reply
 from mmevol.prompts import embed_context
 from mmevol.schema import EvolveOutput, ImageRef
 from mmevol.testing.server import FakeServerConfig, running_server
+from synthetic_data import DataSet
 
-COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny_coco" / "val2017"
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
 
 
@@ -173,21 +174,30 @@ async def test_slow_drip_within_timeout_succeeds() -> None:
 
 
 async def test_a_429_holds_only_its_own_call() -> None:
-    cfg = FakeServerConfig(faults=["rate_limit"], fault_first_n=1, retry_after_s=1.0)
+    """A 429 whose Retry-After is under ``pause_all_after_s`` holds its own call only; with the
+    one attempt it has, it waits instead of failing. The Retry-After is 30 s (the threshold
+    raised to 60 s), so the other call going on at once is told from being held by order, and
+    the 20 s around it only guards against hanging."""
+    cfg = FakeServerConfig(faults=["rate_limit"], fault_first_n=1, retry_after_s=30.0)
     with running_server(cfg) as url:
         b = backend(url, max_attempts=1)  # a 429 does not use up the one attempt
-        start = time.monotonic()
+        b.admission.update(b.admission.limits.model_copy(update={"pause_all_after_s": 60.0}))
         task = asyncio.ensure_future(b.complete(make_call(tag="a")))
-        await asyncio.sleep(0.3)  # the 429 has arrived; another call goes on at once
-        second = await b.complete(make_call(tag="b"))
-        second_done = time.monotonic() - start
-        reply = await task
-        first_done = time.monotonic() - start
-        await b.aclose()
+        deadline = time.monotonic() + 60  # only against hanging
+        while stats(url)["by_status"].get("429") != 1:  # the 429 has arrived ...
+            assert time.monotonic() < deadline, "the first call never got its 429"
+            await asyncio.sleep(0.02)
+        # ... and another call goes on at once (held, it would wait the 30 s out)
+        second = await asyncio.wait_for(b.complete(make_call(tag="b")), timeout=20)
+        assert not task.done()  # still waiting its Retry-After: neither failed nor sent again
         st = stats(url)
-    assert reply.attempts == 2 and second.attempts == 1
-    assert second_done < 0.9 <= first_done  # the limited call waited its Retry-After
-    assert st["by_status"].get("429") == 1 and st["received"] == 3
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await b.aclose()
+    assert second.attempts == 1
+    assert st["by_status"] == {"429": 1, "200": 1} and st["received"] == 2
+    assert b.admission.counters.rate_limited == 1
 
 
 def test_a_429_says_which_limit_or_that_the_quota_is_gone() -> None:
@@ -324,9 +334,8 @@ def test_payload_cache_encodes_once_per_digest_and_size(image: ImageRef) -> None
     assert max(_decode(cache.get(image, 256)).size) == 256
 
 
-@pytest.mark.skipif(not COCO.is_dir(), reason="tiny_coco not present")
-def test_payload_real_coco_photo() -> None:
-    path = sorted(COCO.glob("*.jpg"))[0]
+def test_payload_real_coco_photo(data_set: DataSet) -> None:
+    path = sorted((data_set.coco / "val2017").glob("*.jpg"))[0]
     out = _decode(payload.image_data_url(ImageRef(path=str(path), digest=f"coco-{path.stem}")))
     assert max(out.size) == 512
 

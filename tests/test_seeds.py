@@ -16,8 +16,7 @@ from mmevol.io.llava import read_llava
 from mmevol.schema import QA, Obj, Provenance, Seed
 from mmevol.seeds import SourceSpec, build_from_specs, build_seeds, read_seeds, write_seeds
 from mmevol.textsim import near_duplicate, normalize_text, similarity
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from synthetic_data import DataSet
 
 
 def _seed(path: str, items: list[str], **kw: object) -> Seed:
@@ -164,12 +163,8 @@ def test_llava_folder_chosen_among_several(tmp_path: Path) -> None:
     assert seed.image.path == str(right / "p.png")
 
 
-def test_real_sources_counts(tmp_path: Path) -> None:
-    tiny, llava = SHARED / "tiny_coco", SHARED / "llava_instruct_100.json"
-    if not (tiny.is_dir() and llava.is_file()):
-        pytest.skip("shared data not available")
-    counts: Counter[str] = Counter()
-    sources = [
+def _coco_sources(tiny: Path, counts: Counter[str]) -> list[list[Seed]]:
+    return [
         read_coco(
             tiny / "annotations" / f"captions_{s}.json",
             tiny / "annotations" / f"instances_{s}.json",
@@ -178,13 +173,48 @@ def test_real_sources_counts(tmp_path: Path) -> None:
         )
         for s in ("train2017", "val2017")
     ]
+
+
+def test_real_sources_counts(data_set: DataSet) -> None:
+    """COCO and LLaVA-Instruct together, the LLaVA images not beside their JSON."""
+    tiny, llava = data_set.coco, data_set.llava
+    counts: Counter[str] = Counter()
+    sources = _coco_sources(tiny, counts)
     sources.append(read_llava(llava, allow_missing_images=True, counts=counts))
     seeds, stats = build_seeds(sources, max_items_per_image=4, counts=counts)
-    assert stats.images == 200 and stats.missing_images == 100
-    assert stats.items_in == 458 and stats.capped > 0
+    n_coco, n_llava = data_set.total_images, data_set.llava_records
+    assert stats.images == n_coco + n_llava and stats.missing_images == n_llava
+    assert stats.items_in == data_set.llava_items and stats.capped > 0
     assert all(len(s.items) <= 4 for s in seeds)
-    assert sum(len(s.captions) == 5 for s in seeds) == 99  # one COCO image repeats a caption
-    assert stats.sources["coco_boxes_kept"] == 852
+    # one COCO image repeats a caption (up to case and punctuation): it keeps four
+    assert sum(len(s.captions) == 5 for s in seeds) == data_set.distinct_caption_images
+    assert sum(len(s.captions) == 4 for s in seeds) == n_coco - data_set.distinct_caption_images
+    assert stats.duplicate_captions == n_coco - data_set.distinct_caption_images
+    assert stats.sources["coco_boxes_kept"] == data_set.total_boxes
+
+
+def test_llava_records_merge_with_the_coco_seeds_of_their_images(synthetic_data: DataSet) -> None:
+    """LLaVA-Instruct asks about COCO train2017 images: given that folder, each record lands on
+    the seed of its image (same bytes, same digest), which then holds the COCO captions and
+    boxes and the LLaVA questions. (The real 100-record sample is about other images than
+    tiny COCO's, so only the synthetic copy, written so, shows this.)"""
+    data = synthetic_data
+    counts: Counter[str] = Counter()
+    sources = _coco_sources(data.coco, counts)
+    sources.append(read_llava(data.llava, data.coco / "train2017", counts=counts))
+    seeds, stats = build_seeds(sources, max_items_per_image=8, counts=counts)
+    assert stats.images == data.total_images and stats.missing_images == 0
+    assert stats.merged_images == data.llava_records
+    merged = [s for s in seeds if {p.source for p in s.provenance} >= {"coco", "llava"}]
+    assert len(merged) == data.llava_records
+    records = {r["image"]: r for r in json.loads(data.llava.read_text())}
+    for seed in merged:
+        rec = records[Path(seed.image.path).name]
+        assert seed.captions and Path(seed.image.path).parent.name == "train2017"
+        questions = [t["value"] for t in rec["conversations"][0::2]]
+        first = questions[0].replace("<image>", "").strip()
+        assert [q.question for q in seed.items] == [first, *questions[1:]]
+    assert stats.caption_items == data.total_images - data.llava_records  # the others
 
 
 def test_write_read_seeds_streams(tmp_path: Path) -> None:
