@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -280,56 +279,14 @@ def test_the_grounded_backend_is_never_refuted_in_the_offline_world(tmp_path: Pa
     assert _fact_drops(seeds, tmp_path / "run") == []
 
 
-# Two true claims the checker refutes (found on the synthetic COCO copy; the real tiny-COCO
-# sample happens to hold neither), each pinned by a strict xfail below: when the checker is
-# fixed the xfail passes, fails the run, and the entry here goes with its marker.
-KNOWN_FALSE_REFUTATIONS = {
-    # "closest to the bottom edge": the checker ranks box centres, the grounded backend (and
-    # the plain reading) the box side nearest that edge (facts/choices.py _CRITERIA)
-    "border": (
-        re.compile(r"^fact: the .+ is the closest one — another candidate the question lists"),
-        re.compile(r"\b(?:closest|nearest) to the (?:left|right|top|bottom) (?:edge|border)\b"),
-    ),
-    # "More than two: is that how many boats ...?" "No. ...": read as a how-many question
-    # answered "0" (facts/structure.py, the last calculate step check)
-    "yes_no_count": (
-        re.compile(r"^fact: the answer says 0 — the last calculate step found \d+$"),
-        re.compile(r"\bis that how many\b"),
-    ),
-}
-
-
-def _known_false_refutation(reason: str, qa: dict) -> str | None:
-    for name, (why, question) in KNOWN_FALSE_REFUTATIONS.items():
-        if why.search(reason) and question.search(qa["question"].lower()):
-            return name
-    return None
-
-
 def test_the_grounded_backend_is_never_refuted_on_coco(
     tiny_coco_seeds: Path, tmp_path: Path
 ) -> None:
-    """Its items are computed from COCO's boxes: a refutation would be a checker error."""
-    dropped = _fact_dropped_rows(tiny_coco_seeds, tmp_path / "run")
-    unexplained = [(r, qa["question"]) for r, qa in dropped if not _known_false_refutation(r, qa)]
-    assert unexplained == []
-    assert len(dropped) <= 3  # the known ones stay rare
-
-
-def test_the_allowance_covers_only_those_two_claims() -> None:
-    found = "fact: {} — {}"
-    border = found.format(
-        "the person is the closest one",
-        "another candidate the question lists wins by the annotated boxes",
-    )
-    count = found.format("the answer says 0", "the last calculate step found 2")
-    edge_q = "Name the object whose box starts closest to the bottom edge of the frame: the cat or the dog."  # fmt: skip
-    assert _known_false_refutation(border, {"question": edge_q}) == "border"
-    assert _known_false_refutation(border, {"question": "Which is closest to the dog: the cat or the cup?"}) is None  # fmt: skip
-    how_many = "More than two: is that how many boats this image holds?"
-    assert _known_false_refutation(count, {"question": how_many}) == "yes_no_count"
-    assert _known_false_refutation(count, {"question": "How many boats are there?"}) is None
-    assert _known_false_refutation(count.replace("says 0", "says 3"), {"question": how_many}) is None  # fmt: skip
+    """Its items are computed from COCO's boxes: a refutation would be a checker error (two
+    such errors, found on the synthetic COCO copy, are pinned by the tests below)."""
+    assert [
+        (r, qa["question"]) for r, qa in _fact_dropped_rows(tiny_coco_seeds, tmp_path / "run")
+    ] == []
 
 
 BORDER_SEED = Seed(
@@ -345,7 +302,6 @@ BORDER_SEED = Seed(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="checker ranks box centres for 'closest to the X edge'")
 def test_closest_to_an_edge_is_the_nearest_box_side() -> None:
     qa = QA(
         question="Name the object whose box starts closest to the bottom edge of the frame: "
@@ -355,7 +311,14 @@ def test_closest_to_an_edge_is_the_nearest_box_side() -> None:
     assert [f.text() for f in check_item(qa, Annotations(BORDER_SEED)).refuted] == []
 
 
-@pytest.mark.xfail(strict=True, reason="checker reads a yes/no 'is that how many' as a count")
+def test_an_edge_claim_that_loses_under_both_readings_is_refuted() -> None:
+    qa = QA(
+        question="Which is closest to the top edge of the frame: the carrot or the person?",
+        answer="The carrot is closest to the top edge.",  # its box and centre are both lower
+    )
+    assert [f.text() for f in check_item(qa, Annotations(BORDER_SEED)).refuted]
+
+
 def test_a_no_to_is_that_how_many_is_not_a_count_of_zero() -> None:
     steps = [
         Step(manipulation="calculate(count of boat) -> res_1", description="number of boats = 2"),
@@ -490,3 +453,10 @@ def test_the_checker_never_crashes(q: list[str], a: list[str], noise: str) -> No
         Annotations(SEED),
     )
     assert all(f.status in {"refuted", "confirmed", "unsettled"} for f in report.findings)
+
+
+def test_a_count_answered_with_no_things_is_still_checked() -> None:
+    steps = [Step(manipulation="calculate(count of boat) -> res_1", description="number = 2")]
+    qa = QA(question="How many boats are there?", answer="No boats at all.", steps=steps)
+    refuted = [f.text() for f in check_item(qa, Annotations(BORDER_SEED)).refuted]
+    assert "the answer says 0 — the last calculate step found 2" in refuted

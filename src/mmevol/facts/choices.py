@@ -27,17 +27,19 @@ def _log_area(x: Instance) -> float:
     return math.log(max(x.area(), 1e-6))
 
 
-# (pattern, measured against a reference thing?, measure, how clearly a rival must win)
+# (pattern, measured against a reference thing?, the measures of its readings, how clearly a
+# rival must win). A claim is refuted only when a rival wins under every reading: "nearest to
+# the left edge" may mean the box's left side or its centre, so both are measured.
 # fmt: off
-_CRITERIA: list[tuple[re.Pattern[str], bool, Measure, float]] = [
-    (re.compile(r"\b(?:closest|nearest|closer|nearer)\b(?! to the (?:left|right|top|bottom|upper|lower)\b)"), True, lambda x, y: _d(x, y), 0.03),
-    (re.compile(r"\b(?:farthest|furthest|farther|further away)(?! (?:to the )?(?:left|right|up|down))\b"), True, lambda x, y: -_d(x, y), 0.03),
-    (re.compile(r"\b(?:largest|biggest|larger|bigger|more space|most space|more room)\b"), False, lambda x, y: -_log_area(x), 0.22),
-    (re.compile(r"\b(?:smallest|smaller|tiniest|tinier|littlest|less space|least space)\b"), False, lambda x, y: _log_area(x), 0.22),
-    (re.compile(r"\b(?:leftmost|(?:furthest|farthest|further|most) (?:to the )?left|more to the left|(?:closest|nearest) to the left (?:edge|border|side))\b"), False, lambda x, y: x.cx(), 0.03),
-    (re.compile(r"\b(?:rightmost|(?:furthest|farthest|further|most) (?:to the )?right|more to the right|(?:closest|nearest) to the right (?:edge|border|side))\b"), False, lambda x, y: -x.cx(), 0.03),
-    (re.compile(r"\b(?:highest|topmost|higher up|higher|(?:closest|nearest) to the (?:top|upper) (?:edge|border|side))\b"), False, lambda x, y: x.cy(), 0.03),
-    (re.compile(r"\b(?:lowest|bottommost|lower down|lower|(?:closest|nearest) to the (?:bottom|lower) (?:edge|border|side))\b"), False, lambda x, y: -x.cy(), 0.03),
+_CRITERIA: list[tuple[re.Pattern[str], bool, tuple[Measure, ...], float]] = [
+    (re.compile(r"\b(?:closest|nearest|closer|nearer)\b(?! to the (?:left|right|top|bottom|upper|lower)\b)"), True, (lambda x, y: _d(x, y),), 0.03),
+    (re.compile(r"\b(?:farthest|furthest|farther|further away)(?! (?:to the )?(?:left|right|up|down))\b"), True, (lambda x, y: -_d(x, y),), 0.03),
+    (re.compile(r"\b(?:largest|biggest|larger|bigger|more space|most space|more room)\b"), False, (lambda x, y: -_log_area(x),), 0.22),
+    (re.compile(r"\b(?:smallest|smaller|tiniest|tinier|littlest|less space|least space)\b"), False, (lambda x, y: _log_area(x),), 0.22),
+    (re.compile(r"\b(?:leftmost|(?:furthest|farthest|further|most) (?:to the )?left|more to the left|(?:closest|nearest) to the left (?:edge|border|side))\b"), False, (lambda x, y: x.cx(), lambda x, y: x.x1()), 0.03),
+    (re.compile(r"\b(?:rightmost|(?:furthest|farthest|further|most) (?:to the )?right|more to the right|(?:closest|nearest) to the right (?:edge|border|side))\b"), False, (lambda x, y: -x.cx(), lambda x, y: -x.x2()), 0.03),
+    (re.compile(r"\b(?:highest|topmost|higher up|higher|(?:closest|nearest) to the (?:top|upper) (?:edge|border|side))\b"), False, (lambda x, y: x.cy(), lambda x, y: x.y1()), 0.03),
+    (re.compile(r"\b(?:lowest|bottommost|lower down|lower|(?:closest|nearest) to the (?:bottom|lower) (?:edge|border|side))\b"), False, (lambda x, y: -x.cy(), lambda x, y: -x.y2()), 0.03),
 ]
 # fmt: on
 
@@ -139,7 +141,7 @@ def choice(question: str, answer: str, ann: Annotations) -> list[Finding]:
     ]
     if len({id(c) for c, _ in found}) != 1:
         return []  # none, or several ("higher or lower", "which is larger and which is left")
-    (pattern, relative, measure, tol), hit = found[0]
+    (pattern, relative, measures, tol), hit = found[0]
     ref: Phrase | None = None
     if relative:
         after = [p for p in ann.lexicon.find(q) if p[0] >= hit.end() and re.search(r"\b(?:to|from)\s+(?:the\s+)?(?:[a-z]+\s+){0,2}$", q[hit.end() : p[0]])]  # fmt: skip
@@ -155,15 +157,16 @@ def choice(question: str, answer: str, ann: Annotations) -> list[Finding]:
     ys: list[Instance | None] = list(resolve(q, ref, ann) or []) if ref else [None]
     if not ys:
         return []
-    for y in ys:
-        best = min((measure(x, y) for x in cands[k][1] if x is not y), default=None)
-        rivals = [
-            min((measure(x, y) for x in inst if x is not y), default=math.inf)
-            for j, (_, inst) in enumerate(cands)
-            if j != k
-        ]
-        if best is None or not rivals or min(rivals) >= best - tol:
-            return []  # under this reading the chosen candidate is (nearly) the best
+    for measure in measures:
+        for y in ys:
+            best = min((measure(x, y) for x in cands[k][1] if x is not y), default=None)
+            rivals = [
+                min((measure(x, y) for x in inst if x is not y), default=math.inf)
+                for j, (_, inst) in enumerate(cands)
+                if j != k
+            ]
+            if best is None or not rivals or min(rivals) >= best - tol:
+                return []  # under this reading the chosen candidate is (nearly) the best
     word = cands[k][0][2].word
     return [
         Finding(

@@ -31,6 +31,7 @@ from mmevol.geometry import BOX_RE, as_box
 from mmevol.schema import QA
 
 _POLARITY = re.compile(r"^\W*(yes|no|true|false|correct|incorrect|right|wrong)\b", re.I)
+_VERDICT = re.compile(r"^\W*(?:yes|no|true|false|correct|incorrect)\s*(?:[.,;:!]|$)", re.I)
 AUX = re.compile(r"^\s*(is|are|does|do|can|was|were|has|have)\s+(.*)$", re.S)
 _HOW_MANY = re.compile(
     r"^\W*(?:the )?number of\s+|\b(?:how many|(?:what is|what's|determine|find|give|report|state|work out|tell me) the "
@@ -227,7 +228,10 @@ def steps(qa: QA, ann: Annotations) -> list[Finding]:
                 )
             )
     calc = [s for s in qa.steps if s.manipulation.lower().lstrip().startswith(("calc", "count"))]
-    if calc and _counts_one_thing(qa.question, ann):
+    # "No." / "Yes," answers a yes/no question ("two: is that how many boats there are?"),
+    # not a count ("No boats" is one, and is still checked)
+    verdict = _VERDICT.match(qa.answer)
+    if calc and not verdict and _counts_one_thing(qa.question, ann):
         last = _step_result(calc[-1].description)
         num = _ANSWER_NUM.match(qa.answer.lower())
         said = number_value(num.group(1)) if num else None
