@@ -13,10 +13,21 @@ from typer.testing import CliRunner
 
 from mmevol.cli.app import app
 from mmevol.errors import MmevolError
-from mmevol.loop.eval_import import Imported, matches, read_lmms_eval, read_vlmevalkit
+from mmevol.loop.eval_import import Imported, require_usable
+from mmevol.loop.eval_lmms import read_lmms_eval
+from mmevol.loop.eval_vlmevalkit import matches, read_vlmevalkit
 from mmevol.loop.plan import load_plan, plan
 
 runner = CliRunner()
+
+
+def strict(read: Any, path: Path) -> Imported:
+    """Read one task as the CLI does: a task that cannot be read is skipped, and with nothing
+    else read that is a one-line error naming the file, the line and what is wrong."""
+    got = Imported()
+    read(path, got, None)
+    require_usable(got)
+    return got
 
 
 def jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -81,8 +92,8 @@ def test_scalar_metric_doc_category_and_filters(tmp_path: Path) -> None:
     rows = [lmms_row(i, "exact_match", i % 2 == 0, category="chart") for i in range(4)]
     rows += [{**r, "filter": "strict"} for r in rows]
     path = jsonl(tmp_path / "samples_chartqa.jsonl", rows)
-    with pytest.raises(MmevolError, match=r"samples_chartqa.jsonl: filter: several filters \(none, strict\)"):  # fmt: skip
-        read_lmms_eval(path, Imported(), None)
+    with pytest.raises(MmevolError, match=r"samples_chartqa.jsonl\): filter: several filters \(none, strict\)"):  # fmt: skip
+        strict(read_lmms_eval, path)
     got = Imported()
     read_lmms_eval(path, got, None, filter_name="strict")
     assert (got.per_type["chart"].n, got.per_type["chart"].accuracy) == (4, 0.5)
@@ -91,8 +102,11 @@ def test_scalar_metric_doc_category_and_filters(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "match"),
     [
-        ("{not json", r"samples_x.jsonl: line 2: not JSON"),
-        (json.dumps({"doc_id": 1, "doc": {}, "resps": []}), r"line 2: no metric key"),
+        ("{not json", r"samples_x.jsonl\): line 2: not JSON"),
+        (
+            json.dumps({"doc_id": 1, "doc": {}, "resps": []}),
+            r"line 2: no per-sample score among its metric keys \(none\)",
+        ),
         (json.dumps(lmms_row(1, "acc", 5)), r"line 2: acc: 5 is not a per-sample score"),
         (
             json.dumps(lmms_row(1, "pope_accuracy", {"x": 1})),
@@ -104,7 +118,7 @@ def test_bad_lmms_rows_name_file_and_line(tmp_path: Path, line: str, match: str)
     path = tmp_path / "samples_x.jsonl"
     path.write_text(json.dumps(lmms_row(0, "acc", 1)) + "\n" + line + "\n")
     with pytest.raises(MmevolError, match=match):
-        read_lmms_eval(path, Imported(), None)
+        strict(read_lmms_eval, path)
 
 
 def sheet(path: Path, head: list[str], rows: list[list[Any]]) -> Path:
@@ -151,11 +165,11 @@ def test_vlmevalkit_hit_column_and_prediction_fallback(tmp_path: Path) -> None:
 
 def test_vlmevalkit_bad_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = sheet(tmp_path / "m_d.csv", ["index", "category", "hit"], [[0, "ocr", "maybe"]])
-    with pytest.raises(MmevolError, match=r"m_d.csv: line 2: hit: 'maybe' is not a per-sample"):
-        read_vlmevalkit(bad, Imported(), None)
+    with pytest.raises(MmevolError, match=r"m_d.csv\): line 2: hit: 'maybe' is not a per-sample"):
+        strict(read_vlmevalkit, bad)
     nohit = sheet(tmp_path / "m_e.csv", ["index", "category"], [[0, "ocr"]])
-    with pytest.raises(MmevolError, match=r"m_e.csv: header: needs a 'hit' or 'score'"):
-        read_vlmevalkit(nohit, Imported(), None)
+    with pytest.raises(MmevolError, match=r"m_e.csv\): header: needs a 'hit' or 'score'"):
+        strict(read_vlmevalkit, nohit)
     (tmp_path / "m.json").write_text("{}")
     with pytest.raises(MmevolError, match=r"m.json: expected a VLMEvalKit .xlsx"):
         read_vlmevalkit(tmp_path / "m.json", Imported(), None)

@@ -1,9 +1,11 @@
 """``mmevol weights``: real-model evaluation results -> per-type accuracy -> ABS weights, quotas.
 
-Reads lmms-eval per-sample logs and/or VLMEvalKit result sheets (``loop.eval_import``), prints
-accuracy per question type with the ABS weights and quotas (``loop.abs``), and writes them as one
-JSON file (``AbsPlan``) for the next generation round. When every type is an evolution
-direction, the plan also carries the ``--weights`` string for ``mmevol evolve``.
+Reads lmms-eval per-sample logs (``loop.eval_lmms``) and/or VLMEvalKit result sheets
+(``loop.eval_vlmevalkit``), prints accuracy per question type with the ABS weights and quotas
+(``loop.abs``), and writes them as one JSON file (``AbsPlan``) for the next generation round.
+A task that cannot be read or scored is skipped with its reason, printed; the command fails only
+when no task was usable. When every type is an evolution direction, the plan also carries the
+``--weights`` string for ``mmevol evolve``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from mmevol.cli.app import app, out
 from mmevol.cli.app import friendly as _friendly
 from mmevol.errors import MmevolError
 from mmevol.fsutil import write_json
-from mmevol.loop.eval_import import Imported, load_mapping, read_lmms_eval, read_vlmevalkit
+from mmevol.loop.eval_import import Imported, load_mapping, require_usable
+from mmevol.loop.eval_lmms import read_lmms_eval
+from mmevol.loop.eval_vlmevalkit import read_vlmevalkit
 from mmevol.loop.plan import plan
 
 
@@ -36,7 +40,9 @@ def weights_cmd(
         Path | None,
         typer.Option("--map", help="JSON {task:category | category | task: question type}."),
     ] = None,
-    metric: Annotated[str | None, typer.Option(help="lmms-eval metric key to read.")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="lmms-eval metric key to read (default: found per task).")
+    ] = None,
     filter_name: Annotated[
         str | None, typer.Option("--filter", help="lmms-eval filter to keep.")
     ] = None,
@@ -61,6 +67,9 @@ def weights_cmd(
         )  # fmt: skip
     for src in from_vlmevalkit or []:
         read_vlmevalkit(src, got, table_map, category_field=category_field)
+    require_usable(got)  # nothing read: one line naming the skipped tasks and why
+    for skip in got.task_skips:
+        out.print(f"skipped task {skip}", highlight=False, soft_wrap=True)
     result = plan(got, weighting, floor, budget)  # type: ignore[arg-type]
     table = Table(title=f"accuracy per question type -> ABS ({weighting}, floor {floor})")
     for col in ("type", "n", "accuracy %", "error %", "weight", "quota"):
@@ -77,6 +86,8 @@ def weights_cmd(
             highlight=False,
             soft_wrap=True,
         )
+    for note in got.notes:
+        out.print(note, highlight=False, soft_wrap=True)
     if result.skipped:
         shown = ", ".join(f"{k} ({n})" for k, n in list(result.skipped.items())[:6])
         out.print(f"skipped rows the mapping does not cover: {shown}", highlight=False)
