@@ -256,3 +256,18 @@ def test_new_direction_refuses_devices_bad_text_and_missing_folders(tmp_path: Pa
                                        "--goal", "counting"])  # fmt: skip
         assert res.exit_code != 0 and says in res.output, res.output
     assert not (tmp_path / "run").exists() and not (tmp_path / "no").exists()
+
+
+def test_an_imported_run_opens_as_a_run(tmp_path: Path) -> None:
+    from authors_layout import write_authors_run
+
+    images = tmp_path / "images"
+    write_authors_run(tmp_path / "theirs", image_root=images, n_images=6, rounds=2)
+    out = tmp_path / "imported"
+    res = CliRunner().invoke(app, ["import", str(tmp_path / "theirs"), "--format", "mmevol",
+                                   "--out", str(out), "--images", str(images)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    run = mmevol.Run(out)
+    assert run.config.backend == "imported" and run.config.rounds == 2
+    assert {s.lineage.round for s in run} == {0, 1, 2}
+    assert len(run.to_pandas()) == len(run)

@@ -140,13 +140,15 @@ class Run:
 
     @property
     def config(self) -> EvolveConfig:
-        """The settings the run was made with (``config.json``'s ``config``)."""
+        """The settings the run was made with (``config.json``'s ``config``; an imported run
+        records only a few, the rest are the defaults)."""
         path = self.path / "config.json"
         record = parse_json(
             read_regular(path, limit=MAX_CONFIG_BYTES).decode("utf-8", "replace"), path
         )
+        where = {"seeds": str(self.path / "seeds.jsonl"), "out": str(self.path)}
         try:
-            return EvolveConfig.model_validate(record["config"])
+            return EvolveConfig.model_validate({**where, **record["config"]})
         except (ValidationError, TypeError, KeyError):
             raise MmevolError(f"{path}: config: expected the run's settings (a damaged or "
                               "foreign config.json)") from None  # fmt: skip
