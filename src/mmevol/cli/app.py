@@ -24,7 +24,7 @@ from mmevol.errors import MmevolError, sqlite_error
 # ``mmevol --help`` lists the commands in the order a user needs them, not by import order
 WORKFLOW = (
     "demo", "seeds", "evolve", "stats", "report", "view", "export", "import", "prompts",
-    "train", "weights", "loop", "fake-server",
+    "train", "weights", "select", "loop", "fake-server",
 )  # fmt: skip
 
 
@@ -54,6 +54,7 @@ EXAMPLES = {
     "gpt-4o --notes notes.jsonl",
     "train": "mmevol train --model ./Qwen2-VL-2B-Instruct --data run1-trl --out ft1 --epochs 1",
     "weights": "mmevol weights --from-lmms-eval logs/ --budget 5000 --out plan.json",
+    "select": "mmevol select seeds.jsonl --plan plan.json --out picked",
     "loop": "mmevol loop --rounds 3 --strategy abs --budget 600 --out loop1",
     "fake-server": "mmevol fake-server --port 8765 --fault-rate 0.15 --latency 0.01,0.05",
 }
@@ -148,7 +149,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Evolve image-instruction data (MMEvol) into a larger, harder, grounded set.\n\n"
     "Workflow: seeds build -> evolve (--estimate first) -> stats / report / view -> export;"
-    " then train, weights and evolve --focus to aim the next round. Try `mmevol demo`.",
+    " then train, weights, select and evolve --focus to aim the next round. Try `mmevol demo`.",
     **PLAIN_HELP,
 )
 err = Console(stderr=True)

@@ -39,6 +39,10 @@ class AbsPlan(BaseModel):
     evolve_weights: str | None = None
     # per type, the first wrongly answered rows: ``mmevol evolve --focus PLAN --focus-type T``
     bad_cases: dict[str, list[dict[str, str]]] = {}
+    # per type, images of its bad cases (paths, absolute or relative to the plan's folder), when
+    # the evaluation knows them (lmms-eval logs carry none): ``mmevol select --encoder`` compares
+    # seed images with them; kept apart from ``bad_cases``, which ``evolve --focus`` reads as is
+    bad_case_images: dict[str, list[str]] = {}
 
 
 def plan(
