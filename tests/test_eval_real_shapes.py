@@ -232,3 +232,40 @@ def test_gpt_eval_score_with_a_judge_score_is_read_as_a_score(tmp_path: Path) ->
     read_lmms_eval(path, got, None)
     assert acc(got) == {"mmvet": (3, 0.5)}
     assert got.bad_cases["mmvet"] == [{"question": "How many?", "answer": "2", "model_answer": "5"}]
+
+
+def test_the_plan_records_the_tasks_it_left_out(tmp_path: Path) -> None:
+    """A skipped task is printed and kept in the plan with its reason."""
+    out = tmp_path / "plan.json"
+    res = CliRunner().invoke(app, ["weights", "--from-lmms-eval", str(LMMS), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    skipped = json.loads(out.read_text("utf-8"))["skipped_tasks"]
+    assert any(k.startswith("llava_in_the_wild ") for k in skipped)
+    assert all(isinstance(v, str) and v for v in skipped.values())
+
+
+def test_a_bad_case_keeps_a_model_that_said_nothing() -> None:
+    from mmevol.loop.eval_import import bad_case
+
+    case = bad_case("What is shown?", "B", "")
+    assert case is not None and case["model_answer"] == "(no answer)"
+    assert bad_case("", "B", "A") is None  # no question: nothing to show the model
+
+
+def test_a_repeated_index_is_not_a_negative_count_of_orphans() -> None:
+    from mmevol.loop.eval_match import Choice, score_choices
+
+    rows = [Choice(i, "A", "A", {"A": "x", "B": "y"}, None) for i in (1, 1_000_001, 2, 2)]
+    scored, orphans = score_choices(rows, circular=True)
+    assert orphans == 0 and len(scored) == 3
+
+
+def test_control_characters_in_names_never_reach_the_terminal(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    shutil.copytree(LMMS, logs)
+    victim = next(logs.rglob("*_samples_pope.jsonl"))
+    victim.rename(victim.with_name(victim.name.replace("pope", "po\x1b[2Jpe")))
+    res = runner.invoke(app, ["weights", "--from-lmms-eval", str(logs), "--out",
+                              str(tmp_path / "plan.json")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.output and "po?[2Jpe" in res.output

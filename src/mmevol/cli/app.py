@@ -8,6 +8,7 @@ Every command lives in a module of this package and registers itself on ``app``;
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Callable
 from functools import wraps
@@ -152,8 +153,24 @@ app = typer.Typer(
     " then train, weights, select and evolve --focus to aim the next round. Try `mmevol demo`.",
     **PLAIN_HELP,
 )
-err = Console(stderr=True)
-out = Console()
+
+
+class SafeConsole(Console):
+    """A console that never hands a control character to the terminal: text from files, servers
+    and models (a task or type name, a path, an error message) may hold ANSI escapes that would
+    clear or rewrite the screen. They print as ``?``; line breaks and tabs stay."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_safe(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+def _safe(text: str) -> str:
+    return CONTROL.sub("?", text)
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+err = SafeConsole(stderr=True)
+out = SafeConsole()
 F = TypeVar("F", bound=Callable[..., Any])
 # EvolveConfig fields whose ``mmevol evolve`` flag has another name (tests/test_cli_flags.py
 # checks every field against the command's flags, so a new field needs a flag or a reason)

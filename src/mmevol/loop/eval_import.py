@@ -116,12 +116,14 @@ def clip(value: Any, limit: int) -> str:
 
 
 def bad_case(question: Any, answer: Any, prediction: Any) -> dict[str, str] | None:
-    """A ``BadCase`` as a dict, or None when a part is missing."""
+    """A ``BadCase`` as a dict, or None when the question or gold answer is missing (a model
+    that said nothing is a bad case too: its answer shows as ``(no answer)``)."""
     parts = [None if v is None else clip(v, lim) for v, lim in
              ((question, MAX_QUESTION_CHARS), (answer, MAX_ANSWER_CHARS), (prediction, MAX_ANSWER_CHARS))]  # fmt: skip
-    if any(not p for p in parts):
+    if not parts[0] or not parts[1]:
         return None
-    q, a, m = (str(p) for p in parts)
+    q, a = str(parts[0]), str(parts[1])
+    m = str(parts[2]) if parts[2] else "(no answer)"
     return BadCase(question=q, answer=a, model_answer=m).model_dump()
 
 

@@ -152,7 +152,8 @@ def score_choices(
             used += len(copies)
             wrong = next((v for v in copies if not v.right), None)
             scored.append((c, 0.0 if wrong else 1.0, wrong or c))
-    return scored, sum(len(g) for g in groups.values()) - used
+    # a repeated index is one question read twice, not a missing original
+    return scored, max(0, sum(len(g) for g in groups.values()) - used)
 
 
 def looks_circular(indices: Iterable[int | None]) -> bool:

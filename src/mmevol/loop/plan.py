@@ -43,6 +43,8 @@ class AbsPlan(BaseModel):
     # the evaluation knows them (lmms-eval logs carry none): ``mmevol select --encoder`` compares
     # seed images with them; kept apart from ``bad_cases``, which ``evolve --focus`` reads as is
     bad_case_images: dict[str, list[str]] = {}
+    # tasks left out whole ("task (file)" -> why): unscorable metrics, damaged files
+    skipped_tasks: dict[str, str] = {}
 
 
 def plan(
@@ -79,6 +81,7 @@ def plan(
         quotas=quotas(weights, budget),
         evolve_weights=evolve,
         bad_cases=got.bad_cases,
+        skipped_tasks={f"{s.task} ({s.file})": s.reason for s in got.task_skips},
     )
 
 

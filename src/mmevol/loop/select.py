@@ -326,7 +326,8 @@ class Selection:
                     "similar": t.count("similar"), "random": t.count("random"),
                     "shortfall": t.shortfall, "similarity": t.measure,
                     "bad_cases": t.bad_cases, "seeds_file": t.file,
-                    "evolve": self.command(t), "images": [p.record() for p in t.picks],
+                    "evolve": self.command(t) if t.picks else None,
+                    "images": [p.record() for p in t.picks],
                 }
                 for t in self.types
             },
