@@ -35,6 +35,24 @@ def loop(
     engine_backend: Annotated[
         str, typer.Option(help="Backend of --generator engine (grounded by default).")
     ] = "grounded",
+    engine_attempts: Annotated[
+        int,
+        typer.Option(
+            min=1, max=6, help="Engine tries per type, each on twice as many fresh query images."
+        ),
+    ] = 3,
+    shortfall: Annotated[
+        str,
+        typer.Option(
+            help="A type short of its quota: report (abs.json, table) or scene_graph (also fill it)."
+        ),
+    ] = "report",
+    world: Annotated[
+        str,
+        typer.Option(
+            help="default (nine types), or starved (learnable types, three rare in the base data)."
+        ),
+    ] = "default",
 ) -> None:
     """Closed loop in the offline world: train a tiny VLM, evaluate per question type, sample
     bad cases (ABS), generate targeted questions, retrain from the base; table + plot."""
@@ -43,12 +61,16 @@ def loop(
     except ImportError:
         raise MmevolError("mmevol loop needs PyTorch: pip install 'mmevol[loop]'") from None
     from mmevol.loop.run import LoopConfig, run_loop
+    from mmevol.loop.splits import WORLDS, world_named
     from mmevol.loop.train import TrainConfig
 
+    if world not in WORLDS:
+        raise typer.BadParameter(f"{world!r}: choose {', '.join(WORLDS)}", param_hint="--world")
     cfg = LoopConfig.model_validate(
         {"rounds": rounds, "strategy": strategy, "budget": budget, "seed": seed,
          "weighting": weighting, "n_train": n_train, "generator": generator,
-         "engine_backend": engine_backend,
+         "engine_backend": engine_backend, "engine_attempts": engine_attempts,
+         "shortfall": shortfall, "world": world_named(world),
          "train": TrainConfig.model_validate({"epochs": epochs})}
     )  # fmt: skip
     run_loop(cfg, out_dir, console=out)

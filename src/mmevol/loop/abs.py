@@ -79,11 +79,16 @@ def quotas(weights: dict[str, float], budget: int) -> dict[str, int]:
 
 
 def bad_cases(
-    questions: list[Question], predictions: dict[str, str], per_type: int, rng: random.Random
+    questions: list[Question],
+    predictions: dict[str, str],
+    per_type: int,
+    rng: random.Random,
+    types: tuple[str, ...] | list[str] = QTYPES,
 ) -> dict[str, list[dict[str, str]]]:
-    """Up to ``per_type`` wrongly answered questions of each type (in-context examples)."""
+    """Up to ``per_type`` wrongly answered questions of each of ``types`` (in-context
+    examples)."""
     out: dict[str, list[dict[str, str]]] = {}
-    for qtype in QTYPES:
+    for qtype in types:
         wrong = [q for q in questions if q.qtype == qtype and predictions.get(q.id) != q.answer]
         picked = rng.sample(wrong, min(per_type, len(wrong)))
         out[qtype] = [

@@ -10,7 +10,8 @@ This module owns the bridge between the closed loop and ``mmevol.evolve``:
 3. ``to_questions`` maps an evolved sample to questions the tiny VLM can learn, i.e. whose
    answer is one word of its closed answer space. It reads only the evolved text;
 4. ``engine_for_type`` is the loop's generation step for one type's quota through the engine
-   (``mmevol loop --generator engine``).
+   (``mmevol loop --generator engine``): only questions of that type count, more query images
+   are evolved while it is short (bounded attempts), and what is still missing is reported.
 
 Which evolved forms are used (everything else is dropped and counted by ``why_dropped``):
 
@@ -22,7 +23,8 @@ Which evolved forms are used (everything else is dropped and counted by ``why_dr
   sentence: existence checks ("Yes, there is a star ..." / "No, there is no star."), colour of
   each object ("The square is blue ..."), counts ("There are 2 circles ... and 1 diamond"),
   region descriptions ("The region [box] contains a medium orange triangle") and region
-  matching ("1-b (circle)"), error correction ("the square is blue, not yellow").
+  matching ("1-b (circle)"), error correction ("the square is blue, not yellow"), printed
+  words ('The red circle carries the word "TEA"', 'the word on the square ("GO", 2 letters)').
 
 Dropped: answers that are boxes (the tiny VLM outputs no coordinates), orderings, fill-in-the-
 blank, region selection, open descriptions, and any part whose answer is not in its space.
@@ -54,6 +56,9 @@ _COLOUR_PART = re.compile(rf"\bthe ((?:[a-z]+ )*?(?:{_SHAPE})) is ({_COLOR})\b")
 _COUNT_PART = re.compile(rf"\b(\d+|{'|'.join(NUMBER_WORDS)}) ((?:[a-z]+ )*?(?:{_SHAPE}))s?\b")
 _REGION_PART = re.compile(rf"(\[[\d., ]+\]) contains an? (?:[a-z]+ )?({_COLOR}) ({_SHAPE})")
 _RELATION = re.compile(r"\bis (above|below|to the left of|to the right of)\b")
+_OCR_PART = re.compile(
+    r'\b[Tt]he (?:word on the )?((?:[a-z]+ )*?[a-z]+)(?: carries the word | \()"([A-Z]+)"'
+)
 
 
 @dataclass
@@ -140,6 +145,10 @@ def _parts(question: str, answer: str) -> list[tuple[str, str, str]]:
         for idx, kind in re.findall(rf"(\d)-[a-z] \(({_SHAPE})\)", a):
             if 0 < int(idx) <= len(boxes):
                 out.append((f"What shape is in the box {boxes[int(idx) - 1]}?", kind, "referring"))
+    elif ql.startswith("what word") or "the word on the " in ql:  # read a printed word
+        for name, word in _OCR_PART.findall(a):
+            if word in WORDS:
+                out.append((f"What word is written on the {name}?", word, "ocr"))
     elif " above or below " in ql and (m := _RELATION.search(low.split(". ")[-1])):
         rel = m.group(1).split()[-2] if "of" in m.group(1) else m.group(1)
         out.append((first, rel if rel in RELATIONS else "", "spatial"))
@@ -194,6 +203,25 @@ def to_questions(samples: list[Sample], owner: dict[str, str], kept_only: bool) 
     return out
 
 
+@dataclass
+class EngineYield:
+    """What ``engine_for_type`` made for one type: the questions (at most the quota), how many
+    attempts and query images it took, what else the engine's evolutions mapped to (other
+    types, not used), and why the rest was dropped."""
+
+    questions: list[Question] = field(default_factory=list)
+    attempts: int = 0
+    query_images: int = 0
+    other_types: Counter[str] = field(default_factory=Counter)
+    why_dropped: Counter[str] = field(default_factory=Counter)
+
+    def record(self, quota: int) -> dict[str, object]:
+        return {"quota": quota, "made": len(self.questions),
+                "shortfall": max(0, quota - len(self.questions)), "attempts": self.attempts,
+                "query_images": self.query_images, "other_types_made": dict(self.other_types),
+                "why_dropped": dict(self.why_dropped)}  # fmt: skip
+
+
 def engine_for_type(
     qtype: str,
     quota: int,
@@ -206,22 +234,24 @@ def engine_for_type(
     bad_cases: list[dict[str, str]] | None = None,
     guidance: tuple[str, str] | None = None,
     templates: dict[str, Template] | None = None,
-) -> list[Question]:
+    attempts: int = 3,
+) -> EngineYield:
     """The loop's generation step through the engine for one question type's quota.
 
-    The query scenes (``order``: ABS's picks first) become seeds and are evolved for one round,
-    with the type and its ``bad_cases`` as the calls' ``focus`` (in-context examples for an LLM;
-    the grounded generator does not read them) and ``guidance`` (the tag and text of the run's
-    current prompt version for the type, recorded in each question's ``meta.prompt_version``);
-    the kept evolutions are mapped to questions, those of ``qtype`` first, at most
-    ``per_image`` per scene, until ``quota``. The engine's directions do not aim at question
-    types, so a type it never produces (grounding boxes, OCR, multi-step colour chains) is
-    filled with the other types it made on the same scenes; the round's record says how many
-    of each were made.
+    The query scenes (``order``: ABS's picks first, then the rest of the pool) become seeds and
+    are evolved for one round, with the type and its ``bad_cases`` as the calls' ``focus``
+    (in-context examples for an LLM; the grounded generator does not read them) and
+    ``guidance`` (the tag and text of the run's current prompt version for the type, recorded
+    in each question's ``meta.prompt_version``); the kept evolutions are mapped to questions
+    and those of ``qtype`` are taken, at most ``per_image`` per scene, until ``quota``.
+    While the type is short, up to ``attempts`` times, the next unused scenes of ``order`` are
+    evolved, twice as many as the attempt before (the first takes ``2 * quota / per_image``).
+    Questions of other types are never used to fill the quota: a type the engine's directions
+    do not produce (grounding boxes, the world's multi-step colour chains) stays short, and
+    the yield says by how much (``EngineYield.record``).
     """
+    got = EngineYield()
     n_img = 2 * math.ceil(quota / per_image)  # slack: not every scene yields usable items
-    picked = {sid: scenes[sid] for sid in order[:n_img]}
-    seeds, owner = scenes_to_seeds(picked, work_dir / "images")
     focus = Focus(
         question_type=qtype,
         bad_cases=[
@@ -230,22 +260,31 @@ def engine_for_type(
         ],
         guidance=guidance[1] if guidance else "",
     )
-    samples = evolve_scenes(
-        seeds, work_dir / "run", backend, rounds=1, seed=round_, focus=focus, templates=templates
-    )
-    mapped = to_questions([s for s in samples if s.round > 0], owner, kept_only=True)
     rank = {sid: i for i, sid in enumerate(order)}
-    ranked = sorted(mapped.questions, key=lambda q: (q.qtype != qtype, rank[q.scene_id]))
-    out: list[Question] = []
     per_scene: Counter[str] = Counter()
-    for q in ranked:
-        if len(out) >= quota:
-            break
-        if per_scene[q.scene_id] < per_image:
-            per_scene[q.scene_id] += 1
-            q.id = f"r{round_}:{q.id}"
-            q.meta["round"] = round_
-            if guidance:
-                q.meta["prompt_version"] = guidance[0]
-            out.append(q)
-    return out
+    used = 0
+    while len(got.questions) < quota and got.attempts < attempts and used < len(order):
+        batch = order[used : used + n_img]
+        used += len(batch)
+        seeds, owner = scenes_to_seeds({sid: scenes[sid] for sid in batch}, work_dir / "images")
+        run_dir = work_dir / ("run" if got.attempts == 0 else f"run_{got.attempts + 1}")
+        samples = evolve_scenes(
+            seeds, run_dir, backend, rounds=1, seed=round_, focus=focus, templates=templates
+        )
+        mapped = to_questions([s for s in samples if s.round > 0], owner, kept_only=True)
+        got.attempts += 1
+        got.query_images += len(batch)
+        got.why_dropped.update(mapped.why_dropped)
+        got.other_types.update(q.qtype for q in mapped.questions if q.qtype != qtype)
+        for q in sorted(mapped.questions, key=lambda q: rank[q.scene_id]):
+            if len(got.questions) >= quota:
+                break
+            if q.qtype == qtype and per_scene[q.scene_id] < per_image:
+                per_scene[q.scene_id] += 1
+                q.id = f"r{round_}:{q.id}"
+                q.meta["round"] = round_
+                if guidance:
+                    q.meta["prompt_version"] = guidance[0]
+                got.questions.append(q)
+        n_img *= 2
+    return got

@@ -6,7 +6,8 @@ outputs) and the run directory it writes:
     config.json              the resolved config
     data/{train,dev,heldout}_scenes.jsonl, data/{...}_questions.jsonl   the fixed splits
     round_K/metrics.json     dev (mining) and held-out (reporting) accuracy per type, training log
-    round_K/abs.json         error rates, weights, quotas, bad cases, query images (K < rounds)
+    round_K/abs.json         error rates, weights, quotas, what was generated per type and the
+                             shortfall against each quota, bad cases, query images (K < rounds)
     round_K/generated_*.jsonl  the scenes and questions generated after round K
     round_K/engine/TYPE/     with ``generator="engine"``: the engine's images and run.sqlite
     metrics.json, table.md, accuracy.png, accuracy.svg   every round together
@@ -14,9 +15,10 @@ outputs) and the run directory it writes:
 Round 0 trains on the base set only; round K trains a fresh model (same seed) on the base set
 plus everything generated after rounds 0..K-1, as the MLLM-DataEngine paper retrains from the
 base each round. Only the dev split is mined; the held-out split is only ever scored.
-New questions come from the scene graph (``abs.generate_for_type``) or, with
-``generator="engine"``, from the evolution engine on the same query scenes
-(``evolved.engine_for_type``).
+New questions come from the scene graph or, with ``generator="engine"``, from the evolution
+engine on the same query scenes (``loop.generate``); a type that falls short of its quota is
+reported (``shortfall``) or filled from the scene graph. ``world`` picks the scenes, the
+question types and how often each type occurs in the base data (``loop.splits.WORLDS``).
 """
 
 from __future__ import annotations
@@ -27,16 +29,15 @@ import time
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
 from mmevol.backends.base import Backend, make_backend
 from mmevol.fsutil import write_json
-from mmevol.loop.abs import bad_cases, generate_for_type, pick_query_images, quotas, type_weights
-from mmevol.loop.evaluate import Evaluation, embed_images, evaluate
-from mmevol.loop.evolved import engine_for_type
+from mmevol.loop.abs import bad_cases, quotas, type_weights
+from mmevol.loop.evaluate import Evaluation, evaluate
+from mmevol.loop.generate import Generation
 from mmevol.loop.splits import (
     ImageCache,
     WorldConfig,
@@ -75,6 +76,11 @@ class LoopConfig(BaseModel):
     generator: Literal["scene_graph", "engine"] = "scene_graph"
     engine_backend: str = "grounded"
     engine_options: dict[str, str] = Field(default_factory=dict)
+    # with the engine: attempts per type, each on twice as many fresh query images as the last
+    engine_attempts: int = Field(default=3, ge=1, le=6)
+    # what to do when a type still falls short of its quota: report it (abs.json "shortfall",
+    # the printed table), or also fill it from the scene graph on the same query scenes
+    shortfall: Literal["report", "scene_graph"] = "report"
 
 
 def _round_dir(out: Path, k: int) -> Path:
@@ -107,6 +113,7 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
         backend = make_backend(cfg.engine_backend, **cfg.engine_options)
         guidance, templates = run_prompts(out)
     rng = random.Random(f"loop:{cfg.seed}")
+    types = cfg.world.types
     for k in range(cfg.rounds + 1):
         t0 = time.perf_counter()
         trained = train_model(splits["train"].questions + generated, cache, cfg.train, cfg.seed)
@@ -121,56 +128,39 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
         }
         rdir = _round_dir(out, k)
         if k < cfg.rounds:
-            errors = {t: round(1 - dev.per_type.get(t, 0.0), 4) for t in QTYPES}
+            errors = {t: round(1 - dev.per_type.get(t, 0.0), 4) for t in types}
             mode = "uniform" if cfg.strategy == "uniform" else cfg.weighting
             gains = learnability(
                 splits["train"].questions + generated, splits["dev"].questions, cache, cfg, dev, k
             )
             weights = type_weights(errors, mode, cfg.floor, gains if mode == "gain" else None)
             quota = quotas(weights, cfg.budget)
-            cases = bad_cases(splits["dev"].questions, dev.predictions, cfg.bad_cases_per_type, rng)
-            n_pool = cfg.pool_factor * (math.ceil(cfg.budget / cfg.per_image) + len(QTYPES))
+            cases = bad_cases(
+                splits["dev"].questions, dev.predictions, cfg.bad_cases_per_type, rng, types
+            )
+            n_pool = cfg.pool_factor * (math.ceil(cfg.budget / cfg.per_image) + len(types))
             pool = draw_scenes(
                 f"pool{k}", cfg.seed, n_pool, used, cfg.world
             )  # never dev or held-out
             cache.add(pool)
-            pool_ids = list(pool)
-            pool_emb = embed_images(trained, pool_ids, cache)
-            taken: set[str] = set()
-            new: list[Question] = []
-            queries: dict[str, dict[str, list[str]]] = {}
-            for t in QTYPES:
-                if quota[t] == 0:
-                    continue
-                n_img = math.ceil(quota[t] / cfg.per_image)
-                bad_ids = [c["scene_id"] for c in cases[t]] if cfg.strategy == "abs" else []
-                bad_emb = embed_images(trained, bad_ids, cache) if bad_ids else np.zeros((0, 1))
-                sim, rand = pick_query_images(n_img, pool_ids, pool_emb, bad_emb, rng, taken)
-                order = sim + rand
-                # extra scenes in case some cannot carry this type (no word to read, ...)
-                order += [s for s in pool_ids if s not in taken and s not in set(order)]
-                if backend is not None:
-                    made = engine_for_type(
-                        t, quota[t], order, pool, cfg.per_image, k, rdir / "engine" / t, backend,
-                        cases[t] if cfg.strategy == "abs" else None, guidance.get(t), templates,
-                    )  # fmt: skip
-                else:
-                    made = generate_for_type(t, quota[t], order, pool, rng, stats, cfg.per_image, k)
-                taken.update(q.scene_id for q in made)
-                queries[t] = {"similar": sim, "random": rand}
-                new += made
+            gen = Generation(cfg, k, rdir, trained, cache, pool, cases, rng, stats, backend)
+            new, made = gen.run(quota, guidance, templates)
             generated += new
             gen_scenes = {sid: pool[sid] for sid in dict.fromkeys(q.scene_id for q in new)}
             write_scenes(rdir / "generated_scenes.jsonl", gen_scenes)
             write_questions(rdir / "generated_questions.jsonl", new)
-            made_per_type = {t: sum(q.qtype == t for q in new) for t in QTYPES}
+            made_per_type = {t: made[t]["made"] for t in types}
+            short = {t: made[t]["shortfall"] for t in types}
             write_json(
                 rdir / "abs.json",
                 {"strategy": cfg.strategy, "weighting": mode, "error_rates_dev": errors,
                  "gains_dev": gains,
                  "weights": weights, "quotas": quota, "generated": made_per_type,
-                 "bad_cases": cases, "query_images": queries},
+                 "shortfall": short, "generation": made,
+                 "bad_cases": cases, "query_images": gen.queries},
             )  # fmt: skip
+            record["generated_per_type"] = made_per_type
+            record["shortfall"] = short
             record["quotas"] = quota
         record["seconds"] = round(time.perf_counter() - t0, 2)
         write_json(rdir / "metrics.json", record)
@@ -179,6 +169,8 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
             f"round {k}: held-out macro {held.macro:.3f} (dev {dev.macro:.3f}), "
             f"{trained.log['n_questions']} training questions, {record['seconds']} s"
         )
+        if k < cfg.rounds:
+            console.print(quota_table(k, quota, made))
     write_json(out / "metrics.json", history)
     table = results_table(history)
     console.print(table)
@@ -216,31 +208,60 @@ def learnability(
     half = set(random.Random(f"probe:{cfg.seed}:{k}").sample(scenes, len(scenes) // 2))
     probe = train_model([q for q in questions if q.scene_id in half], cache, cfg.train, cfg.seed)
     probe_dev = evaluate(probe, dev_questions, cache)
-    return {t: round(dev.per_type.get(t, 0.0) - probe_dev.per_type.get(t, 0.0), 4) for t in QTYPES}
+    types = cfg.world.types
+    return {t: round(dev.per_type.get(t, 0.0) - probe_dev.per_type.get(t, 0.0), 4) for t in types}
 
 
-def _cells(rec: dict[str, object]) -> list[str]:
+def _types(history: list[dict[str, object]]) -> list[str]:
+    """The question types the run scored (the world's), in ``QTYPES`` order."""
+    held = history[0]["heldout"] if history else {}
+    assert isinstance(held, dict)
+    return [t for t in QTYPES if t in held.get("per_type", {})]
+
+
+def _cells(rec: dict[str, object], types: list[str]) -> list[str]:
     held = rec["heldout"]
     assert isinstance(held, dict)
     per = held["per_type"]
-    return [f"{100 * per.get(t, 0):.1f}" for t in QTYPES] + [f"{100 * held['macro']:.1f}"]
+    return [f"{100 * per.get(t, 0):.1f}" for t in types] + [f"{100 * held['macro']:.1f}"]
 
 
 def results_table(history: list[dict[str, object]]) -> Table:
     """Held-out accuracy (%) per round and type (rich)."""
+    types = _types(history)
     table = Table(title="held-out accuracy (%) per round and question type")
-    for col in ("round", "generated", *QTYPES, "mean"):
+    for col in ("round", "generated", *types, "mean"):
         table.add_column(col, justify="right")
     for rec in history:
-        table.add_row(str(rec["round"]), str(rec["n_generated"]), *_cells(rec))
+        table.add_row(str(rec["round"]), str(rec["n_generated"]), *_cells(rec, types))
+    return table
+
+
+def quota_table(k: int, quota: dict[str, int], made: dict[str, dict[str, object]]) -> Table:
+    """Per type: the quota, what was generated and the shortfall (rich)."""
+    table = Table(title=f"round {k}: generated vs quota per question type")
+    for col in ("type", "quota", "generated", "short", "filled from scene graph"):
+        table.add_column(col, justify="right")
+    for t, q in quota.items():
+        rec = made[t]
+        table.add_row(t, str(q), str(rec["made"]), str(rec["shortfall"]), str(rec.get("filled", 0)))  # fmt: skip
     return table
 
 
 def markdown_table(history: list[dict[str, object]]) -> str:
-    head = ["round", "generated", *QTYPES, "mean"]
+    types = _types(history)
+    head = ["round", "generated", *types, "mean"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for rec in history:
-        lines.append(f"| {rec['round']} | {rec['n_generated']} | " + " | ".join(_cells(rec)) + " |")
+        cells = " | ".join(_cells(rec, types))
+        lines.append(f"| {rec['round']} | {rec['n_generated']} | {cells} |")
+    short = [(rec["round"], rec["shortfall"]) for rec in history if rec.get("shortfall")]
+    if any(sum(v.values()) for _, v in short):  # type: ignore[attr-defined]
+        lines += ["", "Short of the quota (questions not generated):", ""]
+        for k, v in short:
+            assert isinstance(v, dict)
+            missing = ", ".join(f"{t} {n}" for t, n in v.items() if n)
+            lines.append(f"- round {k}: {missing or 'none'}")
     return "\n".join(lines) + "\n"
 
 
@@ -252,7 +273,7 @@ def plot_history(history: list[dict[str, object]], png: Path, svg: Path, cfg: Lo
 
     rounds = [int(str(r["round"])) for r in history]
     fig, ax = plt.subplots(figsize=(8, 5))
-    for t in QTYPES:
+    for t in _types(history):
         ys = [100 * r["heldout"]["per_type"].get(t, 0) for r in history]  # type: ignore[index]
         ax.plot(rounds, ys, marker="o", linewidth=1, label=t)
     macro = [100 * r["heldout"]["macro"] for r in history]  # type: ignore[index]

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmevol.fsutil import write_jsonl
-from mmevol.world.questions import PopeStats, Question, questions_for_scene
+from mmevol.world.questions import QTYPES, PopeStats, Question, questions_for_scene
 from mmevol.world.scenes import Scene, make_scene, render
 
 SPLITS = ("train", "dev", "heldout")
@@ -30,15 +30,58 @@ SPLITS = ("train", "dev", "heldout")
 
 class WorldConfig(BaseModel):
     """How the loop's scenes are drawn (``world.make_scene``): Zipf-like skew of kinds and
-    colours, the chance that a pair partner comes along, and the printed word's size."""
+    colours, the chance that a pair partner comes along, and the printed word's size; which
+    question ``types`` the world asks (all nine by default); and ``base_share``: the fraction
+    of base training scenes that carry questions of a type (1 when absent), so a type can be
+    rare in the base data (a data-starved world, see ``WORLDS``). Dev and held-out scenes
+    always carry every type of the world."""
 
     model_config = ConfigDict(extra="forbid")
 
+    name: str = "default"
     skew: float = Field(default=1.0, ge=0, le=3)
     pair_prob: float = Field(default=0.6, ge=0, le=1)
     text_scale: float = Field(default=0.45, gt=0, le=0.5)
     text_prob: float = Field(default=0.5, ge=0, le=1)
     text_stroke: float = Field(default=0.1, ge=0, le=0.3)
+    types: list[str] = Field(default_factory=lambda: list(QTYPES), min_length=1)
+    base_share: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_types(self) -> WorldConfig:
+        unknown = [t for t in [*self.types, *self.base_share] if t not in QTYPES]
+        if unknown:
+            raise ValueError(f"unknown question types {unknown} (known: {', '.join(QTYPES)})")
+        self.types = [t for t in QTYPES if t in self.types]  # canonical order
+        if any(not 0 <= v <= 1 for v in self.base_share.values()):
+            raise ValueError("base_share values are fractions in [0, 1]")
+        return self
+
+    def starved(self) -> list[str]:
+        """The types rarer than the others in the base training data."""
+        return [t for t in self.types if self.base_share.get(t, 1.0) < 1.0]
+
+
+# Named worlds (``mmevol loop --world NAME``). ``starved``: only the types whose dev accuracy
+# rises with their training data for the tiny VLM (benchmarks/starved_world.py curve; OCR,
+# spatial relations, attribute, counting and reasoning stay flat at this size), with two of
+# them rare in the base training set (10 % of the scenes carry them), the situation
+# MLLM-DataEngine's bad-case sampling targets.
+WORLDS: dict[str, WorldConfig] = {
+    "default": WorldConfig(),
+    "starved": WorldConfig(
+        name="starved",
+        types=["existence", "grounding", "referring", "comparison"],
+        base_share={"grounding": 0.1, "referring": 0.1},
+    ),
+}
+
+
+def world_named(name: str) -> WorldConfig:
+    """A copy of the named world (``WORLDS``)."""
+    if name not in WORLDS:
+        raise ValueError(f"unknown world {name!r} (known: {', '.join(WORLDS)})")
+    return WORLDS[name].model_copy(deep=True)
 
 
 def scene_digest(scene: Scene) -> str:
@@ -101,14 +144,24 @@ def build_splits(
         "train": draw_scenes("train", seed, n_train, used, world),
     }
     stats = PopeStats.from_scenes(scenes["train"].values())
+    w = world or WorldConfig()
     splits: dict[str, Split] = {}
     for name in SPLITS:
         split = Split(name, scenes[name])
         for sid, scene in split.scenes.items():
             rng = random.Random(f"questions:{sid}")
-            split.questions += questions_for_scene(scene, sid, rng, stats, per_type=per_type)
+            split.questions += questions_for_scene(scene, sid, rng, stats, per_type, w.types)
         splits[name] = split
+    splits["train"].questions = starve(splits["train"], w.base_share)
     return splits, stats, used
+
+
+def starve(split: Split, share: dict[str, float]) -> list[Question]:
+    """The split's questions with a type of ``share`` ``s`` kept only on the first
+    ``round(s * n)`` of its ``n`` scenes (in drawing order)."""
+    ids = list(split.scenes)
+    keep = {t: set(ids[: round(s * len(ids))]) for t, s in share.items()}
+    return [q for q in split.questions if q.qtype not in keep or q.scene_id in keep[q.qtype]]
 
 
 class ImageCache:

@@ -293,12 +293,17 @@ def make_questions(
 
 
 def questions_for_scene(
-    scene: Scene, scene_id: str, rng: random.Random, stats: PopeStats, per_type: int = 1
+    scene: Scene,
+    scene_id: str,
+    rng: random.Random,
+    stats: PopeStats,
+    per_type: int = 1,
+    types: tuple[str, ...] | list[str] = QTYPES,
 ) -> list[Question]:
-    """The standard question set of one scene: ``per_type`` of every type (2 for existence,
-    one yes and one no, to keep it balanced)."""
+    """The standard question set of one scene: ``per_type`` of every type in ``types`` (2 for
+    existence, one yes and one no, to keep it balanced), in ``QTYPES`` order."""
     out: list[Question] = []
-    for qtype in QTYPES:
+    for qtype in (t for t in QTYPES if t in types):
         k = 2 * per_type if qtype == "existence" else per_type
         out += make_questions(scene, scene_id, qtype, k, rng, stats)
     return out
