@@ -352,3 +352,35 @@ def test_duplicate_seed_ids_are_counted_once(tmp_path: Path, pool_file: Path) ->
         blank = tmp_path / "blank.jsonl"
         blank.write_text("\n\n")
         sel.read_pool(blank)
+
+
+def test_real_shaped_logs_to_a_focused_round_on_coco_seeds(
+    tmp_path: Path, tiny_coco_seeds: Path
+) -> None:
+    """The issue's path: `mmevol weights` on lmms-eval 0.7 logs (MMBench, POPE, MME, SEED-Bench
+    in the shape lmms-eval writes, tests/fixtures/eval) -> `mmevol select` on COCO seeds ->
+    `mmevol evolve --focus` for one type."""
+    logs = Path(__file__).parent / "fixtures" / "eval" / "lmms_eval_0.7"
+    plan = tmp_path / "plan.json"
+    res = runner.invoke(app, ["weights", "--from-lmms-eval", str(logs), "--budget", "24",
+                              "--out", str(plan)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "picked"
+    res = runner.invoke(
+        app, ["select", str(tiny_coco_seeds), "--plan", str(plan), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "selection.json").read_text())
+    assert len(manifest["types"]) >= 4  # MMBench, POPE, MME and SEED-Bench categories
+    for t, rec in manifest["types"].items():
+        assert rec["chosen"] == rec["similar"] + rec["random"] and f"{t}:" in res.output
+    assert sum(r["random"] for r in manifest["types"].values()) >= 1
+    # a type whose bad cases name things COCO annotates gets images by similarity
+    qtype, rec = max(manifest["types"].items(), key=lambda kv: kv[1]["similar"])
+    assert rec["similar"] >= 1, {t: r["similar"] for t, r in manifest["types"].items()}
+    run = tmp_path / "run"
+    res = runner.invoke(app, ["evolve", str(out / rec["seeds_file"]), "--focus", str(plan),
+                              "--focus-type", qtype, "--rounds", "1", "--out", str(run)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    focus = json.loads((run / "config.json").read_text())["config"]["focus"]
+    assert focus["question_type"] == qtype and focus["bad_cases"]
