@@ -27,9 +27,10 @@ from mmevol.backends.local import (
     folder_fingerprint,
     load_image,
     offline,
+    quiet_transformers,
 )
 from mmevol.calls import CallError, ClientError, ModelCall, Reply, ServerError, Usage
-from mmevol.errors import InputError, MmevolError
+from mmevol.errors import InputError
 
 INSTALL_HINT = "the hf backend needs transformers: pip install 'mmevol[hf]'"
 
@@ -53,13 +54,7 @@ class HFBackend(Backend):
         self.model = str(self.path)
         self.seed = int(seed)
         self.image_long_side = image_long_side
-        try:
-            import torch
-            import transformers
-        except ImportError:
-            raise MmevolError(INSTALL_HINT) from None
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
+        torch, transformers = quiet_transformers(INSTALL_HINT)
         self._torch = torch
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -24,7 +24,7 @@ from PIL import Image, ImageOps
 
 from mmevol.backends.payload import to_rgb
 from mmevol.calls import ClientError, ModelCall
-from mmevol.errors import InputError
+from mmevol.errors import InputError, MmevolError
 from mmevol.schema import ImageRef
 
 T = TypeVar("T")
@@ -58,6 +58,19 @@ def check_model_dir(model: str | Path) -> tuple[Path, dict[str, Any]]:
     if not isinstance(config, dict):
         raise InputError(cfg_path, None, "expected a JSON object")
     return path.resolve(), config
+
+
+def quiet_transformers(install_hint: str) -> tuple[Any, Any]:
+    """``(torch, transformers)`` with transformers' logging and progress bars off; a missing
+    package is ``MmevolError(install_hint)``."""
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        raise MmevolError(install_hint) from None
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return torch, transformers
 
 
 def first_line(err: BaseException) -> str:

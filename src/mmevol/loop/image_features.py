@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mmevol.errors import InputError, MmevolError
+from mmevol.errors import InputError
 
 INSTALL_HINT = "--encoder needs transformers and torch: pip install 'mmevol[hf]'"
 
@@ -26,18 +26,12 @@ class ImageEncoder:
     """A vision encoder folder, loaded once; ``embed(images)`` -> unit rows (n x d)."""
 
     def __init__(self, folder: Path | str, batch_size: int = 16) -> None:
-        from mmevol.backends.local import check_model_dir, first_line, offline
+        from mmevol.backends.local import check_model_dir, first_line, offline, quiet_transformers
 
         offline()
         self.path, config = check_model_dir(folder)
         self.batch_size = max(1, int(batch_size))
-        try:
-            import torch
-            import transformers
-        except ImportError:
-            raise MmevolError(INSTALL_HINT) from None
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
+        torch, transformers = quiet_transformers(INSTALL_HINT)
         self._torch = torch
         kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
         try:
