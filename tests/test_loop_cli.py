@@ -69,3 +69,26 @@ def test_loop_gain_weighting_records_the_probe_and_follows_it(tmp_path: Path) ->
         best = max(QTYPES, key=lambda t: gains[t])
         assert weights[best] == max(weights.values())
         assert all(weights[t] == min(weights.values()) for t in QTYPES if gains[t] <= 0)
+
+
+def test_loop_out_never_mixes_two_runs(tmp_path: Path) -> None:
+    """A loop run's folder takes only a re-run with the same settings; another folder's files,
+    other settings or a backend that cannot be made stop before anything is written."""
+    tiny = ["loop", "--rounds", "1", "--budget", "20", "--n-train", "12", "--epochs", "1"]
+    runner = CliRunner()
+    run = tmp_path / "run"
+    assert runner.invoke(app, [*tiny, "--out", str(run)]).exit_code == 0
+    again = runner.invoke(app, [*tiny, "--out", str(run)])
+    assert again.exit_code == 0, again.output  # the same settings: re-run in place
+    other = runner.invoke(app, [*tiny, "--seed", "1", "--out", str(run)])
+    assert other.exit_code == 2 and "other settings (seed: 0 then, 1 now)" in other.output
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep", "utf-8")
+    res = runner.invoke(app, [*tiny, "--out", str(mine)])
+    assert res.exit_code == 2 and "not an mmevol loop run (notes.txt)" in res.output
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    res = runner.invoke(app, [*tiny, "--generator", "engine", "--engine-backend", "nope",
+                              "--out", str(tmp_path / "x")])  # fmt: skip
+    assert res.exit_code == 2 and "unknown backend 'nope'" in res.output
+    assert not (tmp_path / "x").exists()

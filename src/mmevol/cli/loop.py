@@ -50,7 +50,7 @@ def loop(
     world: Annotated[
         str,
         typer.Option(
-            help="default (nine types), or starved (learnable types, three rare in the base data)."
+            help="default (nine types), or starved (four learnable types, two rare in the base data)."
         ),
     ] = "default",
 ) -> None:

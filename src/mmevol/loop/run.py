@@ -23,6 +23,7 @@ question types and how often each type occurs in the base data (``loop.splits.WO
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -34,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mmevol.backends.base import Backend, make_backend
+from mmevol.errors import MmevolError
 from mmevol.fsutil import write_json
 from mmevol.loop.abs import bad_cases, quotas, type_weights
 from mmevol.loop.evaluate import Evaluation, evaluate
@@ -89,9 +91,47 @@ def _round_dir(out: Path, k: int) -> Path:
     return d
 
 
+# what may be in a loop's --out before its first run: versioned prompts (``mmevol prompts``)
+BEFORE_A_LOOP = frozenset({"prompts"})
+
+
+def check_loop_out(out: Path, cfg: LoopConfig) -> None:
+    """``--out`` is new, empty, holds only prompts, or is a loop run made with these settings
+    (re-running it redoes the rounds; the engine's journalled calls are reused). A loop run with
+    other settings or someone else's files is refused, so two runs never mix in one folder."""
+    if out.exists() and not out.is_dir():
+        raise MmevolError(f"{out}: --out: is not a folder")
+    if not out.is_dir():
+        return
+    config = out / "config.json"
+    if config.is_file():
+        try:
+            old = json.loads(config.read_text("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            old = None
+        if not isinstance(old, dict) or "world" not in old or "generator" not in old:
+            raise MmevolError(f"{out}: --out: holds a config.json that is not an mmevol loop's; "
+                              "use a new folder")  # fmt: skip
+        new = json.loads(json.dumps(cfg.model_dump()))
+        diff = [f"{k}: {old.get(k)!r} then, {v!r} now" for k, v in new.items() if old.get(k) != v]
+        if diff:
+            raise MmevolError(f"{out}: --out: holds a loop run with other settings "
+                              f"({'; '.join(diff)[:300]}); use a new folder")  # fmt: skip
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in BEFORE_A_LOOP)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise MmevolError(f"{out}: --out: holds files that are not an mmevol loop run ({shown}); "
+                          "use a new folder")  # fmt: skip
+
+
 def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list[dict[str, object]]:
     """Run every round, write the run directory, return the per-round metrics."""
     console = console or Console(quiet=True)
+    check_loop_out(out, cfg)
+    backend: Backend | None = None
+    if cfg.generator == "engine":  # a backend that cannot be made stops before anything is written
+        backend = make_backend(cfg.engine_backend, **cfg.engine_options)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", cfg.model_dump())
     splits, stats, used = build_splits(
@@ -106,11 +146,9 @@ def run_loop(cfg: LoopConfig, out: Path, console: Console | None = None) -> list
     cache.add(scenes)
     generated: list[Question] = []
     history: list[dict[str, object]] = []
-    backend: Backend | None = None
     guidance: dict[str, tuple[str, str]] = {}
     templates: dict[str, Template] = {}
     if cfg.generator == "engine":
-        backend = make_backend(cfg.engine_backend, **cfg.engine_options)
         guidance, templates = run_prompts(out)
     rng = random.Random(f"loop:{cfg.seed}")
     types = cfg.world.types
