@@ -319,3 +319,16 @@ def test_ctrl_c_says_how_to_go_on_and_the_rerun_finishes(seeds: Path, tmp_path: 
         assert "Traceback" not in stderr
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_finished_run_reruns_from_its_journal_without_the_server(
+    seeds: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    env = {"OPENAI_API_KEY": "k"}
+    with running_server(FakeServerConfig(port=0, bad_rate=0.0, broken_json_rate=0.0)) as url:
+        assert evolve(*openai_args(seeds, run, url), env=env).exit_code == 0
+    again = evolve(*openai_args(seeds, run, url), env=env)  # the server is gone
+    assert again.exit_code == 0, again.output
+    more = evolve(*openai_args(seeds, run, url), "--rounds", "2", env=env)  # needs calls
+    assert more.exit_code != 0 and "cannot reach the server" in more.output

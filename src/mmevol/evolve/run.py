@@ -223,10 +223,19 @@ def _evolve_here(config: EvolveConfig) -> RunResult:
         check_images(Path(config.seeds))
     for line in backend.seed_warnings(read_seeds(Path(config.seeds))):
         print(f"warning: {line}", file=sys.stderr)
-    if config.preflight:
+    if config.preflight and not _finished(run_dir, config.rounds):
         preflight(backend)
     with run_lock(run_dir):  # one writer per run; a second process stops here
         return _evolve_locked(config, run_dir)
+
+
+def _finished(run_dir: Path, rounds: int) -> bool:
+    """A run already complete for this many rounds needs no call: a re-run reads its journal."""
+    try:
+        stats = json.loads((run_dir / "stats.json").read_text("utf-8"))
+        return bool(stats.get("complete")) and len(stats.get("rounds") or []) >= rounds
+    except (OSError, ValueError, AttributeError, TypeError):
+        return False
 
 
 def check_images(seeds: Path) -> None:
