@@ -174,7 +174,9 @@ def cli(seeds: Path, out: Path, url: str, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "mmevol.cli", "evolve", str(seeds), "--out", str(out),
         "--backend", "openai", "--model", "fake-mllm", "--base-url", url,
-        "--api-key-env", "MMEVOL_TEST_KEY", "--timeout", "2", "--concurrency", "6",
+        # a generous client timeout: on a loaded machine a 2 s one gave up on answers the
+        # server then completed, and their retries read as repeated paid calls
+        "--api-key-env", "MMEVOL_TEST_KEY", "--timeout", "60", "--concurrency", "6",
         "--rounds", "3", *extra,
     ]  # fmt: skip
 
