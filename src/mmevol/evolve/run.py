@@ -40,6 +40,7 @@ from mmevol.io.safeio import open_regular, read_regular
 from mmevol.outputs import check_run_dir, check_seeds_place, run_lock
 from mmevol.prompts.registry import check_directions, use_directions
 from mmevol.prompts.versions import active_templates
+from mmevol.schema import Seed
 from mmevol.seeds import read_seeds
 from mmevol.store import Store, check_journal
 
@@ -80,12 +81,11 @@ def _check_image_file(path: Path, line: int, image: str) -> None:
                          "(expected an image file)")  # fmt: skip
 
 
-def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
-    """Create the run directory, or check that an existing one was made with this config."""
+def open_run(config: EvolveConfig, backend: Backend, digest: str) -> Store:
+    """Create the run directory, or check that an existing one was made with this config
+    (``digest``: the seeds file's sha256, from ``validate_seeds``)."""
     run_dir = Path(config.out)
     src = Path(config.seeds)
-    _, _, digest = validate_seeds(src)
-    backend = make_backend(config.backend, **config.backend_settings())
     record = config_record(config, backend.describe())
     record["seeds_sha256"] = digest
     cfg_path = run_dir / "config.json"
@@ -127,7 +127,7 @@ def open_run(config: EvolveConfig) -> tuple[Store, Backend]:
             shutil.copyfileobj(inp, fh)
     record["config"]["out"] = str(run_dir)
     write_json(cfg_path, record)
-    return Store(run_dir / "run.sqlite"), backend
+    return Store(run_dir / "run.sqlite")
 
 
 def _nothing_done(run_dir: Path) -> bool:
@@ -217,16 +217,17 @@ def _evolve_here(config: EvolveConfig) -> RunResult:
     check_run_dir(run_dir)  # not a folder holding someone else's files
     check_seeds_place(Path(config.seeds), run_dir)
     check_directions(run_dir, config.custom_directions())  # before anything is written
-    validate_seeds(Path(config.seeds))  # a bad seeds file is said first, in one line
+    _, _, digest = validate_seeds(Path(config.seeds))  # a bad seeds file is said first
     backend = make_backend(config.backend, **config.backend_settings())
+    seeds = list(read_seeds(Path(config.seeds)))
     if backend.vision and backend.reads_images:
-        check_images(Path(config.seeds))
-    for line in backend.seed_warnings(read_seeds(Path(config.seeds))):
+        check_images(Path(config.seeds), seeds)
+    for line in backend.seed_warnings(seeds):
         print(f"warning: {line}", file=sys.stderr)
     if config.preflight and not _finished(run_dir, config.rounds):
         preflight(backend)
     with run_lock(run_dir):  # one writer per run; a second process stops here
-        return _evolve_locked(config, run_dir)
+        return _evolve_locked(config, run_dir, backend, digest)
 
 
 def _finished(run_dir: Path, rounds: int) -> bool:
@@ -238,12 +239,12 @@ def _finished(run_dir: Path, rounds: int) -> bool:
         return False
 
 
-def check_images(seeds: Path) -> None:
+def check_images(path: Path, seeds: list[Seed]) -> None:
     """A backend that reads the images needs every seed's file: say how many are missing and
     that ``--text-only`` sends the captions and boxes instead."""
-    missing = [s.image.path for s in read_seeds(seeds) if not os.path.isfile(s.image.path)]
+    missing = [s.image.path for s in seeds if not os.path.isfile(s.image.path)]
     if missing:
-        raise InputError(seeds, "image.path", f"{len(missing)} seed image file(s) missing (e.g. "
+        raise InputError(path, "image.path", f"{len(missing)} seed image file(s) missing (e.g. "
                          f"{missing[0]}); fix the paths, or evolve from the captions and boxes "
                          "alone with --text-only (vision=False from Python)")  # fmt: skip
 
@@ -262,8 +263,8 @@ def preflight(backend: Backend) -> None:
         print(f"warning: {line}", file=sys.stderr)
 
 
-def _evolve_locked(config: EvolveConfig, run_dir: Path) -> RunResult:
-    store, backend = open_run(config)
+def _evolve_locked(config: EvolveConfig, run_dir: Path, backend: Backend, digest: str) -> RunResult:
+    store = open_run(config, backend, digest)
     use_directions(run_dir, config.custom_directions())  # the run keeps what it draws
     backend = with_mode(backend, store, config)
     engine = Engine(config, store, backend, templates=active_templates(run_dir))
